@@ -1,0 +1,1035 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include "da-account.h"
+#include "da-error.h"
+#include "da-flow.h"
+#include "da-qr.h"
+
+/* when the IdP does not say how long an access token lives */
+#define DA_ACCESS_TOKEN_ASSUMED_LIFETIME 300
+
+struct _DaAccount {
+	GObject parent_instance;
+	DaAccountConfig *config;
+	DaOidcClient *client;
+	DaKeyring *keyring; /* NULL: tokens in memory only */
+	DaOidcEndpoints *endpoints;
+
+	DaAccountState state;
+	DaToken *access;
+	DaToken *refresh;
+	gchar *last_error;
+
+	DaFlow *flow;
+	DaAccountState state_before_flow;
+	GBytes *qr_modules;
+	guint qr_size;
+	GPtrArray *login_waiters; /* of GTask, waiting for the flow's prompt */
+
+	GPtrArray *refresh_waiters; /* of GTask, sharing one refresh */
+	gboolean keyring_full_logged;
+};
+
+enum {
+	PROP_0,
+	PROP_NAME,
+	PROP_ISSUER,
+	PROP_CLIENT_ID,
+	PROP_SCOPES,
+	PROP_STATE,
+	PROP_SUBJECT,
+	PROP_ACCESS_TOKEN_EXPIRES_AT,
+	PROP_LOGIN_EXPIRES_AT,
+	PROP_LAST_ERROR,
+	N_PROPS,
+};
+
+static GParamSpec *props[N_PROPS];
+
+enum {
+	SIGNAL_STATUS_CHANGED,
+	N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (DaAccount, da_account, G_TYPE_OBJECT)
+
+static gint64
+now_sec (void)
+{
+	return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+const gchar *
+da_account_state_to_string (DaAccountState state)
+{
+	switch (state) {
+	case DA_ACCOUNT_STATE_SIGNED_OUT:
+		return "signed-out";
+	case DA_ACCOUNT_STATE_AWAITING_USER:
+		return "awaiting-user";
+	case DA_ACCOUNT_STATE_SIGNED_IN:
+		return "signed-in";
+	case DA_ACCOUNT_STATE_REAUTH_REQUIRED:
+		return "reauth-required";
+	default:
+		return "unknown";
+	}
+}
+
+const gchar *
+da_account_get_name (DaAccount *self)
+{
+	return self->config->name;
+}
+
+const DaAccountConfig *
+da_account_get_config (DaAccount *self)
+{
+	return self->config;
+}
+
+DaAccountState
+da_account_get_state (DaAccount *self)
+{
+	return self->state;
+}
+
+static const gchar *
+da_account_get_subject (DaAccount *self)
+{
+	if (self->refresh != NULL && self->refresh->subject != NULL)
+		return self->refresh->subject;
+	if (self->access != NULL && self->access->subject != NULL)
+		return self->access->subject;
+	return "";
+}
+
+/* ---- state, properties and the status signal ---- */
+
+static void
+da_account_set_last_error (DaAccount *self, const gchar *message)
+{
+	if (g_strcmp0 (self->last_error, message) == 0)
+		return;
+	g_free (self->last_error);
+	self->last_error = g_strdup (message);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_LAST_ERROR]);
+}
+
+static void
+da_account_emit_status (DaAccount *self, GVariant *details)
+{
+	g_autoptr(GVariant) owned = g_variant_ref_sink (details);
+
+	g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0,
+		       da_account_state_to_string (self->state), owned);
+}
+
+static void
+da_account_set_state (DaAccount *self, DaAccountState state)
+{
+	if (self->state == state)
+		return;
+	g_info ("account %s: %s → %s", self->config->name, da_account_state_to_string (self->state),
+		da_account_state_to_string (state));
+	self->state = state;
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
+}
+
+static GVariant *
+da_account_build_prompt (DaAccount *self)
+{
+	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+	const gchar *complete = da_flow_get_verification_uri_complete (self->flow);
+
+	g_variant_builder_add (&b, "{sv}", "user-code",
+			       g_variant_new_string (da_flow_get_user_code (self->flow)));
+	g_variant_builder_add (&b, "{sv}", "verification-uri",
+			       g_variant_new_string (da_flow_get_verification_uri (self->flow)));
+	if (complete != NULL)
+		g_variant_builder_add (&b, "{sv}", "verification-uri-complete",
+				       g_variant_new_string (complete));
+	g_variant_builder_add (&b, "{sv}", "expires-at",
+			       g_variant_new_int64 (da_flow_get_expires_at (self->flow)));
+	g_variant_builder_add (&b, "{sv}", "interval",
+			       g_variant_new_uint32 (da_flow_get_interval (self->flow)));
+	if (self->qr_modules != NULL) {
+		g_variant_builder_add (&b, "{sv}", "qr-size", g_variant_new_uint32 (self->qr_size));
+		g_variant_builder_add (&b, "{sv}", "qr-modules",
+				       g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+								 self->qr_modules, TRUE));
+	}
+	return g_variant_builder_end (&b);
+}
+
+static GVariant *
+da_account_build_signed_in (DaAccount *self)
+{
+	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+	const gchar *subject = da_account_get_subject (self);
+
+	if (subject[0] != '\0')
+		g_variant_builder_add (&b, "{sv}", "subject", g_variant_new_string (subject));
+	if (self->access != NULL)
+		g_variant_builder_add (&b, "{sv}", "expires-at",
+				       g_variant_new_int64 (self->access->expires_at));
+	return g_variant_builder_end (&b);
+}
+
+static GVariant *
+da_account_build_failure (const gchar *error_name, const gchar *description)
+{
+	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+	g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (error_name));
+	g_variant_builder_add (&b, "{sv}", "error-description", g_variant_new_string (description));
+	return g_variant_builder_end (&b);
+}
+
+/* ---- the keyring cache ---- */
+
+static gchar *
+key_description (DaAccount *self, const gchar *kind)
+{
+	return g_strdup_printf ("devauthd:%s:%s", self->config->name, kind);
+}
+
+static void
+da_account_keyring_failed (DaAccount *self, const GError *error)
+{
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE)) {
+		if (!self->keyring_full_logged)
+			g_warning ("account %s: %s; keeping its tokens in memory only",
+				   self->config->name, error->message);
+		self->keyring_full_logged = TRUE;
+		return;
+	}
+	g_warning ("account %s: %s", self->config->name, error->message);
+}
+
+static void
+da_account_cache_token (DaAccount *self, const gchar *kind, const DaToken *token)
+{
+	g_autofree gchar *desc = key_description (self, kind);
+	g_autoptr(DaSecret) payload = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+	guint timeout = 0;
+
+	if (self->keyring == NULL)
+		return;
+	if (token == NULL) {
+		if (!da_keyring_remove (self->keyring, desc, &error))
+			da_account_keyring_failed (self, error);
+		return;
+	}
+	/* an access key vanishes from the keyring when the token expires */
+	if (token->expires_at > 0)
+		timeout = (guint) CLAMP (token->expires_at - now_sec (), 1, G_MAXINT32);
+	payload = da_token_serialize (token, &len);
+	if (!da_keyring_store (self->keyring, desc, payload, len, timeout, &error))
+		da_account_keyring_failed (self, error);
+	else
+		self->keyring_full_logged = FALSE;
+}
+
+static DaToken *
+da_account_load_cached (DaAccount *self, const gchar *kind)
+{
+	g_autofree gchar *desc = key_description (self, kind);
+	g_autoptr(DaSecret) payload = NULL;
+	g_autoptr(GError) error = NULL;
+	DaToken *token;
+
+	payload = da_keyring_load (self->keyring, desc, &error);
+	if (payload == NULL) {
+		if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			g_warning ("account %s: %s", self->config->name, error->message);
+		return NULL;
+	}
+	token = da_token_parse (payload, strlen (payload), &error);
+	if (token == NULL)
+		g_warning ("account %s: key %s: %s; ignored", self->config->name, desc, error->message);
+	return token;
+}
+
+static void
+da_account_restore (DaAccount *self)
+{
+	if (self->keyring == NULL)
+		return;
+	self->refresh = da_account_load_cached (self, "refresh");
+	self->access = da_account_load_cached (self, "access");
+	if (self->access != NULL && self->access->expires_at > 0 &&
+	    self->access->expires_at <= now_sec ())
+		g_clear_pointer (&self->access, da_token_free);
+	if (self->refresh != NULL || self->access != NULL) {
+		self->state = DA_ACCOUNT_STATE_SIGNED_IN;
+		g_info ("account %s: signed in from the keyring cache", self->config->name);
+	}
+}
+
+/* Takes new tokens from the IdP: the refresh token first, so that a
+ * rotated one is kept before the new access token is handed out. */
+static void
+da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
+{
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
+	gint64 lifetime = tokens->expires_in > 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+	gint64 expires_at = now_sec () + lifetime;
+
+	if (tokens->id_token != NULL)
+		subject = da_oidc_id_token_subject (tokens->id_token);
+	if (subject == NULL)
+		subject = g_strdup (da_account_get_subject (self));
+	if (subject[0] == '\0')
+		g_clear_pointer (&subject, g_free);
+
+	if (tokens->refresh_token != NULL) {
+		g_autoptr(DaToken) refresh = da_token_new (tokens->refresh_token, 0, NULL, NULL, subject);
+		da_account_cache_token (self, "refresh", refresh);
+		g_clear_pointer (&self->refresh, da_token_free);
+		self->refresh = g_steal_pointer (&refresh);
+	} else if (self->refresh != NULL && subject != NULL) {
+		g_free (self->refresh->subject);
+		self->refresh->subject = g_strdup (subject);
+	}
+	g_clear_pointer (&self->access, da_token_free);
+	self->access = da_token_new (tokens->access_token, expires_at, tokens->token_type,
+				     tokens->scope, subject);
+	da_account_cache_token (self, "access", self->access);
+	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s",
+		 self->config->name, fingerprint, lifetime);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUBJECT]);
+}
+
+static void
+da_account_forget_tokens (DaAccount *self)
+{
+	da_account_cache_token (self, "access", NULL);
+	da_account_cache_token (self, "refresh", NULL);
+	g_clear_pointer (&self->access, da_token_free);
+	g_clear_pointer (&self->refresh, da_token_free);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUBJECT]);
+}
+
+/* ---- endpoints: from the configuration or from discovery ---- */
+
+static DaOidcEndpoints *
+da_account_configured_endpoints (DaAccount *self)
+{
+	DaOidcEndpoints *endpoints;
+
+	if (self->config->device_authorization_endpoint == NULL ||
+	    self->config->token_endpoint == NULL)
+		return NULL;
+	endpoints = g_new0 (DaOidcEndpoints, 1);
+	endpoints->issuer = g_strdup (self->config->issuer);
+	endpoints->device_authorization_endpoint = g_strdup (self->config->device_authorization_endpoint);
+	endpoints->token_endpoint = g_strdup (self->config->token_endpoint);
+	endpoints->revocation_endpoint = g_strdup (self->config->revocation_endpoint);
+	return endpoints;
+}
+
+static void
+da_account_take_discovered (DaAccount *self, DaOidcEndpoints *found)
+{
+	/* explicit settings win over what discovery says */
+	if (self->config->device_authorization_endpoint != NULL) {
+		g_free (found->device_authorization_endpoint);
+		found->device_authorization_endpoint = g_strdup (self->config->device_authorization_endpoint);
+	}
+	if (self->config->token_endpoint != NULL) {
+		g_free (found->token_endpoint);
+		found->token_endpoint = g_strdup (self->config->token_endpoint);
+	}
+	if (self->config->revocation_endpoint != NULL) {
+		g_free (found->revocation_endpoint);
+		found->revocation_endpoint = g_strdup (self->config->revocation_endpoint);
+	}
+	da_oidc_endpoints_free (self->endpoints);
+	self->endpoints = found;
+}
+
+static GError *
+da_account_idp_error (const GError *error, const gchar *what)
+{
+	DaError code = DA_ERROR_IDP_ERROR;
+
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return g_error_new (DA_ERROR, DA_ERROR_CANCELLED, "%s: cancelled", what);
+	if (g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK) ||
+	    g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_HTTP))
+		code = DA_ERROR_IDP_UNREACHABLE;
+	return g_error_new (DA_ERROR, code, "%s: %s", what, error->message);
+}
+
+static void
+da_account_discover_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	DaAccount *self = g_task_get_source_object (task);
+	g_autoptr(GError) error = NULL;
+	DaOidcEndpoints *found;
+
+	found = da_oidc_client_discover_finish (DA_OIDC_CLIENT (source), res, &error);
+	if (found == NULL) {
+		g_autoptr(GError) mapped = da_account_idp_error (error, "cannot discover the IdP");
+		da_account_set_last_error (self, mapped->message);
+		g_task_return_error (task, g_steal_pointer (&mapped));
+		return;
+	}
+	da_account_take_discovered (self, found);
+	g_task_return_boolean (task, TRUE);
+}
+
+static void
+da_account_ensure_endpoints_async (DaAccount *self,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback,
+				   gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+	g_task_set_source_tag (task, da_account_ensure_endpoints_async);
+	if (self->endpoints == NULL)
+		self->endpoints = da_account_configured_endpoints (self);
+	if (self->endpoints != NULL) {
+		g_task_return_boolean (task, TRUE);
+		return;
+	}
+	da_oidc_client_discover_async (self->client, self->config->issuer, cancellable,
+				       da_account_discover_cb, g_steal_pointer (&task));
+}
+
+static gboolean
+da_account_ensure_endpoints_finish (DaAccount *self, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean (G_TASK (res), error);
+}
+
+static DaOidcClientAuth
+da_account_client_auth (DaAccount *self)
+{
+	DaOidcClientAuth auth = {self->config->client_id, self->config->client_secret};
+	return auth;
+}
+
+/* ---- the device flow ---- */
+
+static void
+da_account_complete_login_waiters (DaAccount *self, const GError *error)
+{
+	g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->login_waiters);
+
+	self->login_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+	for (guint i = 0; i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index (waiters, i);
+		if (error != NULL)
+			g_task_return_error (task, g_error_copy (error));
+		else
+			g_task_return_pointer (task, g_variant_ref_sink (da_account_build_prompt (self)),
+					       (GDestroyNotify) g_variant_unref);
+	}
+}
+
+static void
+da_account_set_login_expires (DaAccount *self)
+{
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_LOGIN_EXPIRES_AT]);
+}
+
+static const gchar *
+flow_error_name (const GError *error)
+{
+	if (g_error_matches (error, DA_ERROR, DA_ERROR_LOGIN_DENIED))
+		return "denied";
+	if (g_error_matches (error, DA_ERROR, DA_ERROR_LOGIN_EXPIRED))
+		return "expired";
+	if (g_error_matches (error, DA_ERROR, DA_ERROR_CANCELLED))
+		return "cancelled";
+	if (g_error_matches (error, DA_ERROR, DA_ERROR_IDP_UNREACHABLE))
+		return "idp-unreachable";
+	return "idp-error";
+}
+
+static void
+da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, gpointer user_data)
+{
+	DaAccount *self = DA_ACCOUNT (user_data);
+	g_autoptr(DaOidcTokens) owned = tokens;
+	g_autoptr(DaFlow) done_flow = NULL;
+	DaAccountState back;
+
+	if (flow != self->flow)
+		return;
+	done_flow = g_steal_pointer (&self->flow);
+	g_clear_pointer (&self->qr_modules, g_bytes_unref);
+	da_account_set_login_expires (self);
+
+	if (owned != NULL) {
+		g_info ("account %s: signed in after %u polls", self->config->name,
+			da_flow_get_poll_count (flow));
+		da_account_take_tokens (self, owned);
+		da_account_set_last_error (self, "");
+		da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_IN);
+		da_account_emit_status (self, da_account_build_signed_in (self));
+		return;
+	}
+	g_info ("account %s: sign-in ended: %s", self->config->name, error->message);
+	/* a failed sign-in leaves a previous one as it was */
+	back = self->state_before_flow;
+	if (back == DA_ACCOUNT_STATE_SIGNED_IN && self->access == NULL && self->refresh == NULL)
+		back = DA_ACCOUNT_STATE_SIGNED_OUT;
+	da_account_set_last_error (self, error->message);
+	da_account_set_state (self, back);
+	da_account_emit_status (self, da_account_build_failure (flow_error_name (error), error->message));
+}
+
+static void
+da_account_flow_started_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaAccount) self = user_data;
+	DaFlow *flow = DA_FLOW (source);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) qr_error = NULL;
+	const gchar *qr_text;
+
+	if (flow != self->flow)
+		return;
+	if (!da_flow_start_finish (flow, res, &error)) {
+		g_autoptr(GError) mapped = da_account_idp_error (error, "cannot start the sign-in");
+		g_clear_object (&self->flow);
+		da_account_set_last_error (self, mapped->message);
+		da_account_complete_login_waiters (self, mapped);
+		return;
+	}
+	qr_text = da_flow_get_verification_uri_complete (flow);
+	if (qr_text == NULL)
+		qr_text = da_flow_get_verification_uri (flow);
+	self->qr_modules = da_qr_encode (qr_text, &self->qr_size, &qr_error);
+	if (self->qr_modules == NULL)
+		g_warning ("account %s: no QR code: %s", self->config->name, qr_error->message);
+	g_info ("account %s: sign-in started, user code %s, expires in %" G_GINT64_FORMAT " s",
+		self->config->name, da_flow_get_user_code (flow),
+		da_flow_get_expires_at (flow) - now_sec ());
+	da_account_set_last_error (self, "");
+	da_account_set_state (self, DA_ACCOUNT_STATE_AWAITING_USER);
+	da_account_set_login_expires (self);
+	da_account_emit_status (self, da_account_build_prompt (self));
+	da_account_complete_login_waiters (self, NULL);
+}
+
+static void
+da_account_login_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaAccount) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *scope = NULL;
+	DaOidcClientAuth auth = da_account_client_auth (self);
+
+	if (!da_account_ensure_endpoints_finish (self, res, &error)) {
+		da_account_complete_login_waiters (self, error);
+		return;
+	}
+	if (self->endpoints->device_authorization_endpoint == NULL) {
+		g_autoptr(GError) no_device = g_error_new (
+			DA_ERROR, DA_ERROR_IDP_ERROR,
+			"the IdP announces no device_authorization_endpoint; set "
+			"DeviceAuthorizationEndpoint= in %s",
+			self->config->path);
+		da_account_set_last_error (self, no_device->message);
+		da_account_complete_login_waiters (self, no_device);
+		return;
+	}
+	scope = g_strjoinv (" ", self->config->scopes);
+	self->state_before_flow = self->state;
+	self->flow = da_flow_new (self->client, self->endpoints->device_authorization_endpoint,
+				  self->endpoints->token_endpoint, &auth, scope, self->config->pkce,
+				  da_account_flow_done, self);
+	da_flow_start_async (self->flow, NULL, da_account_flow_started_cb, g_object_ref (self));
+}
+
+void
+da_account_login_async (DaAccount *self,
+			GCancellable *cancellable,
+			GAsyncReadyCallback callback,
+			gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	gboolean starting = self->login_waiters->len > 0;
+
+	g_task_set_source_tag (task, da_account_login_async);
+	/* one flow per account: a second Login joins the running one */
+	if (self->flow != NULL && da_flow_is_started (self->flow)) {
+		g_task_return_pointer (task, g_variant_ref_sink (da_account_build_prompt (self)),
+				       (GDestroyNotify) g_variant_unref);
+		return;
+	}
+	g_ptr_array_add (self->login_waiters, g_steal_pointer (&task));
+	if (starting)
+		return;
+	da_account_ensure_endpoints_async (self, NULL, da_account_login_endpoints_cb,
+					   g_object_ref (self));
+}
+
+GVariant *
+da_account_login_finish (DaAccount *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
+	return g_task_propagate_pointer (G_TASK (res), error);
+}
+
+gboolean
+da_account_cancel_login (DaAccount *self, GError **error)
+{
+	if (self->flow == NULL || !da_flow_is_started (self->flow)) {
+		g_set_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+			     "account %s has no sign-in running", self->config->name);
+		return FALSE;
+	}
+	da_flow_cancel (self->flow);
+	return TRUE;
+}
+
+/* ---- tokens and refresh ---- */
+
+DaToken *
+da_account_get_cached_token (DaAccount *self, guint min_validity)
+{
+	if (self->access == NULL)
+		return NULL;
+	if (self->access->expires_at - now_sec () < (gint64) min_validity)
+		return NULL;
+	return da_token_copy (self->access);
+}
+
+static GError *
+da_account_not_signed_in (DaAccount *self)
+{
+	if (self->state == DA_ACCOUNT_STATE_REAUTH_REQUIRED)
+		return g_error_new (DA_ERROR, DA_ERROR_NOT_SIGNED_IN,
+				    "account %s must sign in again", self->config->name);
+	return g_error_new (DA_ERROR, DA_ERROR_NOT_SIGNED_IN, "account %s is not signed in",
+			    self->config->name);
+}
+
+static void
+da_account_complete_refresh_waiters (DaAccount *self, const GError *error)
+{
+	g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->refresh_waiters);
+
+	self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+	for (guint i = 0; i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index (waiters, i);
+		if (error != NULL)
+			g_task_return_error (task, g_error_copy (error));
+		else
+			g_task_return_boolean (task, TRUE);
+	}
+}
+
+static void
+da_account_refresh_failed (DaAccount *self, const GError *error)
+{
+	g_autoptr(GError) mapped = NULL;
+
+	if (g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_INVALID_GRANT)) {
+		g_info ("account %s: the IdP no longer accepts the refresh token (%s)",
+			self->config->name, error->message);
+		da_account_forget_tokens (self);
+		da_account_set_last_error (self, "the IdP no longer accepts the sign-in; sign in again");
+		if (self->flow == NULL) {
+			da_account_set_state (self, DA_ACCOUNT_STATE_REAUTH_REQUIRED);
+			da_account_emit_status (self, da_account_build_failure ("reauth-required",
+										self->last_error));
+		} else {
+			self->state_before_flow = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
+		}
+		mapped = da_account_not_signed_in (self);
+	} else {
+		mapped = da_account_idp_error (error, "cannot refresh the token");
+		da_account_set_last_error (self, mapped->message);
+		g_message ("account %s: %s", self->config->name, mapped->message);
+	}
+	da_account_complete_refresh_waiters (self, mapped);
+}
+
+static void
+da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaAccount) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcTokens) tokens = NULL;
+
+	tokens = da_oidc_client_tokens_finish (DA_OIDC_CLIENT (source), res, &error);
+	if (tokens == NULL) {
+		da_account_refresh_failed (self, error);
+		return;
+	}
+	if (self->refresh == NULL) {
+		/* logged out while the refresh was on its way */
+		g_autoptr(GError) gone = da_account_not_signed_in (self);
+		da_account_complete_refresh_waiters (self, gone);
+		return;
+	}
+	da_account_take_tokens (self, tokens);
+	da_account_set_last_error (self, "");
+	da_account_complete_refresh_waiters (self, NULL);
+}
+
+static void
+da_account_refresh_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaAccount) self = user_data;
+	g_autoptr(GError) error = NULL;
+	DaOidcClientAuth auth = da_account_client_auth (self);
+
+	if (!da_account_ensure_endpoints_finish (self, res, &error)) {
+		da_account_complete_refresh_waiters (self, error);
+		return;
+	}
+	if (self->refresh == NULL) {
+		g_autoptr(GError) gone = da_account_not_signed_in (self);
+		da_account_complete_refresh_waiters (self, gone);
+		return;
+	}
+	g_debug ("account %s: refreshing the access token", self->config->name);
+	da_oidc_client_refresh_async (self->client, self->endpoints->token_endpoint, &auth,
+				      self->refresh->token, NULL, da_account_refresh_cb,
+				      g_object_ref (self));
+}
+
+void
+da_account_refresh_async (DaAccount *self,
+			  GCancellable *cancellable,
+			  GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	gboolean running = self->refresh_waiters->len > 0;
+
+	g_task_set_source_tag (task, da_account_refresh_async);
+	if (self->refresh == NULL) {
+		g_task_return_error (task, da_account_not_signed_in (self));
+		return;
+	}
+	/* single flight: every caller shares the one request */
+	g_ptr_array_add (self->refresh_waiters, g_steal_pointer (&task));
+	if (running)
+		return;
+	da_account_ensure_endpoints_async (self, NULL, da_account_refresh_endpoints_cb,
+					   g_object_ref (self));
+}
+
+gboolean
+da_account_refresh_finish (DaAccount *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (res, self), FALSE);
+	return g_task_propagate_boolean (G_TASK (res), error);
+}
+
+static void
+da_account_get_token_refreshed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	DaAccount *self = DA_ACCOUNT (source);
+	g_autoptr(GError) error = NULL;
+
+	if (!da_account_refresh_finish (self, res, &error)) {
+		/* while the IdP cannot be reached, a token that is still valid
+		 * is better than none */
+		if (!g_error_matches (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN) &&
+		    self->access != NULL && self->access->expires_at > now_sec ()) {
+			g_task_return_pointer (task, da_token_copy (self->access),
+					       (GDestroyNotify) da_token_free);
+			return;
+		}
+		g_task_return_error (task, g_steal_pointer (&error));
+		return;
+	}
+	/* a fresh token, even if the IdP issues them shorter than asked */
+	if (self->access == NULL) {
+		g_task_return_error (task, da_account_not_signed_in (self));
+		return;
+	}
+	g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
+}
+
+void
+da_account_get_token_async (DaAccount *self,
+			    guint min_validity,
+			    GCancellable *cancellable,
+			    GAsyncReadyCallback callback,
+			    gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	DaToken *cached;
+
+	g_task_set_source_tag (task, da_account_get_token_async);
+	cached = da_account_get_cached_token (self, min_validity);
+	if (cached != NULL) {
+		g_task_return_pointer (task, cached, (GDestroyNotify) da_token_free);
+		return;
+	}
+	if (self->refresh == NULL) {
+		if (self->access != NULL)
+			g_task_return_new_error (task, DA_ERROR, DA_ERROR_NOT_SIGNED_IN,
+						 "the access token of account %s expires sooner than "
+						 "asked and the IdP gave no refresh token; sign in again",
+						 self->config->name);
+		else
+			g_task_return_error (task, da_account_not_signed_in (self));
+		return;
+	}
+	da_account_refresh_async (self, cancellable, da_account_get_token_refreshed_cb,
+				  g_steal_pointer (&task));
+}
+
+DaToken *
+da_account_get_token_finish (DaAccount *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
+	return g_task_propagate_pointer (G_TASK (res), error);
+}
+
+/* ---- logout ---- */
+
+typedef struct {
+	DaToken *refresh;
+	DaToken *access;
+} DaLogoutData;
+
+static void
+da_logout_data_free (DaLogoutData *data)
+{
+	da_token_free (data->refresh);
+	da_token_free (data->access);
+	g_free (data);
+}
+
+static void da_account_logout_revoke_next (GTask *task);
+
+static void
+da_account_logout_revoked_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	DaAccount *self = g_task_get_source_object (task);
+	g_autoptr(GError) error = NULL;
+
+	if (!da_oidc_client_revoke_finish (DA_OIDC_CLIENT (source), res, &error))
+		g_message ("account %s: revocation at the IdP failed: %s", self->config->name,
+			   error->message);
+	da_account_logout_revoke_next (g_steal_pointer (&task));
+}
+
+/* RFC 7009: the refresh token first (it ends the grant), then the access
+ * token, for IdPs that keep access tokens alive past their grant. */
+static void
+da_account_logout_revoke_next (GTask *task)
+{
+	DaAccount *self = g_task_get_source_object (task);
+	DaLogoutData *data = g_task_get_task_data (task);
+	DaOidcClientAuth auth = da_account_client_auth (self);
+	g_autoptr(DaToken) token = NULL;
+	const gchar *hint = "refresh_token";
+
+	if (data->refresh != NULL) {
+		token = g_steal_pointer (&data->refresh);
+	} else if (data->access != NULL) {
+		token = g_steal_pointer (&data->access);
+		hint = "access_token";
+	}
+	if (token == NULL || self->endpoints == NULL || self->endpoints->revocation_endpoint == NULL) {
+		g_task_return_boolean (task, TRUE);
+		g_object_unref (task);
+		return;
+	}
+	da_oidc_client_revoke_async (self->client, self->endpoints->revocation_endpoint, &auth,
+				     token->token, hint, NULL, da_account_logout_revoked_cb, task);
+}
+
+static void
+da_account_logout_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GTask *task = user_data;
+	DaAccount *self = g_task_get_source_object (task);
+	g_autoptr(GError) error = NULL;
+
+	if (!da_account_ensure_endpoints_finish (self, res, &error))
+		g_message ("account %s: cannot revoke at the IdP: %s", self->config->name,
+			   error->message);
+	else if (self->endpoints->revocation_endpoint == NULL)
+		g_info ("account %s: the IdP has no revocation endpoint", self->config->name);
+	da_account_logout_revoke_next (task);
+}
+
+void
+da_account_logout_async (DaAccount *self,
+			 GCancellable *cancellable,
+			 GAsyncReadyCallback callback,
+			 gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	DaLogoutData *data = g_new0 (DaLogoutData, 1);
+	gboolean had_tokens = self->access != NULL || self->refresh != NULL;
+
+	g_task_set_source_tag (task, da_account_logout_async);
+	g_task_set_task_data (task, data, (GDestroyNotify) da_logout_data_free);
+	if (self->flow != NULL) {
+		self->state_before_flow = DA_ACCOUNT_STATE_SIGNED_OUT;
+		da_flow_cancel (self->flow);
+	}
+	/* local state goes at once; revocation follows with copies */
+	data->refresh = self->refresh != NULL ? da_token_copy (self->refresh) : NULL;
+	data->access = self->access != NULL ? da_token_copy (self->access) : NULL;
+	da_account_forget_tokens (self);
+	da_account_set_last_error (self, "");
+	if (had_tokens || self->state != DA_ACCOUNT_STATE_SIGNED_OUT) {
+		da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_OUT);
+		da_account_emit_status (self, g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+	}
+	if (!had_tokens) {
+		g_task_return_boolean (task, TRUE);
+		return;
+	}
+	g_info ("account %s: signed out", self->config->name);
+	da_account_ensure_endpoints_async (self, NULL, da_account_logout_endpoints_cb,
+					   g_steal_pointer (&task));
+}
+
+gboolean
+da_account_logout_finish (DaAccount *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (res, self), FALSE);
+	return g_task_propagate_boolean (G_TASK (res), error);
+}
+
+/* ---- GObject ---- */
+
+static void
+da_account_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+	DaAccount *self = DA_ACCOUNT (object);
+
+	switch (prop_id) {
+	case PROP_NAME:
+		g_value_set_string (value, self->config->name);
+		break;
+	case PROP_ISSUER:
+		g_value_set_string (value, self->config->issuer);
+		break;
+	case PROP_CLIENT_ID:
+		g_value_set_string (value, self->config->client_id);
+		break;
+	case PROP_SCOPES:
+		g_value_set_boxed (value, self->config->scopes);
+		break;
+	case PROP_STATE:
+		g_value_set_string (value, da_account_state_to_string (self->state));
+		break;
+	case PROP_SUBJECT:
+		g_value_set_string (value, da_account_get_subject (self));
+		break;
+	case PROP_ACCESS_TOKEN_EXPIRES_AT:
+		g_value_set_int64 (value, self->access != NULL ? self->access->expires_at : 0);
+		break;
+	case PROP_LOGIN_EXPIRES_AT:
+		g_value_set_int64 (value, self->flow != NULL && da_flow_is_started (self->flow)
+						  ? da_flow_get_expires_at (self->flow)
+						  : 0);
+		break;
+	case PROP_LAST_ERROR:
+		g_value_set_string (value, self->last_error != NULL ? self->last_error : "");
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+		break;
+	}
+}
+
+static void
+da_account_dispose (GObject *object)
+{
+	DaAccount *self = DA_ACCOUNT (object);
+
+	/* stolen first, so that its end reports to nobody */
+	g_autoptr(DaFlow) flow = g_steal_pointer (&self->flow);
+
+	if (flow != NULL)
+		da_flow_cancel (flow);
+	G_OBJECT_CLASS (da_account_parent_class)->dispose (object);
+}
+
+static void
+da_account_finalize (GObject *object)
+{
+	DaAccount *self = DA_ACCOUNT (object);
+
+	da_account_config_free (self->config);
+	g_clear_object (&self->client);
+	da_oidc_endpoints_free (self->endpoints);
+	da_token_free (self->access);
+	da_token_free (self->refresh);
+	g_free (self->last_error);
+	g_clear_pointer (&self->qr_modules, g_bytes_unref);
+	g_clear_pointer (&self->login_waiters, g_ptr_array_unref);
+	g_clear_pointer (&self->refresh_waiters, g_ptr_array_unref);
+	G_OBJECT_CLASS (da_account_parent_class)->finalize (object);
+}
+
+static void
+da_account_class_init (DaAccountClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS (klass);
+	GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+	object_class->get_property = da_account_get_property;
+	object_class->dispose = da_account_dispose;
+	object_class->finalize = da_account_finalize;
+
+	props[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+	props[PROP_ISSUER] = g_param_spec_string ("issuer", NULL, NULL, NULL, flags);
+	props[PROP_CLIENT_ID] = g_param_spec_string ("client-id", NULL, NULL, NULL, flags);
+	props[PROP_SCOPES] = g_param_spec_boxed ("scopes", NULL, NULL, G_TYPE_STRV, flags);
+	props[PROP_STATE] = g_param_spec_string ("state", NULL, NULL, NULL, flags);
+	props[PROP_SUBJECT] = g_param_spec_string ("subject", NULL, NULL, NULL, flags);
+	props[PROP_ACCESS_TOKEN_EXPIRES_AT] = g_param_spec_int64 ("access-token-expires-at", NULL,
+								  NULL, 0, G_MAXINT64, 0, flags);
+	props[PROP_LOGIN_EXPIRES_AT] = g_param_spec_int64 ("login-expires-at", NULL, NULL, 0,
+							   G_MAXINT64, 0, flags);
+	props[PROP_LAST_ERROR] = g_param_spec_string ("last-error", NULL, NULL, NULL, flags);
+	g_object_class_install_properties (object_class, N_PROPS, props);
+
+	signals[SIGNAL_STATUS_CHANGED] = g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass),
+						       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+						       G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_VARIANT);
+}
+
+static void
+da_account_init (DaAccount *self)
+{
+	self->login_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+	self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+/* Takes ownership of @config. */
+DaAccount *
+da_account_new (DaAccountConfig *config, DaOidcClient *client, DaKeyring *keyring)
+{
+	DaAccount *self = g_object_new (DA_TYPE_ACCOUNT, NULL);
+
+	self->config = config;
+	self->client = g_object_ref (client);
+	self->keyring = keyring;
+	da_account_restore (self);
+	return self;
+}

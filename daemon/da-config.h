@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "da-secret.h"
+
+G_BEGIN_DECLS
+
+#define DA_ACCOUNT_NAME_MAX 64
+
+/* One accounts.d/NAME.conf. */
+typedef struct {
+	gchar *name;
+	gchar *path;
+	gchar *issuer;
+	gchar *client_id;
+	DaSecret *client_secret;
+	gchar **scopes;
+	gchar *device_authorization_endpoint;
+	gchar *token_endpoint;
+	gchar *revocation_endpoint;
+	gboolean auto_login;
+	gboolean pkce;
+	gchar **allow_users;
+	gchar **allow_groups;
+	gchar **allow_units;
+	gchar **allow_flatpaks;
+	gchar **allow_snaps;
+} DaAccountConfig;
+
+/* devauthd.conf plus every account that loaded. */
+typedef struct {
+	gchar *config_dir;
+	gchar *storage_key_file;
+	gchar *default_account;
+	gchar *keyring_name;
+	guint http_timeout;
+	GPtrArray *accounts; /* of DaAccountConfig, sorted by name */
+	GPtrArray *problems; /* of gchar*: one line per file that was refused */
+} DaConfig;
+
+gboolean
+da_account_name_is_valid (const gchar *name);
+gboolean
+da_url_is_acceptable (const gchar *url, GError **error);
+
+DaAccountConfig *
+da_account_config_load_from_data (const gchar *name,
+				  const gchar *path,
+				  const gchar *data,
+				  gsize len,
+				  GError **error);
+DaAccountConfig *
+da_account_config_load_from_file (const gchar *name, const gchar *path, GError **error);
+void
+da_account_config_free (DaAccountConfig *self);
+
+DaConfig *
+da_config_load (const gchar *config_dir, GError **error);
+gboolean
+da_config_load_daemon_data (DaConfig *self,
+			    const gchar *path,
+			    const gchar *data,
+			    gsize len,
+			    GError **error);
+void
+da_config_free (DaConfig *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaAccountConfig, da_account_config_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaConfig, da_config_free)
+
+G_END_DECLS

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "da-manager.h"
+
+G_BEGIN_DECLS
+
+#define DA_BUS_NAME	       "org.devauth.DeviceAuth1"
+#define DA_MANAGER_OBJECT_PATH "/org/devauth/DeviceAuth1"
+
+/* The D-Bus front: unpacks calls, asks the core, packs replies. */
+#define DA_TYPE_SERVICE (da_service_get_type ())
+G_DECLARE_FINAL_TYPE (DaService, da_service, DA, SERVICE, GObject)
+
+DaService *
+da_service_new (DaManager *manager);
+gboolean
+da_service_export (DaService *self, GDBusConnection *connection, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include "da-error.h"
+#include "da-manager.h"
+
+struct _DaManager {
+	GObject parent_instance;
+	DaConfig *config;
+	DaOidcClient *client;
+	DaKeyring *keyring;
+	GPtrArray *accounts; /* of DaAccount, sorted by name */
+	GHashTable *by_name; /* name → borrowed DaAccount */
+};
+
+G_DEFINE_TYPE (DaManager, da_manager, G_TYPE_OBJECT)
+
+GPtrArray *
+da_manager_get_accounts (DaManager *self)
+{
+	return self->accounts;
+}
+
+guint
+da_manager_count_signed_in (DaManager *self)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < self->accounts->len; i++) {
+		DaAccount *account = g_ptr_array_index (self->accounts, i);
+		if (da_account_get_state (account) == DA_ACCOUNT_STATE_SIGNED_IN)
+			n++;
+	}
+	return n;
+}
+
+/* "" is the default account: DefaultAccount=, else the only one. */
+DaAccount *
+da_manager_lookup (DaManager *self, const gchar *name, GError **error)
+{
+	DaAccount *account;
+
+	if (name[0] == '\0') {
+		if (self->config->default_account != NULL)
+			return da_manager_lookup (self, self->config->default_account, error);
+		if (self->accounts->len == 1)
+			return g_ptr_array_index (self->accounts, 0);
+		g_set_error (error, DA_ERROR, DA_ERROR_NO_SUCH_ACCOUNT,
+			     "no default account: %u accounts are configured and DefaultAccount= "
+			     "is not set; name one",
+			     self->accounts->len);
+		return NULL;
+	}
+	if (!da_account_name_is_valid (name)) {
+		g_set_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+			     "not a valid account name (1 to %d of A-Z a-z 0-9 . _ -)",
+			     DA_ACCOUNT_NAME_MAX);
+		return NULL;
+	}
+	account = g_hash_table_lookup (self->by_name, name);
+	if (account == NULL) {
+		g_set_error (error, DA_ERROR, DA_ERROR_NO_SUCH_ACCOUNT, "no account '%s'", name);
+		return NULL;
+	}
+	return account;
+}
+
+static void
+da_manager_finalize (GObject *object)
+{
+	DaManager *self = DA_MANAGER (object);
+
+	g_clear_pointer (&self->by_name, g_hash_table_unref);
+	g_clear_pointer (&self->accounts, g_ptr_array_unref);
+	g_clear_object (&self->client);
+	g_clear_pointer (&self->keyring, da_keyring_free);
+	g_clear_pointer (&self->config, da_config_free);
+	G_OBJECT_CLASS (da_manager_parent_class)->finalize (object);
+}
+
+static void
+da_manager_class_init (DaManagerClass *klass)
+{
+	G_OBJECT_CLASS (klass)->finalize = da_manager_finalize;
+}
+
+static void
+da_manager_init (DaManager *self)
+{
+	self->accounts = g_ptr_array_new_with_free_func (g_object_unref);
+	self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+}
+
+/* Takes ownership of @config. Bad account files were already refused by
+ * da_config_load(); they are reported here, once, and the others work. */
+DaManager *
+da_manager_new (DaConfig *config)
+{
+	DaManager *self = g_object_new (DA_TYPE_MANAGER, NULL);
+	g_autoptr(GError) error = NULL;
+
+	self->config = config;
+	self->client = da_oidc_client_new (config->http_timeout);
+	self->keyring = da_keyring_open (config->keyring_name, &error);
+	if (self->keyring == NULL)
+		g_warning ("kernel keyring unavailable, tokens are kept in memory only: %s",
+			   error->message);
+	for (guint i = 0; i < config->problems->len; i++)
+		g_warning ("%s", (const gchar *) g_ptr_array_index (config->problems, i));
+
+	while (config->accounts->len > 0) {
+		DaAccountConfig *account_config = g_ptr_array_steal_index (config->accounts, 0);
+		DaAccount *account = da_account_new (account_config, self->client, self->keyring);
+		g_ptr_array_add (self->accounts, account);
+		g_hash_table_insert (self->by_name, (gpointer) da_account_get_name (account), account);
+	}
+	if (config->default_account != NULL &&
+	    g_hash_table_lookup (self->by_name, config->default_account) == NULL)
+		g_warning ("devauthd.conf: [Daemon] DefaultAccount: no account '%s'",
+			   config->default_account);
+	g_info ("%u accounts loaded", self->accounts->len);
+	return self;
+}

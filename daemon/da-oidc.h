@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "da-secret.h"
+
+G_BEGIN_DECLS
+
+/* Everything that talks HTTP or reads JSON from the identity provider lives
+ * in da-oidc.c; the rest of the daemon sees only these plain structs. */
+
+#define DA_OIDC_BODY_MAX (64 * 1024)
+
+#define DA_OIDC_ERROR (da_oidc_error_quark ())
+
+typedef enum {
+	DA_OIDC_ERROR_AUTHORIZATION_PENDING, /* RFC 8628 3.5 */
+	DA_OIDC_ERROR_SLOW_DOWN,
+	DA_OIDC_ERROR_ACCESS_DENIED,
+	DA_OIDC_ERROR_EXPIRED_TOKEN,
+	DA_OIDC_ERROR_INVALID_GRANT, /* RFC 6749 5.2 */
+	DA_OIDC_ERROR_PROTOCOL,	     /* any other OAuth error response */
+	DA_OIDC_ERROR_HTTP,	     /* an HTTP status without an OAuth error */
+	DA_OIDC_ERROR_NETWORK,	     /* no answer: DNS, connect, TLS, timeout */
+	DA_OIDC_ERROR_MALFORMED,     /* an answer that is not what the RFCs say */
+} DaOidcError;
+
+GQuark
+da_oidc_error_quark (void);
+
+typedef struct {
+	gchar *issuer;
+	gchar *device_authorization_endpoint;
+	gchar *token_endpoint;
+	gchar *revocation_endpoint;
+	gchar *userinfo_endpoint;
+} DaOidcEndpoints;
+
+typedef struct {
+	DaSecret *device_code;
+	gchar *user_code;
+	gchar *verification_uri;
+	gchar *verification_uri_complete;
+	gint64 expires_in;
+	guint interval; /* 0 when the IdP sent none */
+} DaOidcDeviceAuth;
+
+typedef struct {
+	DaSecret *access_token;
+	DaSecret *refresh_token; /* NULL when the IdP sent none */
+	DaSecret *id_token;
+	gchar *token_type;
+	gchar *scope;
+	gint64 expires_in; /* 0 when the IdP sent none */
+} DaOidcTokens;
+
+typedef struct {
+	const gchar *client_id;
+	const gchar *client_secret; /* NULL for public clients */
+} DaOidcClientAuth;
+
+DaOidcEndpoints *
+da_oidc_endpoints_copy (const DaOidcEndpoints *self);
+void
+da_oidc_endpoints_free (DaOidcEndpoints *self);
+void
+da_oidc_device_auth_free (DaOidcDeviceAuth *self);
+void
+da_oidc_tokens_free (DaOidcTokens *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcEndpoints, da_oidc_endpoints_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcDeviceAuth, da_oidc_device_auth_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcTokens, da_oidc_tokens_free)
+
+/* Parsers of what the IdP sends (pure functions; fuzzed). */
+DaOidcEndpoints *
+da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_issuer, GError **error);
+DaOidcDeviceAuth *
+da_oidc_parse_device_auth (guint status, const gchar *data, gsize len, GError **error);
+DaOidcTokens *
+da_oidc_parse_tokens (guint status, const gchar *data, gsize len, GError **error);
+gboolean
+da_oidc_parse_revocation (guint status, const gchar *data, gsize len, GError **error);
+gchar *
+da_oidc_id_token_subject (const gchar *id_token);
+
+/* PKCE (RFC 7636) */
+DaSecret *
+da_oidc_pkce_verifier_new (void);
+gchar *
+da_oidc_pkce_challenge (const gchar *verifier);
+
+/* The HTTP client: one SoupSession for the whole daemon. */
+#define DA_TYPE_OIDC_CLIENT (da_oidc_client_get_type ())
+G_DECLARE_FINAL_TYPE (DaOidcClient, da_oidc_client, DA, OIDC_CLIENT, GObject)
+
+DaOidcClient *
+da_oidc_client_new (guint timeout_sec);
+
+void
+da_oidc_client_discover_async (DaOidcClient *self,
+			       const gchar *issuer,
+			       GCancellable *cancellable,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data);
+DaOidcEndpoints *
+da_oidc_client_discover_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
+
+void
+da_oidc_client_device_auth_async (DaOidcClient *self,
+				  const gchar *endpoint,
+				  const DaOidcClientAuth *auth,
+				  const gchar *scope,
+				  const gchar *code_challenge,
+				  GCancellable *cancellable,
+				  GAsyncReadyCallback callback,
+				  gpointer user_data);
+DaOidcDeviceAuth *
+da_oidc_client_device_auth_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
+
+void
+da_oidc_client_poll_device_async (DaOidcClient *self,
+				  const gchar *endpoint,
+				  const DaOidcClientAuth *auth,
+				  const gchar *device_code,
+				  const gchar *code_verifier,
+				  GCancellable *cancellable,
+				  GAsyncReadyCallback callback,
+				  gpointer user_data);
+void
+da_oidc_client_refresh_async (DaOidcClient *self,
+			      const gchar *endpoint,
+			      const DaOidcClientAuth *auth,
+			      const gchar *refresh_token,
+			      GCancellable *cancellable,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data);
+DaOidcTokens *
+da_oidc_client_tokens_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
+
+void
+da_oidc_client_revoke_async (DaOidcClient *self,
+			     const gchar *endpoint,
+			     const DaOidcClientAuth *auth,
+			     const gchar *token,
+			     const gchar *token_type_hint,
+			     GCancellable *cancellable,
+			     GAsyncReadyCallback callback,
+			     gpointer user_data);
+gboolean
+da_oidc_client_revoke_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "da-token.h"
+
+#define DA_TOKEN_MAGIC "devauthd-token-1\n"
+
+DaToken *
+da_token_new (const gchar *token,
+	      gint64 expires_at,
+	      const gchar *token_type,
+	      const gchar *scope,
+	      const gchar *subject)
+{
+	DaToken *self = g_new0 (DaToken, 1);
+
+	self->token = da_secret_new (token);
+	self->expires_at = expires_at;
+	self->token_type = g_strdup (token_type);
+	self->scope = g_strdup (scope);
+	self->subject = g_strdup (subject);
+	return self;
+}
+
+DaToken *
+da_token_copy (const DaToken *self)
+{
+	return da_token_new (self->token, self->expires_at, self->token_type, self->scope,
+			     self->subject);
+}
+
+void
+da_token_free (DaToken *self)
+{
+	if (self == NULL)
+		return;
+	da_secret_free (self->token);
+	g_free (self->token_type);
+	g_free (self->scope);
+	g_free (self->subject);
+	g_free (self);
+}
+
+static gsize
+field_len (const gchar *key, const gchar *value)
+{
+	return value != NULL ? strlen (key) + 1 + strlen (value) + 1 : 0;
+}
+
+static gsize
+put_field (gchar *buf, gsize pos, const gchar *key, const gchar *value)
+{
+	gsize klen, vlen;
+
+	if (value == NULL)
+		return pos;
+	klen = strlen (key);
+	vlen = strlen (value);
+	memcpy (buf + pos, key, klen);
+	buf[pos + klen] = '=';
+	memcpy (buf + pos + klen + 1, value, vlen);
+	buf[pos + klen + 1 + vlen] = '\n';
+	return pos + klen + vlen + 2;
+}
+
+/* "key=value" lines, in one allocation so that nothing unwiped is left
+ * behind. Values never hold a newline (the OIDC parser refuses control
+ * characters). */
+DaSecret *
+da_token_serialize (const DaToken *self, gsize *len)
+{
+	gchar expires[32];
+	gsize total;
+	gsize pos;
+	gchar *buf;
+
+	g_snprintf (expires, sizeof expires, "%" G_GINT64_FORMAT, self->expires_at);
+	total = strlen (DA_TOKEN_MAGIC) + field_len ("expires-at", expires) +
+		field_len ("token-type", self->token_type) + field_len ("scope", self->scope) +
+		field_len ("subject", self->subject) + field_len ("token", self->token);
+	buf = g_malloc (total + 1);
+	memcpy (buf, DA_TOKEN_MAGIC, strlen (DA_TOKEN_MAGIC));
+	pos = strlen (DA_TOKEN_MAGIC);
+	pos = put_field (buf, pos, "expires-at", expires);
+	pos = put_field (buf, pos, "token-type", self->token_type);
+	pos = put_field (buf, pos, "scope", self->scope);
+	pos = put_field (buf, pos, "subject", self->subject);
+	pos = put_field (buf, pos, "token", self->token);
+	g_assert (pos == total);
+	buf[pos] = '\0';
+	if (len != NULL)
+		*len = pos;
+	return buf;
+}
+
+static gboolean
+value_is_clean (const gchar *value, gsize len)
+{
+	for (gsize i = 0; i < len; i++) {
+		if ((guchar) value[i] < 0x20 || value[i] == 0x7f)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+DaToken *
+da_token_parse (const gchar *data, gsize len, GError **error)
+{
+	g_autoptr(DaToken) self = g_new0 (DaToken, 1);
+	gsize pos;
+
+	if (len < strlen (DA_TOKEN_MAGIC) || memcmp (data, DA_TOKEN_MAGIC, strlen (DA_TOKEN_MAGIC)) != 0) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				     "not a devauthd token record");
+		return NULL;
+	}
+	pos = strlen (DA_TOKEN_MAGIC);
+	while (pos < len) {
+		const gchar *line = data + pos;
+		const gchar *nl = memchr (line, '\n', len - pos);
+		const gchar *eq;
+		gsize line_len;
+		gsize klen;
+		const gchar *value;
+		gsize vlen;
+
+		if (nl == NULL) {
+			g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+					     "token record is truncated");
+			return NULL;
+		}
+		line_len = (gsize) (nl - line);
+		pos += line_len + 1;
+		eq = memchr (line, '=', line_len);
+		if (eq == NULL)
+			continue;
+		klen = (gsize) (eq - line);
+		value = eq + 1;
+		vlen = line_len - klen - 1;
+		if (!value_is_clean (value, vlen)) {
+			g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+					     "token record holds control characters");
+			return NULL;
+		}
+		if (klen == 5 && memcmp (line, "token", 5) == 0 && vlen > 0) {
+			da_secret_free (self->token);
+			self->token = da_secret_new_len (value, vlen);
+		} else if (klen == 10 && memcmp (line, "expires-at", 10) == 0) {
+			g_autofree gchar *v = g_strndup (value, vlen);
+			guint64 n = 0;
+			if (!g_ascii_string_to_unsigned (v, 10, 0, G_MAXINT64, &n, NULL)) {
+				g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+						     "token record has a bad expiry");
+				return NULL;
+			}
+			self->expires_at = (gint64) n;
+		} else if (klen == 10 && memcmp (line, "token-type", 10) == 0) {
+			g_free (self->token_type);
+			self->token_type = g_strndup (value, vlen);
+		} else if (klen == 5 && memcmp (line, "scope", 5) == 0) {
+			g_free (self->scope);
+			self->scope = g_strndup (value, vlen);
+		} else if (klen == 7 && memcmp (line, "subject", 7) == 0) {
+			g_free (self->subject);
+			self->subject = g_strndup (value, vlen);
+		}
+	}
+	if (self->token == NULL) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				     "token record holds no token");
+		return NULL;
+	}
+	return g_steal_pointer (&self);
+}

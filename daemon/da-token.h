@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "da-secret.h"
+
+G_BEGIN_DECLS
+
+/* One token and what is known about it, as kept in the keyring. */
+typedef struct {
+	DaSecret *token;
+	gint64 expires_at; /* unix seconds; 0 when unknown */
+	gchar *token_type;
+	gchar *scope;
+	gchar *subject;
+} DaToken;
+
+DaToken *
+da_token_new (const gchar *token,
+	      gint64 expires_at,
+	      const gchar *token_type,
+	      const gchar *scope,
+	      const gchar *subject);
+DaToken *
+da_token_copy (const DaToken *self);
+DaSecret *
+da_token_serialize (const DaToken *self, gsize *len);
+DaToken *
+da_token_parse (const gchar *data, gsize len, GError **error);
+void
+da_token_free (DaToken *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaToken, da_token_free)
+
+G_END_DECLS

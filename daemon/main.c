@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <systemd/sd-daemon.h>
+
+#include "da-config.h"
+#include "da-dbus-service.h"
+#include "da-manager.h"
+
+typedef struct {
+	GMainLoop *loop;
+	DaManager *manager;
+	DaService *service;
+	guint owner_id;
+	guint watchdog_id;
+	gint exit_code;
+} DaDaemon;
+
+static void
+da_daemon_clear (DaDaemon *d)
+{
+	g_clear_handle_id (&d->owner_id, g_bus_unown_name);
+	g_clear_handle_id (&d->watchdog_id, g_source_remove);
+	g_clear_object (&d->service);
+	g_clear_object (&d->manager);
+	g_clear_pointer (&d->loop, g_main_loop_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DaDaemon, da_daemon_clear)
+
+static void
+update_status (DaDaemon *d)
+{
+	guint total = da_manager_get_accounts (d->manager)->len;
+
+	sd_notifyf (0, "STATUS=Signed in: %u of %u account%s", da_manager_count_signed_in (d->manager),
+		    total, total == 1 ? "" : "s");
+}
+
+static void
+status_changed_cb (DaAccount *account, const gchar *state, GVariant *details, DaDaemon *d)
+{
+	update_status (d);
+}
+
+static void
+bus_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+	DaDaemon *d = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!da_service_export (d->service, connection, &error)) {
+		g_critical ("cannot export the D-Bus objects: %s", error->message);
+		d->exit_code = EXIT_FAILURE;
+		g_main_loop_quit (d->loop);
+	}
+}
+
+static void
+name_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+	DaDaemon *d = user_data;
+
+	g_info ("owning %s", name);
+	sd_notify (0, "READY=1");
+	update_status (d);
+}
+
+static void
+name_lost_cb (GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+	DaDaemon *d = user_data;
+
+	if (connection == NULL)
+		g_warning ("cannot connect to the system bus");
+	else
+		g_warning ("cannot own %s on the system bus (is another devauthd running, and does "
+			   "the bus policy allow this user?)",
+			   name);
+	d->exit_code = EXIT_FAILURE;
+	g_main_loop_quit (d->loop);
+}
+
+static gboolean
+quit_cb (gpointer user_data)
+{
+	DaDaemon *d = user_data;
+
+	g_info ("stopping");
+	sd_notify (0, "STOPPING=1");
+	g_main_loop_quit (d->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+watchdog_cb (gpointer user_data)
+{
+	sd_notify (0, "WATCHDOG=1");
+	return G_SOURCE_CONTINUE;
+}
+
+/* systemd may pass a colon-separated list; the first entry is ours */
+static gchar *
+dir_from_env (const gchar *option, const gchar *env, const gchar *fallback)
+{
+	const gchar *value = g_getenv (env);
+
+	if (option != NULL)
+		return g_strdup (option);
+	if (value != NULL && value[0] != '\0') {
+		g_auto(GStrv) parts = g_strsplit (value, ":", 2);
+		return g_strdup (parts[0]);
+	}
+	return g_strdup (fallback);
+}
+
+int
+main (int argc, char **argv)
+{
+	g_auto(DaDaemon) d = {.exit_code = EXIT_SUCCESS};
+	g_autoptr(GOptionContext) ctx = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaConfig) config = NULL;
+	g_autofree gchar *opt_config_dir = NULL;
+	g_autofree gchar *opt_state_dir = NULL;
+	g_autofree gchar *opt_runtime_dir = NULL;
+	g_autofree gchar *config_dir = NULL;
+	g_autofree gchar *state_dir = NULL;
+	g_autofree gchar *runtime_dir = NULL;
+	gboolean opt_verbose = FALSE;
+	gboolean opt_version = FALSE;
+	gboolean opt_replace = FALSE;
+	guint64 watchdog_usec = 0;
+	const GOptionEntry entries[] = {
+		{"config-dir", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config_dir,
+		 "Configuration directory (default: $CONFIGURATION_DIRECTORY or " DA_CONFIG_DIR ")",
+		 "DIR"},
+		{"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &opt_state_dir,
+		 "State directory (default: $STATE_DIRECTORY or " DA_STATE_DIR ")", "DIR"},
+		{"runtime-dir", 'r', 0, G_OPTION_ARG_FILENAME, &opt_runtime_dir,
+		 "Runtime directory (default: $RUNTIME_DIRECTORY or " DA_RUNTIME_DIR ")", "DIR"},
+		{"replace", 0, 0, G_OPTION_ARG_NONE, &opt_replace,
+		 "Replace a running devauthd on the bus", NULL},
+		{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log debug messages", NULL},
+		{"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL},
+		{NULL},
+	};
+
+	/* a message dump would show tokens: never honour it in the daemon */
+	g_unsetenv ("G_DBUS_DEBUG");
+	/* no core dumps and no ptrace by other processes of our user */
+	prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setlocale (LC_ALL, "");
+
+	ctx = g_option_context_new ("- sign this device in to an identity provider");
+	g_option_context_add_main_entries (ctx, entries, NULL);
+	if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+		g_printerr ("devauthd: %s\nTry 'devauthd --help'.\n", error->message);
+		return 2;
+	}
+	if (opt_version) {
+		g_print ("devauthd %s\n", PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	if (opt_verbose)
+		g_log_set_debug_enabled (TRUE);
+
+	config_dir = dir_from_env (opt_config_dir, "CONFIGURATION_DIRECTORY", DA_CONFIG_DIR);
+	state_dir = dir_from_env (opt_state_dir, "STATE_DIRECTORY", DA_STATE_DIR);
+	runtime_dir = dir_from_env (opt_runtime_dir, "RUNTIME_DIRECTORY", DA_RUNTIME_DIR);
+	g_debug ("configuration in %s, state in %s, runtime files in %s", config_dir, state_dir,
+		 runtime_dir);
+
+	config = da_config_load (config_dir, &error);
+	if (config == NULL) {
+		g_printerr ("devauthd: %s\n", error->message);
+		sd_notifyf (0, "STATUS=Bad configuration: %s", error->message);
+		return EXIT_FAILURE;
+	}
+
+	d.loop = g_main_loop_new (NULL, FALSE);
+	d.manager = da_manager_new (g_steal_pointer (&config));
+	d.service = da_service_new (d.manager);
+	for (guint i = 0; i < da_manager_get_accounts (d.manager)->len; i++)
+		g_signal_connect (g_ptr_array_index (da_manager_get_accounts (d.manager), i),
+				  "status-changed", G_CALLBACK (status_changed_cb), &d);
+
+	g_unix_signal_add (SIGTERM, quit_cb, &d);
+	g_unix_signal_add (SIGINT, quit_cb, &d);
+	if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
+		d.watchdog_id = g_timeout_add ((guint) (watchdog_usec / 2000), watchdog_cb, NULL);
+
+	d.owner_id = g_bus_own_name (G_BUS_TYPE_SYSTEM, DA_BUS_NAME,
+				     G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
+					     (opt_replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
+				     bus_acquired_cb, name_acquired_cb, name_lost_cb, &d, NULL);
+	g_main_loop_run (d.loop);
+	return d.exit_code;
+}
