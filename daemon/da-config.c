@@ -3,8 +3,12 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "da-config.h"
 
@@ -162,26 +166,47 @@ split_words (const gchar *value)
 	return (gchar **) g_ptr_array_free (g_steal_pointer (&words), FALSE);
 }
 
+/* Reads a regular file of at most @max bytes; errors say only what went
+ * wrong, the caller names the file. */
 static gboolean
 read_small_file (const gchar *path, gsize max, gchar **out, gsize *len, GError **error)
 {
-	g_autoptr(GFile) file = g_file_new_for_path (path);
-	g_autoptr(GFileInfo) info = NULL;
+	g_autofree gchar *buf = NULL;
+	struct stat st;
+	gsize done = 0;
+	int fd;
 
-	info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
-				  G_FILE_QUERY_INFO_NONE, NULL, error);
-	if (info == NULL)
-		return FALSE;
-	if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not a regular file");
+	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int errsv = errno;
+		g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (errsv), g_strerror (errsv));
 		return FALSE;
 	}
-	if ((guint64) g_file_info_get_size (info) > max) {
+	if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)) {
+		close (fd);
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not a regular file");
+		return FALSE;
+	}
+	if ((guint64) st.st_size > max) {
+		close (fd);
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "larger than %" G_GSIZE_FORMAT " bytes", max);
 		return FALSE;
 	}
-	return g_file_get_contents (path, out, len, error);
+	buf = g_malloc ((gsize) st.st_size + 1);
+	while (done < (gsize) st.st_size) {
+		gssize n = read (fd, buf + done, (gsize) st.st_size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (gsize) n;
+	}
+	close (fd);
+	buf[done] = '\0';
+	*out = g_steal_pointer (&buf);
+	*len = done;
+	return TRUE;
 }
 
 static DaSecret *
@@ -190,14 +215,16 @@ read_secret_file (const gchar *path, GError **error)
 	g_autofree gchar *data = NULL;
 	gsize len = 0;
 	DaSecret *secret;
+	g_autoptr(GError) error_local = NULL;
 
 	if (!g_path_is_absolute (path)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "'%s' is not an absolute path", path);
 		return NULL;
 	}
-	if (!read_small_file (path, DA_SECRET_FILE_MAX, &data, &len, error)) {
-		g_prefix_error (error, "cannot read '%s': ", path);
+	if (!read_small_file (path, DA_SECRET_FILE_MAX, &data, &len, &error_local)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "cannot read '%s': %s",
+			     path, error_local->message);
 		return NULL;
 	}
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))

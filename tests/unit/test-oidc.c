@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "da-oidc.h"
+
+#define S(x) x, strlen (x)
+
+static void
+test_discovery (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcEndpoints) e = NULL;
+	const gchar *doc =
+		"{\"issuer\":\"https://kc.example/realms/tv\","
+		"\"device_authorization_endpoint\":\"https://kc.example/realms/tv/protocol/openid-connect/auth/device\","
+		"\"token_endpoint\":\"https://kc.example/realms/tv/protocol/openid-connect/token\","
+		"\"revocation_endpoint\":\"https://kc.example/realms/tv/protocol/openid-connect/revoke\","
+		"\"grant_types_supported\":[\"urn:ietf:params:oauth:grant-type:device_code\"]}";
+
+	e = da_oidc_parse_discovery (S (doc), "https://kc.example/realms/tv/", &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (e->token_endpoint, ==, "https://kc.example/realms/tv/protocol/openid-connect/token");
+	g_assert_cmpstr (e->device_authorization_endpoint, ==,
+			 "https://kc.example/realms/tv/protocol/openid-connect/auth/device");
+	g_assert_null (e->userinfo_endpoint);
+}
+
+static void
+test_discovery_bad (void)
+{
+	const struct {
+		const gchar *doc;
+		const gchar *expect;
+	} cases[] = {
+		{"{\"issuer\":\"https://evil.example\",\"token_endpoint\":\"https://evil.example/t\"}",
+		 "the IdP says its issuer is 'https://evil.example'"},
+		{"{\"issuer\":\"https://kc.example\"}", "no \"token_endpoint\""},
+		{"{\"issuer\":\"https://kc.example\",\"token_endpoint\":\"http://kc.example/t\"}",
+		 "must use https://"},
+		{"{\"issuer\":\"https://kc.example\",\"token_endpoint\":42}", "is not a string"},
+		{"[1,2]", "not a JSON object"},
+		{"{\"issuer\":", "not JSON"},
+		{"", "empty response"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(DaOidcEndpoints) e = da_oidc_parse_discovery (S (cases[i].doc), "https://kc.example",
+									&error);
+		g_assert_null (e);
+		g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
+		if (strstr (error->message, cases[i].expect) == NULL)
+			g_error ("case %u: '%s' lacks '%s'", i, error->message, cases[i].expect);
+	}
+}
+
+static void
+test_device_auth (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcDeviceAuth) d = NULL;
+	const gchar *doc = "{\"device_code\":\"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS\","
+			   "\"user_code\":\"WDJB-MJHT\","
+			   "\"verification_uri\":\"https://example.com/device\","
+			   "\"verification_uri_complete\":\"https://example.com/device?user_code=WDJB-MJHT\","
+			   "\"expires_in\":1800,\"interval\":5}";
+
+	d = da_oidc_parse_device_auth (200, S (doc), &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (d->device_code, ==, "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS");
+	g_assert_cmpstr (d->user_code, ==, "WDJB-MJHT");
+	g_assert_cmpstr (d->verification_uri_complete, ==, "https://example.com/device?user_code=WDJB-MJHT");
+	g_assert_cmpint (d->expires_in, ==, 1800);
+	g_assert_cmpuint (d->interval, ==, 5);
+}
+
+/* No interval (the client then uses 5 s), the draft's verification_url,
+ * numbers as strings. */
+static void
+test_device_auth_variants (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcDeviceAuth) d = NULL;
+	const gchar *doc = "{\"device_code\":\"dc\",\"user_code\":\"ABCD\","
+			   "\"verification_url\":\"https://example.com/device\",\"expires_in\":\"600\"}";
+
+	d = da_oidc_parse_device_auth (200, S (doc), &error);
+	g_assert_no_error (error);
+	g_assert_cmpuint (d->interval, ==, 0);
+	g_assert_cmpint (d->expires_in, ==, 600);
+	g_assert_null (d->verification_uri_complete);
+	g_assert_cmpstr (d->verification_uri, ==, "https://example.com/device");
+}
+
+static void
+test_device_auth_bad (void)
+{
+	const gchar *cases[] = {
+		"{\"user_code\":\"A\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"https://e/d\"}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"https://e/d\",\"expires_in\":-1}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"javascript:x\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\\u001b[2J\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"https://e/d\",\"expires_in\":5,\"interval\":\"x\"}",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(DaOidcDeviceAuth) d = da_oidc_parse_device_auth (200, S (cases[i]), &error);
+		g_assert_null (d);
+		g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
+	}
+}
+
+static void
+test_tokens (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcTokens) t = NULL;
+	const gchar *doc = "{\"access_token\":\"at-1\",\"refresh_token\":\"rt-1\",\"token_type\":\"Bearer\","
+			   "\"expires_in\":300,\"scope\":\"openid offline_access\"}";
+
+	t = da_oidc_parse_tokens (200, S (doc), &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (t->access_token, ==, "at-1");
+	g_assert_cmpstr (t->refresh_token, ==, "rt-1");
+	g_assert_cmpstr (t->token_type, ==, "Bearer");
+	g_assert_cmpint (t->expires_in, ==, 300);
+	g_assert_cmpstr (t->scope, ==, "openid offline_access");
+}
+
+static void
+test_token_errors (void)
+{
+	const struct {
+		guint status;
+		const gchar *doc;
+		DaOidcError code;
+	} cases[] = {
+		{400, "{\"error\":\"authorization_pending\"}", DA_OIDC_ERROR_AUTHORIZATION_PENDING},
+		{400, "{\"error\":\"slow_down\"}", DA_OIDC_ERROR_SLOW_DOWN},
+		{400, "{\"error\":\"access_denied\",\"error_description\":\"no\"}", DA_OIDC_ERROR_ACCESS_DENIED},
+		{400, "{\"error\":\"expired_token\"}", DA_OIDC_ERROR_EXPIRED_TOKEN},
+		{400, "{\"error\":\"invalid_grant\"}", DA_OIDC_ERROR_INVALID_GRANT},
+		{401, "{\"error\":\"invalid_client\"}", DA_OIDC_ERROR_PROTOCOL},
+		{400, "<html>bad</html>", DA_OIDC_ERROR_HTTP},
+		{503, "{\"error\":\"access_denied\"}", DA_OIDC_ERROR_HTTP},
+		{429, "", DA_OIDC_ERROR_HTTP},
+		{200, "{\"refresh_token\":\"x\"}", DA_OIDC_ERROR_MALFORMED},
+		{200, "{\"access_token\":\"a\\nb\"}", DA_OIDC_ERROR_MALFORMED},
+		{200, "{\"access_token\":\"a\",\"expires_in\":\"soon\"}", DA_OIDC_ERROR_MALFORMED},
+		{200, "not json", DA_OIDC_ERROR_MALFORMED},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(DaOidcTokens) t = da_oidc_parse_tokens (cases[i].status, S (cases[i].doc), &error);
+		g_assert_null (t);
+		if (!g_error_matches (error, DA_OIDC_ERROR, (gint) cases[i].code))
+			g_error ("case %u: got %s (%d)", i, error->message, error->code);
+	}
+}
+
+/* json-glib recurses per level: a deep document must be refused before it
+ * reaches the parser, and a large one must not get through. */
+static void
+test_hostile_json (void)
+{
+	g_autoptr(GString) deep = g_string_new ("{\"a\":");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcTokens) t = NULL;
+
+	for (guint i = 0; i < 100000; i++)
+		g_string_append_c (deep, '[');
+	t = da_oidc_parse_tokens (200, deep->str, deep->len, &error);
+	g_assert_null (t);
+	g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
+}
+
+static void
+test_id_token_subject (void)
+{
+	/* {"alg":"none"}.{"sub":"alice","aud":"x"}.sig */
+	g_autofree gchar *sub = da_oidc_id_token_subject ("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSIsImF1ZCI6IngifQ.c2ln");
+	g_assert_cmpstr (sub, ==, "alice");
+	g_assert_null (da_oidc_id_token_subject ("garbage"));
+	g_assert_null (da_oidc_id_token_subject ("a.!!!.c"));
+	g_assert_null (da_oidc_id_token_subject ("a.eyJhdWQiOiJ4In0.c")); /* no sub */
+}
+
+/* RFC 7636 appendix B */
+static void
+test_pkce (void)
+{
+	g_autofree gchar *challenge = da_oidc_pkce_challenge ("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+	g_autoptr(DaSecret) v1 = da_oidc_pkce_verifier_new ();
+	g_autoptr(DaSecret) v2 = da_oidc_pkce_verifier_new ();
+
+	g_assert_cmpstr (challenge, ==, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+	g_assert_cmpuint (strlen (v1), ==, 43);
+	g_assert_cmpstr (v1, !=, v2);
+	for (const gchar *p = v1; *p != '\0'; p++)
+		g_assert_true (g_ascii_isalnum (*p) || *p == '-' || *p == '_');
+}
+
+static void
+test_revocation (void)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true (da_oidc_parse_revocation (200, "", 0, &error));
+	g_assert_no_error (error);
+	g_assert_false (da_oidc_parse_revocation (400, S ("{\"error\":\"unsupported_token_type\"}"), &error));
+	g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_PROTOCOL);
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	g_test_add_func ("/devauthd/oidc/discovery", test_discovery);
+	g_test_add_func ("/devauthd/oidc/discovery-bad", test_discovery_bad);
+	g_test_add_func ("/devauthd/oidc/device-auth", test_device_auth);
+	g_test_add_func ("/devauthd/oidc/device-auth-variants", test_device_auth_variants);
+	g_test_add_func ("/devauthd/oidc/device-auth-bad", test_device_auth_bad);
+	g_test_add_func ("/devauthd/oidc/tokens", test_tokens);
+	g_test_add_func ("/devauthd/oidc/token-errors", test_token_errors);
+	g_test_add_func ("/devauthd/oidc/hostile-json", test_hostile_json);
+	g_test_add_func ("/devauthd/oidc/id-token-subject", test_id_token_subject);
+	g_test_add_func ("/devauthd/oidc/pkce", test_pkce);
+	g_test_add_func ("/devauthd/oidc/revocation", test_revocation);
+	return g_test_run ();
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "da-qr.h"
+#include "da-token.h"
+
+static void
+test_roundtrip (void)
+{
+	g_autoptr(DaToken) t = da_token_new ("eyJ.token-value", 1790000000, "Bearer", "openid profile",
+					     "alice");
+	g_autoptr(DaSecret) data = NULL;
+	g_autoptr(DaToken) back = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+
+	data = da_token_serialize (t, &len);
+	g_assert_cmpuint (strlen (data), ==, len);
+	back = da_token_parse (data, len, &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (back->token, ==, "eyJ.token-value");
+	g_assert_cmpint (back->expires_at, ==, 1790000000);
+	g_assert_cmpstr (back->token_type, ==, "Bearer");
+	g_assert_cmpstr (back->scope, ==, "openid profile");
+	g_assert_cmpstr (back->subject, ==, "alice");
+}
+
+static void
+test_optional_fields (void)
+{
+	g_autoptr(DaToken) t = da_token_new ("rt", 0, NULL, NULL, NULL);
+	g_autoptr(DaSecret) data = NULL;
+	g_autoptr(DaToken) back = NULL;
+	gsize len = 0;
+
+	data = da_token_serialize (t, &len);
+	back = da_token_parse (data, len, NULL);
+	g_assert_nonnull (back);
+	g_assert_cmpstr (back->token, ==, "rt");
+	g_assert_null (back->subject);
+	g_assert_cmpint (back->expires_at, ==, 0);
+}
+
+static void
+test_bad_records (void)
+{
+	const gchar *cases[] = {
+		"",
+		"token=abc\n",
+		"devauthd-token-1\nexpires-at=1\n",
+		"devauthd-token-1\ntoken=abc",
+		"devauthd-token-1\nexpires-at=-5\ntoken=abc\n",
+		"devauthd-token-1\nsubject=a\x01\ntoken=abc\n",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(DaToken) t = da_token_parse (cases[i], strlen (cases[i]), &error);
+		g_assert_null (t);
+		g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+	}
+}
+
+static void
+test_secret_fingerprint (void)
+{
+	g_autofree gchar *a = da_secret_fingerprint ("token-a");
+	g_autofree gchar *b = da_secret_fingerprint ("token-b");
+	g_autofree gchar *none = da_secret_fingerprint (NULL);
+
+	g_assert_true (g_str_has_prefix (a, "sha256:"));
+	g_assert_cmpuint (strlen (a), ==, strlen ("sha256:") + 8);
+	g_assert_cmpstr (a, !=, b);
+	g_assert_null (strstr (a, "token"));
+	g_assert_cmpstr (none, ==, "(none)");
+}
+
+static void
+test_qr (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) modules = NULL;
+	g_autoptr(GString) huge = g_string_new (NULL);
+	const guint8 *m;
+	guint size = 0;
+	gsize len = 0;
+
+	modules = da_qr_encode ("http://127.0.0.1:3000/device?user_code=BCDF-GHJK", &size, &error);
+	g_assert_no_error (error);
+	g_assert_cmpuint (size, >=, 21);
+	g_assert_cmpuint ((size - 17) % 4, ==, 0);
+	m = g_bytes_get_data (modules, &len);
+	g_assert_cmpuint (len, ==, size * size);
+	/* the finder pattern: the top-left 7x7 has a dark border */
+	for (guint i = 0; i < 7; i++) {
+		g_assert_cmpuint (m[i], ==, 1);
+		g_assert_cmpuint (m[i * size], ==, 1);
+	}
+	g_assert_cmpuint (m[1 * size + 1], ==, 0);
+	for (gsize i = 0; i < len; i++)
+		g_assert_cmpuint (m[i], <=, 1);
+
+	for (guint i = 0; i < 2000; i++)
+		g_string_append_c (huge, 'x');
+	g_assert_null (da_qr_encode (huge->str, &size, NULL));
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	g_test_add_func ("/devauthd/token/roundtrip", test_roundtrip);
+	g_test_add_func ("/devauthd/token/optional-fields", test_optional_fields);
+	g_test_add_func ("/devauthd/token/bad-records", test_bad_records);
+	g_test_add_func ("/devauthd/secret/fingerprint", test_secret_fingerprint);
+	g_test_add_func ("/devauthd/qr/encode", test_qr);
+	return g_test_run ();
+}
