@@ -492,6 +492,9 @@ da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, g
 	da_account_set_last_error (self, error->message);
 	da_account_set_state (self, back);
 	da_account_emit_status (self, da_account_build_failure (flow_error_name (error), error->message));
+	/* a code that expired while the UI was waiting is replaced by a fresh one */
+	if (g_error_matches (error, DA_ERROR, DA_ERROR_LOGIN_EXPIRED))
+		da_account_auto_login (self);
 }
 
 static void
@@ -586,6 +589,31 @@ da_account_login_finish (DaAccount *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
 	return g_task_propagate_pointer (G_TASK (res), error);
+}
+
+static void
+da_account_auto_login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	DaAccount *self = DA_ACCOUNT (source);
+	g_autoptr(GVariant) prompt = NULL;
+	g_autoptr(GError) error = NULL;
+
+	prompt = da_account_login_finish (self, res, &error);
+	if (prompt == NULL)
+		g_warning ("account %s: cannot start the automatic sign-in: %s", self->config->name,
+			   error->message);
+}
+
+/* AutoLogin=yes: a device flow whenever the account is not signed in; its
+ * prompt goes out in StatusChanged for the on-device UI. */
+void
+da_account_auto_login (DaAccount *self)
+{
+	if (!self->config->auto_login || self->flow != NULL ||
+	    self->state == DA_ACCOUNT_STATE_SIGNED_IN)
+		return;
+	g_info ("account %s: starting the automatic sign-in", self->config->name);
+	da_account_login_async (self, NULL, da_account_auto_login_cb, NULL);
 }
 
 gboolean

@@ -49,6 +49,8 @@ GVariant *
 da_account_login_finish (DaAccount *self, GAsyncResult *res, GError **error);
 gboolean
 da_account_cancel_login (DaAccount *self, GError **error);
+void
+da_account_auto_login (DaAccount *self);
 
 DaToken *
 da_account_get_cached_token (DaAccount *self, guint min_validity);

@@ -847,8 +847,10 @@ form_message_new (const gchar *endpoint, const DaOidcClientAuth *auth, const gch
 
 	if (msg == NULL)
 		return NULL;
-	for (guint i = 0; pairs[i] != NULL; i++)
+	for (guint i = 0; pairs[i] != NULL; i += 2) {
 		g_ptr_array_add (all, (gpointer) pairs[i]);
+		g_ptr_array_add (all, (gpointer) pairs[i + 1]);
+	}
 	g_ptr_array_add (all, (gpointer) "client_id");
 	g_ptr_array_add (all, (gpointer) auth->client_id);
 	g_ptr_array_add (all, (gpointer) "client_secret");

@@ -67,9 +67,13 @@ name_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_
 {
 	DaDaemon *d = user_data;
 
+	GPtrArray *accounts = da_manager_get_accounts (d->manager);
+
 	g_info ("owning %s", name);
 	sd_notify (0, "READY=1");
 	update_status (d);
+	for (guint i = 0; i < accounts->len; i++)
+		da_account_auto_login (g_ptr_array_index (accounts, i));
 }
 
 static void
