@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "da-vault.h"
+
+/* file: magic (8) | nonce (12) | ciphertext | tag (16) */
+#define DA_VAULT_MAGIC	   "DAVAULT1"
+#define DA_VAULT_MAGIC_LEN 8
+#define DA_VAULT_NONCE_LEN 12
+#define DA_VAULT_TAG_LEN   16
+#define DA_VAULT_KEY_LEN   32
+#define DA_VAULT_AD_PREFIX "devauthd-vault-1:"
+#define DA_VAULT_FILE_MAX  (DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_PLAINTEXT_MAX + DA_VAULT_TAG_LEN)
+
+struct _DaVault {
+	gchar *dir;
+	guint8 key[DA_VAULT_KEY_LEN];
+};
+
+static gchar *
+associated_data (const gchar *account)
+{
+	return g_strconcat (DA_VAULT_AD_PREFIX, account, NULL);
+}
+
+static gnutls_aead_cipher_hd_t
+cipher_new (const guint8 key[32], GError **error)
+{
+	gnutls_aead_cipher_hd_t handle = NULL;
+	gnutls_datum_t k = {(unsigned char *) key, DA_VAULT_KEY_LEN};
+	int rc = gnutls_aead_cipher_init (&handle, GNUTLS_CIPHER_AES_256_GCM, &k);
+
+	if (rc < 0) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot set up AES-256-GCM: %s",
+			     gnutls_strerror (rc));
+		return NULL;
+	}
+	return handle;
+}
+
+GByteArray *
+da_vault_seal (const guint8 key[32], const gchar *account, const gchar *data, gsize len, GError **error)
+{
+	g_autofree gchar *ad = associated_data (account);
+	gnutls_aead_cipher_hd_t handle;
+	GByteArray *out;
+	gsize ct_len = len + DA_VAULT_TAG_LEN;
+	guint8 *nonce;
+	int rc;
+
+	if (len > DA_VAULT_PLAINTEXT_MAX) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "state is too large");
+		return NULL;
+	}
+	handle = cipher_new (key, error);
+	if (handle == NULL)
+		return NULL;
+	out = g_byte_array_sized_new (DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + ct_len);
+	g_byte_array_set_size (out, DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + ct_len);
+	memcpy (out->data, DA_VAULT_MAGIC, DA_VAULT_MAGIC_LEN);
+	nonce = out->data + DA_VAULT_MAGIC_LEN;
+	rc = gnutls_rnd (GNUTLS_RND_NONCE, nonce, DA_VAULT_NONCE_LEN);
+	if (rc >= 0)
+		rc = gnutls_aead_cipher_encrypt (handle, nonce, DA_VAULT_NONCE_LEN, ad, strlen (ad),
+						 DA_VAULT_TAG_LEN, data, len,
+						 nonce + DA_VAULT_NONCE_LEN, &ct_len);
+	gnutls_aead_cipher_deinit (handle);
+	if (rc < 0) {
+		g_byte_array_unref (out);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot encrypt: %s",
+			     gnutls_strerror (rc));
+		return NULL;
+	}
+	return out;
+}
+
+/* The plaintext, or G_IO_ERROR_INVALID_DATA for a file that is truncated,
+ * tampered with, meant for another account or sealed with another key. */
+GByteArray *
+da_vault_open (const guint8 key[32], const gchar *account, const guint8 *file, gsize len, GError **error)
+{
+	g_autofree gchar *ad = associated_data (account);
+	gnutls_aead_cipher_hd_t handle;
+	GByteArray *out;
+	const guint8 *nonce;
+	gsize pt_len;
+	int rc;
+
+	if (len < DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_TAG_LEN ||
+	    memcmp (file, DA_VAULT_MAGIC, DA_VAULT_MAGIC_LEN) != 0) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				     "not a devauthd state file, or truncated");
+		return NULL;
+	}
+	if (len > DA_VAULT_FILE_MAX) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "state file is too large");
+		return NULL;
+	}
+	handle = cipher_new (key, error);
+	if (handle == NULL)
+		return NULL;
+	nonce = file + DA_VAULT_MAGIC_LEN;
+	pt_len = len - DA_VAULT_MAGIC_LEN - DA_VAULT_NONCE_LEN - DA_VAULT_TAG_LEN;
+	out = g_byte_array_sized_new ((guint) pt_len + 1);
+	g_byte_array_set_size (out, (guint) pt_len + 1);
+	rc = gnutls_aead_cipher_decrypt (handle, nonce, DA_VAULT_NONCE_LEN, ad, strlen (ad),
+					 DA_VAULT_TAG_LEN, nonce + DA_VAULT_NONCE_LEN,
+					 len - DA_VAULT_MAGIC_LEN - DA_VAULT_NONCE_LEN, out->data,
+					 &pt_len);
+	gnutls_aead_cipher_deinit (handle);
+	if (rc < 0) {
+		da_secret_byte_array_free (out);
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				     "state file does not decrypt (tampered with, truncated, or "
+				     "sealed with another key)");
+		return NULL;
+	}
+	out->data[pt_len] = '\0';
+	g_byte_array_set_size (out, (guint) pt_len);
+	return out;
+}
+
+DaVault *
+da_vault_new (const gchar *dir, const guint8 *key_material, gsize key_len, GError **error)
+{
+	g_autoptr(DaVault) self = g_new0 (DaVault, 1);
+	gnutls_datum_t ikm = {(unsigned char *) key_material, (unsigned int) key_len};
+	gnutls_datum_t salt = {(unsigned char *) "devauthd", 8};
+	gnutls_datum_t info = {(unsigned char *) "devauthd storage key v1", 23};
+	guint8 prk[32];
+	gnutls_datum_t prk_datum = {prk, sizeof prk};
+	int rc;
+
+	self->dir = g_strdup (dir);
+	if (key_len < DA_VAULT_KEY_MATERIAL_MIN) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "the storage key must hold at least %d bytes", DA_VAULT_KEY_MATERIAL_MIN);
+		return NULL;
+	}
+	rc = gnutls_hkdf_extract (GNUTLS_MAC_SHA256, &ikm, &salt, prk);
+	if (rc >= 0)
+		rc = gnutls_hkdf_expand (GNUTLS_MAC_SHA256, &prk_datum, &info, self->key, DA_VAULT_KEY_LEN);
+	da_secret_wipe (prk, sizeof prk);
+	if (rc < 0) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot derive the storage key: %s",
+			     gnutls_strerror (rc));
+		return NULL;
+	}
+	return g_steal_pointer (&self);
+}
+
+DaVault *
+da_vault_new_from_key_file (const gchar *dir, const gchar *key_file, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	gchar *data = NULL;
+	gsize len = 0;
+	DaVault *self;
+
+	if (!g_file_get_contents (key_file, &data, &len, &error_local)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "cannot read the storage key: %s",
+			     error_local->message);
+		return NULL;
+	}
+	self = da_vault_new (dir, (const guint8 *) data, len, error);
+	da_secret_wipe (data, len);
+	g_free (data);
+	if (self == NULL)
+		g_prefix_error (error, "%s: ", key_file);
+	return self;
+}
+
+gchar *
+da_vault_path (DaVault *self, const gchar *account)
+{
+	g_autofree gchar *name = g_strconcat (account, ".state", NULL);
+	return g_build_filename (self->dir, name, NULL);
+}
+
+static gboolean
+write_all (int fd, const guint8 *data, gsize len)
+{
+	while (len > 0) {
+		gssize n = write (fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return FALSE;
+		data += n;
+		len -= (gsize) n;
+	}
+	return TRUE;
+}
+
+static gboolean
+fsync_dir (const gchar *dir)
+{
+	int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	gboolean ok;
+
+	if (fd < 0)
+		return FALSE;
+	ok = fsync (fd) == 0;
+	close (fd);
+	return ok;
+}
+
+/* write a temporary file, fsync it, rename it over the old one, fsync the
+ * directory: after a crash there is the old state or the new, never half */
+gboolean
+da_vault_store (DaVault *self, const gchar *account, const gchar *data, gsize len, GError **error)
+{
+	g_autoptr(GByteArray) sealed = NULL;
+	g_autofree gchar *path = da_vault_path (self, account);
+	g_autofree gchar *tmp = g_strconcat (path, ".tmp", NULL);
+	int fd;
+	int errsv;
+
+	sealed = da_vault_seal (self->key, account, data, len, error);
+	if (sealed == NULL)
+		return FALSE;
+	fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		errsv = errno;
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot write %s: %s", tmp,
+			     g_strerror (errsv));
+		return FALSE;
+	}
+	if (!write_all (fd, sealed->data, sealed->len) || fsync (fd) != 0) {
+		errsv = errno;
+		close (fd);
+		g_unlink (tmp);
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot write %s: %s", tmp,
+			     g_strerror (errsv));
+		return FALSE;
+	}
+	close (fd);
+	if (rename (tmp, path) != 0) {
+		errsv = errno;
+		g_unlink (tmp);
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot rename %s: %s", tmp,
+			     g_strerror (errsv));
+		return FALSE;
+	}
+	if (!fsync_dir (self->dir))
+		g_warning ("cannot fsync %s: %s", self->dir, g_strerror (errno));
+	return TRUE;
+}
+
+GByteArray *
+da_vault_load (DaVault *self, const gchar *account, GError **error)
+{
+	g_autofree gchar *path = da_vault_path (self, account);
+	g_autoptr(GError) error_local = NULL;
+	gchar *data = NULL;
+	gsize len = 0;
+	GByteArray *plain;
+
+	if (!g_file_get_contents (path, &data, &len, &error_local)) {
+		if (g_error_matches (error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such file", path);
+		else
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", error_local->message);
+		return NULL;
+	}
+	plain = da_vault_open (self->key, account, (const guint8 *) data, len, error);
+	g_free (data);
+	if (plain == NULL)
+		g_prefix_error (error, "%s: ", path);
+	return plain;
+}
+
+gboolean
+da_vault_remove (DaVault *self, const gchar *account, GError **error)
+{
+	g_autofree gchar *path = da_vault_path (self, account);
+
+	if (g_unlink (path) != 0 && errno != ENOENT) {
+		int errsv = errno;
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot remove %s: %s",
+			     path, g_strerror (errsv));
+		return FALSE;
+	}
+	fsync_dir (self->dir);
+	return TRUE;
+}
+
+void
+da_vault_free (DaVault *self)
+{
+	if (self == NULL)
+		return;
+	da_secret_wipe (self->key, sizeof self->key);
+	g_free (self->dir);
+	g_free (self);
+}

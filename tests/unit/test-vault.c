@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "da-vault.h"
+
+static const guint8 key_material[] = "0123456789abcdef0123456789abcdef-test-key";
+
+typedef struct {
+	gchar *dir;
+	DaVault *vault;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	f->dir = g_dir_make_tmp ("devauthd-vault-XXXXXX", &error);
+	g_assert_no_error (error);
+	f->vault = da_vault_new (f->dir, key_material, sizeof key_material - 1, &error);
+	g_assert_no_error (error);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+	g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
+	const gchar *name;
+
+	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+		g_autofree gchar *path = g_build_filename (f->dir, name, NULL);
+		g_unlink (path);
+	}
+	g_rmdir (f->dir);
+	g_free (f->dir);
+	da_vault_free (f->vault);
+}
+
+static void
+test_roundtrip (Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GByteArray) back = NULL;
+	g_autofree gchar *path = da_vault_path (f->vault, "tv");
+	g_autofree gchar *tmp = g_strconcat (path, ".tmp", NULL);
+	g_autofree gchar *raw = NULL;
+	gsize raw_len = 0;
+	struct stat st;
+
+	g_assert_true (da_vault_store (f->vault, "tv", "refresh-token-secret", 20, &error));
+	g_assert_no_error (error);
+	g_assert_cmpint (stat (path, &st), ==, 0);
+	g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+	g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+	/* nothing of the plaintext on disk */
+	g_assert_true (g_file_get_contents (path, &raw, &raw_len, NULL));
+	g_assert_null (g_strstr_len (raw, (gssize) raw_len, "refresh-token"));
+
+	back = da_vault_load (f->vault, "tv", &error);
+	g_assert_no_error (error);
+	g_assert_cmpmem (back->data, back->len, "refresh-token-secret", 20);
+
+	/* a second store replaces the first */
+	g_assert_true (da_vault_store (f->vault, "tv", "rotated", 7, &error));
+	g_clear_pointer (&back, g_byte_array_unref);
+	back = da_vault_load (f->vault, "tv", &error);
+	g_assert_cmpmem (back->data, back->len, "rotated", 7);
+
+	g_assert_true (da_vault_remove (f->vault, "tv", &error));
+	g_clear_pointer (&back, g_byte_array_unref);
+	back = da_vault_load (f->vault, "tv", &error);
+	g_assert_null (back);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+}
+
+/* every flipped byte, every truncation, another account's name or another
+ * key: refused, never plaintext */
+static void
+test_tamper (Fixture *f, gconstpointer data)
+{
+	const guint8 key[32] = {1, 2, 3};
+	const guint8 other_key[32] = {9};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GByteArray) sealed = da_vault_seal (key, "tv", "secret", 6, &error);
+	g_autoptr(GByteArray) ok = NULL;
+	g_autoptr(GByteArray) wrong = NULL;
+
+	g_assert_no_error (error);
+	ok = da_vault_open (key, "tv", sealed->data, sealed->len, &error);
+	g_assert_no_error (error);
+	g_assert_cmpmem (ok->data, ok->len, "secret", 6);
+
+	for (guint i = 0; i < sealed->len; i++) {
+		g_autoptr(GError) e = NULL;
+		g_autoptr(GByteArray) bad = NULL;
+		sealed->data[i] ^= 0x40;
+		bad = da_vault_open (key, "tv", sealed->data, sealed->len, &e);
+		sealed->data[i] ^= 0x40;
+		g_assert_null (bad);
+		g_assert_error (e, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+	}
+	for (guint len = 0; len < sealed->len; len++) {
+		g_autoptr(GError) e = NULL;
+		g_autoptr(GByteArray) bad = da_vault_open (key, "tv", sealed->data, len, &e);
+		g_assert_null (bad);
+		g_assert_error (e, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+	}
+	wrong = da_vault_open (key, "kiosk", sealed->data, sealed->len, &error);
+	g_assert_null (wrong);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+	g_clear_error (&error);
+	wrong = da_vault_open (other_key, "tv", sealed->data, sealed->len, &error);
+	g_assert_null (wrong);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+}
+
+static void
+test_short_key (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaVault) vault = da_vault_new ("/nonexistent", (const guint8 *) "short", 5, &error);
+
+	g_assert_null (vault);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	g_test_add ("/devauthd/vault/roundtrip", Fixture, NULL, setup, test_roundtrip, teardown);
+	g_test_add ("/devauthd/vault/tamper", Fixture, NULL, setup, test_tamper, teardown);
+	g_test_add_func ("/devauthd/vault/short-key", test_short_key);
+	return g_test_run ();
+}
