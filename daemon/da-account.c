@@ -7,6 +7,7 @@
 #include "da-error.h"
 #include "da-flow.h"
 #include "da-qr.h"
+#include "da-vault.h"
 
 /* when the IdP does not say how long an access token lives */
 #define DA_ACCESS_TOKEN_ASSUMED_LIFETIME 300
@@ -16,6 +17,7 @@ struct _DaAccount {
 	DaAccountConfig *config;
 	DaOidcClient *client;
 	DaKeyring *keyring; /* NULL: tokens in memory only */
+	DaVault *vault;	    /* NULL: nothing survives a reboot */
 	DaOidcEndpoints *endpoints;
 
 	DaAccountState state;
@@ -258,20 +260,76 @@ da_account_load_cached (DaAccount *self, const gchar *kind)
 	return token;
 }
 
+/* Writes the tokens to disk; FALSE (and a log line) when that failed. */
+static gboolean
+da_account_persist (DaAccount *self, const DaToken *refresh, const DaToken *access)
+{
+	g_autoptr(DaSecret) state = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+
+	if (self->vault == NULL)
+		return TRUE;
+	state = da_token_pack_state (refresh, access, &len);
+	if (!da_vault_store (self->vault, self->config->name, state, len, &error)) {
+		g_warning ("account %s: the sign-in will not survive a reboot: %s", self->config->name,
+			   error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+da_account_restore_from_disk (DaAccount *self)
+{
+	g_autoptr(GByteArray) state = NULL;
+	g_autoptr(GError) error = NULL;
+	DaToken *refresh = NULL;
+	DaToken *access = NULL;
+
+	state = da_vault_load (self->vault, self->config->name, &error);
+	if (state == NULL) {
+		if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			return;
+		g_warning ("account %s: %s; it must sign in again", self->config->name, error->message);
+		da_account_set_last_error (self, "the stored sign-in cannot be read; sign in again");
+		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
+		return;
+	}
+	if (!da_token_unpack_state ((const gchar *) state->data, state->len, &refresh, &access,
+				    &error)) {
+		da_secret_wipe (state->data, state->len);
+		g_warning ("account %s: stored state: %s; it must sign in again", self->config->name,
+			   error->message);
+		da_account_set_last_error (self, "the stored sign-in cannot be read; sign in again");
+		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
+		return;
+	}
+	da_secret_wipe (state->data, state->len);
+	self->refresh = refresh;
+	self->access = access;
+	da_account_cache_token (self, "refresh", self->refresh);
+	if (self->access != NULL && self->access->expires_at > now_sec ())
+		da_account_cache_token (self, "access", self->access);
+	g_info ("account %s: signed in from the state directory", self->config->name);
+}
+
 static void
 da_account_restore (DaAccount *self)
 {
-	if (self->keyring == NULL)
-		return;
-	self->refresh = da_account_load_cached (self, "refresh");
-	self->access = da_account_load_cached (self, "access");
+	if (self->keyring != NULL) {
+		self->refresh = da_account_load_cached (self, "refresh");
+		self->access = da_account_load_cached (self, "access");
+		if (self->refresh != NULL || self->access != NULL)
+			g_info ("account %s: signed in from the keyring", self->config->name);
+	}
+	if (self->refresh == NULL && self->access == NULL && self->vault != NULL)
+		da_account_restore_from_disk (self);
 	if (self->access != NULL && self->access->expires_at > 0 &&
 	    self->access->expires_at <= now_sec ())
 		g_clear_pointer (&self->access, da_token_free);
-	if (self->refresh != NULL || self->access != NULL) {
+	if (self->refresh != NULL || self->access != NULL)
 		self->state = DA_ACCOUNT_STATE_SIGNED_IN;
-		g_info ("account %s: signed in from the keyring cache", self->config->name);
-	}
 }
 
 /* Takes new tokens from the IdP: the refresh token first, so that a
@@ -283,6 +341,8 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
 	gint64 lifetime = tokens->expires_in > 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
 	gint64 expires_at = now_sec () + lifetime;
+	g_autoptr(DaToken) refresh = NULL;
+	g_autoptr(DaToken) access = NULL;
 
 	if (tokens->id_token != NULL)
 		subject = da_oidc_id_token_subject (tokens->id_token);
@@ -291,19 +351,22 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 	if (subject[0] == '\0')
 		g_clear_pointer (&subject, g_free);
 
-	if (tokens->refresh_token != NULL) {
-		g_autoptr(DaToken) refresh = da_token_new (tokens->refresh_token, 0, NULL, NULL, subject);
-		da_account_cache_token (self, "refresh", refresh);
-		g_clear_pointer (&self->refresh, da_token_free);
-		self->refresh = g_steal_pointer (&refresh);
-	} else if (self->refresh != NULL && subject != NULL) {
-		g_free (self->refresh->subject);
-		self->refresh->subject = g_strdup (subject);
-	}
+	access = da_token_new (tokens->access_token, expires_at, tokens->token_type, tokens->scope,
+			       subject);
+	if (tokens->refresh_token != NULL)
+		refresh = da_token_new (tokens->refresh_token, 0, NULL, NULL, subject);
+	else if (self->refresh != NULL)
+		refresh = da_token_new (self->refresh->token, 0, NULL, NULL, subject);
+
+	/* disk first: a rotated refresh token must outlive a crash before
+	 * anything uses the new tokens */
+	da_account_persist (self, refresh, access);
+	da_account_cache_token (self, "refresh", refresh);
+	da_account_cache_token (self, "access", access);
+	g_clear_pointer (&self->refresh, da_token_free);
 	g_clear_pointer (&self->access, da_token_free);
-	self->access = da_token_new (tokens->access_token, expires_at, tokens->token_type,
-				     tokens->scope, subject);
-	da_account_cache_token (self, "access", self->access);
+	self->refresh = g_steal_pointer (&refresh);
+	self->access = g_steal_pointer (&access);
 	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s",
 		 self->config->name, fingerprint, lifetime);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
@@ -313,6 +376,10 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 static void
 da_account_forget_tokens (DaAccount *self)
 {
+	g_autoptr(GError) error = NULL;
+
+	if (self->vault != NULL && !da_vault_remove (self->vault, self->config->name, &error))
+		g_warning ("account %s: %s", self->config->name, error->message);
 	da_account_cache_token (self, "access", NULL);
 	da_account_cache_token (self, "refresh", NULL);
 	g_clear_pointer (&self->access, da_token_free);
@@ -1051,13 +1118,14 @@ da_account_init (DaAccount *self)
 
 /* Takes ownership of @config. */
 DaAccount *
-da_account_new (DaAccountConfig *config, DaOidcClient *client, DaKeyring *keyring)
+da_account_new (DaAccountConfig *config, DaOidcClient *client, DaKeyring *keyring, DaVault *vault)
 {
 	DaAccount *self = g_object_new (DA_TYPE_ACCOUNT, NULL);
 
 	self->config = config;
 	self->client = g_object_ref (client);
 	self->keyring = keyring;
+	self->vault = vault;
 	da_account_restore (self);
 	return self;
 }

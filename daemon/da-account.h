@@ -7,6 +7,7 @@
 #include "da-keyring.h"
 #include "da-oidc.h"
 #include "da-token.h"
+#include "da-vault.h"
 
 G_BEGIN_DECLS
 
@@ -31,7 +32,7 @@ da_account_state_to_string (DaAccountState state);
 G_DECLARE_FINAL_TYPE (DaAccount, da_account, DA, ACCOUNT, GObject)
 
 DaAccount *
-da_account_new (DaAccountConfig *config, DaOidcClient *client, DaKeyring *keyring);
+da_account_new (DaAccountConfig *config, DaOidcClient *client, DaKeyring *keyring, DaVault *vault);
 
 const gchar *
 da_account_get_name (DaAccount *self);

@@ -156,6 +156,16 @@ da_keyring_remove (DaKeyring *self, const gchar *description, GError **error)
 	return TRUE;
 }
 
+gboolean
+da_keyring_clear (DaKeyring *self, GError **error)
+{
+	if (keyctl_clear (self->id) < 0) {
+		set_errno_error (error, errno, "cannot clear the keyring");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 void
 da_keyring_free (DaKeyring *self)
 {

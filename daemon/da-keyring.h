@@ -24,6 +24,8 @@ DaSecret *
 da_keyring_load (DaKeyring *self, const gchar *description, GError **error);
 gboolean
 da_keyring_remove (DaKeyring *self, const gchar *description, GError **error);
+gboolean
+da_keyring_clear (DaKeyring *self, GError **error);
 gint32
 da_keyring_get_id (DaKeyring *self);
 void

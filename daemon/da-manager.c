@@ -3,6 +3,10 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
 #include "da-error.h"
 #include "da-manager.h"
 
@@ -11,6 +15,7 @@ struct _DaManager {
 	DaConfig *config;
 	DaOidcClient *client;
 	DaKeyring *keyring;
+	DaVault *vault;
 	GPtrArray *accounts; /* of DaAccount, sorted by name */
 	GHashTable *by_name; /* name → borrowed DaAccount */
 };
@@ -76,6 +81,7 @@ da_manager_finalize (GObject *object)
 	g_clear_pointer (&self->accounts, g_ptr_array_unref);
 	g_clear_object (&self->client);
 	g_clear_pointer (&self->keyring, da_keyring_free);
+	g_clear_pointer (&self->vault, da_vault_free);
 	g_clear_pointer (&self->config, da_config_free);
 	G_OBJECT_CLASS (da_manager_parent_class)->finalize (object);
 }
@@ -93,10 +99,62 @@ da_manager_init (DaManager *self)
 	self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
 }
 
+/* The storage key: StorageKeyFile=, else the systemd credential. */
+static DaVault *
+open_vault (DaConfig *config, const gchar *state_dir)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *key_file = g_strdup (config->storage_key_file);
+	const gchar *creds = g_getenv ("CREDENTIALS_DIRECTORY");
+	DaVault *vault;
+
+	if (key_file == NULL && creds != NULL) {
+		key_file = g_build_filename (creds, "devauthd.storage-key", NULL);
+		if (!g_file_test (key_file, G_FILE_TEST_EXISTS))
+			g_clear_pointer (&key_file, g_free);
+	}
+	if (key_file == NULL) {
+		g_message ("no storage key (StorageKeyFile= or the credential devauthd.storage-key): "
+			   "sign-ins are kept in the keyring only and do not survive a reboot");
+		return NULL;
+	}
+	if (g_mkdir_with_parents (state_dir, 0700) != 0)
+		g_warning ("cannot create %s: %s", state_dir, g_strerror (errno));
+	vault = da_vault_new_from_key_file (state_dir, key_file, &error);
+	if (vault == NULL)
+		g_warning ("%s; sign-ins do not survive a reboot", error->message);
+	return vault;
+}
+
+/* The user keyring lives as long as the kernel; should it come from
+ * another boot (a container, a restored image), its cache is dropped and
+ * the state directory is the truth. */
+static void
+check_boot_id (DaKeyring *keyring)
+{
+	g_autofree gchar *boot_id = NULL;
+	g_autoptr(DaSecret) cached = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!g_file_get_contents ("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL))
+		return;
+	g_strstrip (boot_id);
+	cached = da_keyring_load (keyring, "devauthd:boot-id", NULL);
+	if (cached != NULL && g_strcmp0 (cached, boot_id) != 0) {
+		g_info ("the keyring cache is from another boot; dropping it");
+		if (!da_keyring_clear (keyring, &error))
+			g_warning ("%s", error->message);
+	}
+	if (cached == NULL || g_strcmp0 (cached, boot_id) != 0) {
+		if (!da_keyring_store (keyring, "devauthd:boot-id", boot_id, strlen (boot_id), 0, &error))
+			g_warning ("%s", error->message);
+	}
+}
+
 /* Takes ownership of @config. Bad account files were already refused by
  * da_config_load(); they are reported here, once, and the others work. */
 DaManager *
-da_manager_new (DaConfig *config)
+da_manager_new (DaConfig *config, const gchar *state_dir)
 {
 	DaManager *self = g_object_new (DA_TYPE_MANAGER, NULL);
 	g_autoptr(GError) error = NULL;
@@ -107,12 +165,15 @@ da_manager_new (DaConfig *config)
 	if (self->keyring == NULL)
 		g_warning ("kernel keyring unavailable, tokens are kept in memory only: %s",
 			   error->message);
+	else
+		check_boot_id (self->keyring);
+	self->vault = open_vault (config, state_dir);
 	for (guint i = 0; i < config->problems->len; i++)
 		g_warning ("%s", (const gchar *) g_ptr_array_index (config->problems, i));
 
 	while (config->accounts->len > 0) {
 		DaAccountConfig *account_config = g_ptr_array_steal_index (config->accounts, 0);
-		DaAccount *account = da_account_new (account_config, self->client, self->keyring);
+		DaAccount *account = da_account_new (account_config, self->client, self->keyring, self->vault);
 		g_ptr_array_add (self->accounts, account);
 		g_hash_table_insert (self->by_name, (gpointer) da_account_get_name (account), account);
 	}

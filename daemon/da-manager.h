@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (DaManager, da_manager, DA, MANAGER, GObject)
 
 DaManager *
-da_manager_new (DaConfig *config);
+da_manager_new (DaConfig *config, const gchar *state_dir);
 GPtrArray *
 da_manager_get_accounts (DaManager *self);
 DaAccount *

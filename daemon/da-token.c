@@ -175,3 +175,90 @@ da_token_parse (const gchar *data, gsize len, GError **error)
 	}
 	return g_steal_pointer (&self);
 }
+
+#define DA_STATE_MAGIC "devauthd-state-1\n"
+
+static void
+pack_one (GString *out, const gchar *kind, const DaToken *token)
+{
+	g_autoptr(DaSecret) record = NULL;
+	gsize len = 0;
+
+	if (token == NULL)
+		return;
+	record = da_token_serialize (token, &len);
+	g_string_append_printf (out, "%s %" G_GSIZE_FORMAT "\n", kind, len);
+	g_string_append_len (out, record, (gssize) len);
+}
+
+DaSecret *
+da_token_pack_state (const DaToken *refresh, const DaToken *access, gsize *len)
+{
+	/* sized up front so that the string never moves (and leaves no copy) */
+	GString *out = g_string_sized_new (64 * 1024);
+	DaSecret *result;
+
+	g_string_append (out, DA_STATE_MAGIC);
+	pack_one (out, "refresh", refresh);
+	pack_one (out, "access", access);
+	*len = out->len;
+	result = da_secret_new_len (out->str, out->len);
+	da_secret_wipe (out->str, out->allocated_len);
+	g_string_free (out, TRUE);
+	return result;
+}
+
+gboolean
+da_token_unpack_state (const gchar *data,
+		       gsize len,
+		       DaToken **refresh,
+		       DaToken **access,
+		       GError **error)
+{
+	g_autoptr(DaToken) r = NULL;
+	g_autoptr(DaToken) a = NULL;
+	gsize pos = strlen (DA_STATE_MAGIC);
+
+	if (len < pos || memcmp (data, DA_STATE_MAGIC, pos) != 0) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a devauthd state");
+		return FALSE;
+	}
+	while (pos < len) {
+		const gchar *nl = memchr (data + pos, '\n', MIN (len - pos, 32));
+		g_autofree gchar *header = NULL;
+		g_auto(GStrv) parts = NULL;
+		guint64 rec_len = 0;
+		DaToken **slot;
+
+		if (nl == NULL) {
+			g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "state is truncated");
+			return FALSE;
+		}
+		header = g_strndup (data + pos, (gsize) (nl - (data + pos)));
+		pos += strlen (header) + 1;
+		parts = g_strsplit (header, " ", 2);
+		if (g_strv_length (parts) != 2 ||
+		    !g_ascii_string_to_unsigned (parts[1], 10, 1, G_MAXUINT32, &rec_len, NULL) ||
+		    rec_len > len - pos) {
+			g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+					     "state has a bad record header");
+			return FALSE;
+		}
+		if (g_strcmp0 (parts[0], "refresh") == 0)
+			slot = &r;
+		else if (g_strcmp0 (parts[0], "access") == 0)
+			slot = &a;
+		else {
+			pos += rec_len;
+			continue;
+		}
+		da_token_free (*slot);
+		*slot = da_token_parse (data + pos, rec_len, error);
+		if (*slot == NULL)
+			return FALSE;
+		pos += rec_len;
+	}
+	*refresh = g_steal_pointer (&r);
+	*access = g_steal_pointer (&a);
+	return TRUE;
+}

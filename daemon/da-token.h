@@ -34,3 +34,18 @@ da_token_free (DaToken *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaToken, da_token_free)
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* The state of an account on disk: its refresh token and, when there is
+ * one, its access token, as one buffer. */
+DaSecret *
+da_token_pack_state (const DaToken *refresh, const DaToken *access, gsize *len);
+gboolean
+da_token_unpack_state (const gchar *data,
+		       gsize len,
+		       DaToken **refresh,
+		       DaToken **access,
+		       GError **error);
+
+G_END_DECLS

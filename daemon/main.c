@@ -189,7 +189,7 @@ main (int argc, char **argv)
 	}
 
 	d.loop = g_main_loop_new (NULL, FALSE);
-	d.manager = da_manager_new (g_steal_pointer (&config));
+	d.manager = da_manager_new (g_steal_pointer (&config), state_dir);
 	d.service = da_service_new (d.manager);
 	for (guint i = 0; i < da_manager_get_accounts (d.manager)->len; i++)
 		g_signal_connect (g_ptr_array_index (da_manager_get_accounts (d.manager), i),

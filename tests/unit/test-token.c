@@ -65,6 +65,45 @@ test_bad_records (void)
 }
 
 static void
+test_state (void)
+{
+	g_autoptr(DaToken) refresh = da_token_new ("rt-1", 0, NULL, NULL, "alice");
+	g_autoptr(DaToken) access = da_token_new ("at-1", 1790000000, "Bearer", "openid", "alice");
+	g_autoptr(DaSecret) packed = NULL;
+	g_autoptr(GError) error = NULL;
+	DaToken *r = NULL;
+	DaToken *a = NULL;
+	gsize len = 0;
+
+	packed = da_token_pack_state (refresh, access, &len);
+	g_assert_true (da_token_unpack_state (packed, len, &r, &a, &error));
+	g_assert_no_error (error);
+	g_assert_cmpstr (r->token, ==, "rt-1");
+	g_assert_cmpstr (a->token, ==, "at-1");
+	g_assert_cmpint (a->expires_at, ==, 1790000000);
+	da_token_free (r);
+	da_token_free (a);
+
+	/* every truncation is refused or yields less, never garbage */
+	for (gsize cut = 0; cut < len; cut++) {
+		g_autoptr(GError) e = NULL;
+		r = a = NULL;
+		if (da_token_unpack_state (packed, cut, &r, &a, &e)) {
+			g_assert_true (r == NULL || g_strcmp0 (r->token, "rt-1") == 0);
+			g_assert_null (a);
+		}
+		da_token_free (r);
+		da_token_free (a);
+	}
+	g_clear_pointer (&packed, da_secret_free);
+	packed = da_token_pack_state (refresh, NULL, &len);
+	g_assert_true (da_token_unpack_state (packed, len, &r, &a, &error));
+	g_assert_nonnull (r);
+	g_assert_null (a);
+	da_token_free (r);
+}
+
+static void
 test_secret_fingerprint (void)
 {
 	g_autofree gchar *a = da_secret_fingerprint ("token-a");
@@ -115,6 +154,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/token/roundtrip", test_roundtrip);
 	g_test_add_func ("/devauthd/token/optional-fields", test_optional_fields);
 	g_test_add_func ("/devauthd/token/bad-records", test_bad_records);
+	g_test_add_func ("/devauthd/token/state", test_state);
 	g_test_add_func ("/devauthd/secret/fingerprint", test_secret_fingerprint);
 	g_test_add_func ("/devauthd/qr/encode", test_qr);
 	return g_test_run ();
