@@ -11,6 +11,11 @@
 
 /* when the IdP does not say how long an access token lives */
 #define DA_ACCESS_TOKEN_ASSUMED_LIFETIME 300
+/* a timer never sleeps longer than this before it looks at the wall clock
+ * again: monotonic time stops while the device is suspended */
+#define DA_REFRESH_TIMER_MAX_SEC 60
+#define DA_REFRESH_BACKOFF_MIN_SEC 2
+#define DA_REFRESH_BACKOFF_MAX_SEC 300
 
 struct _DaAccount {
 	GObject parent_instance;
@@ -32,6 +37,10 @@ struct _DaAccount {
 	GPtrArray *login_waiters; /* of GTask, waiting for the flow's prompt */
 
 	GPtrArray *refresh_waiters; /* of GTask, sharing one refresh */
+	gint64 token_lifetime;	    /* of the current access token, seconds */
+	gint64 refresh_due;	    /* wall clock; 0: no refresh planned */
+	guint refresh_timer_id;
+	guint refresh_failures;
 	gboolean keyring_full_logged;
 };
 
@@ -59,6 +68,8 @@ enum {
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (DaAccount, da_account, G_TYPE_OBJECT)
+
+static void da_account_plan_refresh (DaAccount *self);
 
 static gint64
 now_sec (void)
@@ -328,8 +339,106 @@ da_account_restore (DaAccount *self)
 	if (self->access != NULL && self->access->expires_at > 0 &&
 	    self->access->expires_at <= now_sec ())
 		g_clear_pointer (&self->access, da_token_free);
-	if (self->refresh != NULL || self->access != NULL)
+	if (self->refresh != NULL || self->access != NULL) {
 		self->state = DA_ACCOUNT_STATE_SIGNED_IN;
+		da_account_plan_refresh (self);
+	}
+}
+
+/* ---- proactive refresh ---- */
+
+static void da_account_refresh_timer_start (DaAccount *self);
+
+static void
+da_account_background_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	/* failures were logged and scheduled for a retry by the refresh itself */
+	da_account_refresh_finish (DA_ACCOUNT (source), res, &error);
+}
+
+static gboolean
+da_account_refresh_timer_cb (gpointer user_data)
+{
+	DaAccount *self = DA_ACCOUNT (user_data);
+
+	self->refresh_timer_id = 0;
+	if (self->refresh_due == 0)
+		return G_SOURCE_REMOVE;
+	if (now_sec () < self->refresh_due) {
+		da_account_refresh_timer_start (self);
+		return G_SOURCE_REMOVE;
+	}
+	self->refresh_due = 0;
+	da_account_refresh_async (self, NULL, da_account_background_refresh_cb, NULL);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+da_account_refresh_timer_start (DaAccount *self)
+{
+	gint64 wait;
+
+	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
+	if (self->refresh_due == 0 || self->refresh == NULL)
+		return;
+	wait = CLAMP (self->refresh_due - now_sec (), 0, DA_REFRESH_TIMER_MAX_SEC);
+	self->refresh_timer_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) wait * 1000,
+						     da_account_refresh_timer_cb, self, NULL);
+}
+
+/* At about 75% of the token's life, with jitter so that many accounts and
+ * many devices behind one IdP do not refresh together. */
+static void
+da_account_plan_refresh (DaAccount *self)
+{
+	gint64 now = now_sec ();
+
+	self->refresh_failures = 0;
+	if (self->refresh == NULL) {
+		self->refresh_due = 0;
+	} else if (self->access == NULL) {
+		self->refresh_due = now + g_random_int_range (0, 3);
+	} else {
+		gint64 left = MAX (self->access->expires_at - now, 0);
+		gint64 lifetime = self->token_lifetime > 0 ? self->token_lifetime : left;
+		gint64 at = self->access->expires_at - lifetime / 4;
+
+		at += g_random_int_range ((gint32) -(lifetime / 10), (gint32) (lifetime / 20) + 1);
+		self->refresh_due = CLAMP (at, now + 1, MAX (self->access->expires_at - 1, now + 1));
+	}
+	da_account_refresh_timer_start (self);
+}
+
+/* After a failed refresh: exponential backoff with jitter, or what the
+ * IdP asked for with Retry-After. */
+static void
+da_account_plan_retry (DaAccount *self)
+{
+	gint64 now = now_sec ();
+	gint64 delay = DA_REFRESH_BACKOFF_MIN_SEC << MIN (self->refresh_failures, 8);
+	gint64 retry_at;
+
+	self->refresh_failures++;
+	delay = MIN (delay, DA_REFRESH_BACKOFF_MAX_SEC);
+	delay += g_random_int_range (0, (gint32) (delay / 4) + 1);
+	retry_at = self->endpoints != NULL
+			   ? da_oidc_client_get_retry_at (self->client, self->endpoints->token_endpoint)
+			   : 0;
+	self->refresh_due = MAX (now + delay, retry_at);
+	g_debug ("account %s: next refresh attempt in %" G_GINT64_FORMAT " s", self->config->name,
+		 self->refresh_due - now);
+	da_account_refresh_timer_start (self);
+}
+
+/* The network came back, or the device woke up, or the clock jumped. */
+void
+da_account_recheck (DaAccount *self, gboolean network_back)
+{
+	if (network_back && self->refresh_failures > 0 && self->refresh != NULL)
+		self->refresh_due = now_sec ();
+	da_account_refresh_timer_start (self);
 }
 
 /* Takes new tokens from the IdP: the refresh token first, so that a
@@ -367,6 +476,8 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 	g_clear_pointer (&self->access, da_token_free);
 	self->refresh = g_steal_pointer (&refresh);
 	self->access = g_steal_pointer (&access);
+	self->token_lifetime = lifetime;
+	da_account_plan_refresh (self);
 	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s",
 		 self->config->name, fingerprint, lifetime);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
@@ -384,6 +495,8 @@ da_account_forget_tokens (DaAccount *self)
 	da_account_cache_token (self, "refresh", NULL);
 	g_clear_pointer (&self->access, da_token_free);
 	g_clear_pointer (&self->refresh, da_token_free);
+	self->refresh_due = 0;
+	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUBJECT]);
 }
@@ -754,6 +867,7 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		mapped = da_account_idp_error (error, "cannot refresh the token");
 		da_account_set_last_error (self, mapped->message);
 		g_message ("account %s: %s", self->config->name, mapped->message);
+		da_account_plan_retry (self);
 	}
 	da_account_complete_refresh_waiters (self, mapped);
 }
@@ -789,6 +903,7 @@ da_account_refresh_endpoints_cb (GObject *source, GAsyncResult *res, gpointer us
 	DaOidcClientAuth auth = da_account_client_auth (self);
 
 	if (!da_account_ensure_endpoints_finish (self, res, &error)) {
+		da_account_plan_retry (self);
 		da_account_complete_refresh_waiters (self, error);
 		return;
 	}
@@ -832,31 +947,79 @@ da_account_refresh_finish (DaAccount *self, GAsyncResult *res, GError **error)
 	return g_task_propagate_boolean (G_TASK (res), error);
 }
 
+/* A GetToken that waits for a refresh waits this long at most; the
+ * refresh itself goes on. */
+#define DA_GET_TOKEN_WAIT_MAX_SEC 10
+
+typedef struct {
+	guint timeout_id;
+	gboolean returned;
+} DaTokenWait;
+
+static void
+da_token_wait_free (DaTokenWait *wait)
+{
+	g_clear_handle_id (&wait->timeout_id, g_source_remove);
+	g_free (wait);
+}
+
+/* while the IdP cannot be reached, a token that is still valid is better
+ * than none */
+static void
+da_account_return_token_or (DaAccount *self, GTask *task, GError *error)
+{
+	DaTokenWait *wait = g_task_get_task_data (task);
+
+	wait->returned = TRUE;
+	g_clear_handle_id (&wait->timeout_id, g_source_remove);
+	if (error == NULL) {
+		if (self->access == NULL) {
+			g_task_return_error (task, da_account_not_signed_in (self));
+			return;
+		}
+		/* a fresh token, even if the IdP issues them shorter than asked */
+		g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
+		return;
+	}
+	if (!g_error_matches (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN) && self->access != NULL &&
+	    self->access->expires_at > now_sec ()) {
+		g_error_free (error);
+		g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
+		return;
+	}
+	g_task_return_error (task, error);
+}
+
 static void
 da_account_get_token_refreshed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	DaAccount *self = DA_ACCOUNT (source);
-	g_autoptr(GError) error = NULL;
+	DaTokenWait *wait = g_task_get_task_data (task);
+	GError *error = NULL;
 
-	if (!da_account_refresh_finish (self, res, &error)) {
-		/* while the IdP cannot be reached, a token that is still valid
-		 * is better than none */
-		if (!g_error_matches (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN) &&
-		    self->access != NULL && self->access->expires_at > now_sec ()) {
-			g_task_return_pointer (task, da_token_copy (self->access),
-					       (GDestroyNotify) da_token_free);
-			return;
-		}
-		g_task_return_error (task, g_steal_pointer (&error));
+	da_account_refresh_finish (self, res, &error);
+	if (wait->returned) {
+		g_clear_error (&error);
 		return;
 	}
-	/* a fresh token, even if the IdP issues them shorter than asked */
-	if (self->access == NULL) {
-		g_task_return_error (task, da_account_not_signed_in (self));
-		return;
-	}
-	g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
+	da_account_return_token_or (self, task, error);
+}
+
+static gboolean
+da_account_get_token_timeout_cb (gpointer user_data)
+{
+	GTask *task = G_TASK (user_data);
+	DaAccount *self = g_task_get_source_object (task);
+	DaTokenWait *wait = g_task_get_task_data (task);
+
+	wait->timeout_id = 0;
+	da_account_return_token_or (
+		self, task,
+		g_error_new (DA_ERROR, DA_ERROR_IDP_UNREACHABLE,
+			     "the IdP did not answer within %d s; the token of account %s has expired",
+			     DA_GET_TOKEN_WAIT_MAX_SEC, self->config->name));
+	return G_SOURCE_REMOVE;
 }
 
 void
@@ -867,9 +1030,11 @@ da_account_get_token_async (DaAccount *self,
 			    gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	DaTokenWait *wait = g_new0 (DaTokenWait, 1);
 	DaToken *cached;
 
 	g_task_set_source_tag (task, da_account_get_token_async);
+	g_task_set_task_data (task, wait, (GDestroyNotify) da_token_wait_free);
 	cached = da_account_get_cached_token (self, min_validity);
 	if (cached != NULL) {
 		g_task_return_pointer (task, cached, (GDestroyNotify) da_token_free);
@@ -885,7 +1050,10 @@ da_account_get_token_async (DaAccount *self,
 			g_task_return_error (task, da_account_not_signed_in (self));
 		return;
 	}
-	da_account_refresh_async (self, cancellable, da_account_get_token_refreshed_cb,
+	wait->timeout_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, DA_GET_TOKEN_WAIT_MAX_SEC,
+						       da_account_get_token_timeout_cb,
+						       g_object_ref (task), g_object_unref);
+	da_account_refresh_async (self, NULL, da_account_get_token_refreshed_cb,
 				  g_steal_pointer (&task));
 }
 
@@ -1059,6 +1227,7 @@ da_account_dispose (GObject *object)
 	/* stolen first, so that its end reports to nobody */
 	g_autoptr(DaFlow) flow = g_steal_pointer (&self->flow);
 
+	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
 	if (flow != NULL)
 		da_flow_cancel (flow);
 	G_OBJECT_CLASS (da_account_parent_class)->dispose (object);

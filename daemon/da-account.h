@@ -52,6 +52,8 @@ gboolean
 da_account_cancel_login (DaAccount *self, GError **error);
 void
 da_account_auto_login (DaAccount *self);
+void
+da_account_recheck (DaAccount *self, gboolean network_back);
 
 DaToken *
 da_account_get_cached_token (DaAccount *self, guint min_validity);

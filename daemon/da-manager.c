@@ -18,6 +18,8 @@ struct _DaManager {
 	DaVault *vault;
 	GPtrArray *accounts; /* of DaAccount, sorted by name */
 	GHashTable *by_name; /* name → borrowed DaAccount */
+	GNetworkMonitor *network_monitor;
+	gboolean network_available;
 };
 
 G_DEFINE_TYPE (DaManager, da_manager, G_TYPE_OBJECT)
@@ -72,11 +74,35 @@ da_manager_lookup (DaManager *self, const gchar *name, GError **error)
 	return account;
 }
 
+/* After a resume, a clock jump or the network coming back: let every
+ * account look at the wall clock again. */
+void
+da_manager_recheck (DaManager *self, gboolean network_back)
+{
+	for (guint i = 0; i < self->accounts->len; i++)
+		da_account_recheck (g_ptr_array_index (self->accounts, i), network_back);
+}
+
+static void
+network_changed_cb (GNetworkMonitor *monitor, gboolean available, DaManager *self)
+{
+	gboolean back = available && !self->network_available;
+
+	self->network_available = available;
+	if (back) {
+		g_info ("the network is back");
+		da_manager_recheck (self, TRUE);
+	}
+}
+
 static void
 da_manager_finalize (GObject *object)
 {
 	DaManager *self = DA_MANAGER (object);
 
+	if (self->network_monitor != NULL)
+		g_signal_handlers_disconnect_by_data (self->network_monitor, self);
+	g_clear_object (&self->network_monitor);
 	g_clear_pointer (&self->by_name, g_hash_table_unref);
 	g_clear_pointer (&self->accounts, g_ptr_array_unref);
 	g_clear_object (&self->client);
@@ -181,6 +207,10 @@ da_manager_new (DaConfig *config, const gchar *state_dir)
 	    g_hash_table_lookup (self->by_name, config->default_account) == NULL)
 		g_warning ("devauthd.conf: [Daemon] DefaultAccount: no account '%s'",
 			   config->default_account);
+	self->network_monitor = g_object_ref (g_network_monitor_get_default ());
+	self->network_available = g_network_monitor_get_network_available (self->network_monitor);
+	g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb),
+			  self);
 	g_info ("%u accounts loaded", self->accounts->len);
 	return self;
 }

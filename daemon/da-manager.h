@@ -20,5 +20,7 @@ DaAccount *
 da_manager_lookup (DaManager *self, const gchar *name, GError **error);
 guint
 da_manager_count_signed_in (DaManager *self);
+void
+da_manager_recheck (DaManager *self, gboolean network_back);
 
 G_END_DECLS

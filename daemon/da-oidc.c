@@ -569,11 +569,65 @@ da_oidc_pkce_challenge (const gchar *verifier)
 
 /* ---- HTTP ---- */
 
+#define DA_OIDC_RETRY_AFTER_MAX (3600)
+
 struct _DaOidcClient {
 	GObject parent_instance;
 	SoupSession *session;
 	guint timeout_sec;
+	GHashTable *retry_at; /* host → wall-clock seconds, from Retry-After */
 };
+
+static gchar *
+url_host (const gchar *url)
+{
+	g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+	if (uri == NULL || g_uri_get_host (uri) == NULL)
+		return NULL;
+	return g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
+}
+
+/* When the IdP last said (429 or 503 with Retry-After) to come back, in
+ * unix seconds; 0 when it did not, or that time has passed. */
+gint64
+da_oidc_client_get_retry_at (DaOidcClient *self, const gchar *url)
+{
+	g_autofree gchar *host = url_host (url);
+	gint64 at;
+
+	if (host == NULL)
+		return 0;
+	at = GPOINTER_TO_SIZE (g_hash_table_lookup (self->retry_at, host));
+	return at > g_get_real_time () / G_USEC_PER_SEC ? at : 0;
+}
+
+static void
+note_retry_after (DaOidcClient *self, SoupMessage *msg)
+{
+	const gchar *value = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+							   "Retry-After");
+	g_autofree gchar *host = NULL;
+	guint64 delay = 0;
+	gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+	if (value == NULL)
+		return;
+	if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32, &delay, NULL)) {
+		g_autoptr(GDateTime) date = soup_date_time_new_from_http_string (value);
+		if (date == NULL)
+			return;
+		delay = (guint64) MAX (g_date_time_to_unix (date) - now, 0);
+	}
+	delay = MIN (delay, DA_OIDC_RETRY_AFTER_MAX);
+	{
+		g_autofree gchar *url = g_uri_to_string (soup_message_get_uri (msg));
+		host = url_host (url);
+	}
+	if (host == NULL)
+		return;
+	g_hash_table_replace (self->retry_at, g_steal_pointer (&host),
+			      GSIZE_TO_POINTER ((gsize) (now + (gint64) delay)));
+}
 
 G_DEFINE_TYPE (DaOidcClient, da_oidc_client, G_TYPE_OBJECT)
 
@@ -648,6 +702,9 @@ request_done (GTask *task)
 	guint status = soup_message_get_status (req->msg);
 	GError *error = NULL;
 	gpointer result;
+
+	if (status == 429 || status == 503)
+		note_retry_after (g_task_get_source_object (task), req->msg);
 
 	if (req->body->len > 0 && status < 500 && status != 429 && !content_type_is_json (req->msg)) {
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
@@ -752,9 +809,18 @@ request_async (DaOidcClient *self,
 	       gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-	DaOidcRequest *req = g_new0 (DaOidcRequest, 1);
+	DaOidcRequest *req;
+	g_autofree gchar *url = g_uri_to_string (soup_message_get_uri (msg));
+	gint64 retry_at = da_oidc_client_get_retry_at (self, url);
 
 	g_task_set_source_tag (task, source_tag);
+	if (retry_at > 0) {
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_HTTP,
+					 "the IdP asked to wait %" G_GINT64_FORMAT " s more (Retry-After)",
+					 retry_at - g_get_real_time () / G_USEC_PER_SEC);
+		return;
+	}
+	req = g_new0 (DaOidcRequest, 1);
 	g_task_set_task_data (task, req, (GDestroyNotify) da_oidc_request_free);
 	/* a redirect could carry a secret to another host: never follow one */
 	soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
@@ -1068,6 +1134,7 @@ da_oidc_client_finalize (GObject *object)
 	DaOidcClient *self = DA_OIDC_CLIENT (object);
 
 	g_clear_object (&self->session);
+	g_clear_pointer (&self->retry_at, g_hash_table_unref);
 	G_OBJECT_CLASS (da_oidc_client_parent_class)->finalize (object);
 }
 
@@ -1080,6 +1147,7 @@ da_oidc_client_class_init (DaOidcClientClass *klass)
 static void
 da_oidc_client_init (DaOidcClient *self)
 {
+	self->retry_at = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 DaOidcClient *

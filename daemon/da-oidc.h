@@ -97,6 +97,8 @@ G_DECLARE_FINAL_TYPE (DaOidcClient, da_oidc_client, DA, OIDC_CLIENT, GObject)
 
 DaOidcClient *
 da_oidc_client_new (guint timeout_sec);
+gint64
+da_oidc_client_get_retry_at (DaOidcClient *self, const gchar *url);
 
 void
 da_oidc_client_discover_async (DaOidcClient *self,

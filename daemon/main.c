@@ -49,12 +49,39 @@ status_changed_cb (DaAccount *account, const gchar *state, GVariant *details, Da
 	update_status (d);
 }
 
+/* logind: a monotonic timer does not count a suspend, so every account
+ * looks at the wall clock again on resume */
+static void
+prepare_for_sleep_cb (GDBusConnection *connection,
+		      const gchar *sender,
+		      const gchar *path,
+		      const gchar *interface,
+		      const gchar *signal,
+		      GVariant *parameters,
+		      gpointer user_data)
+{
+	DaDaemon *d = user_data;
+	gboolean sleeping = TRUE;
+
+	if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(b)")))
+		return;
+	g_variant_get (parameters, "(b)", &sleeping);
+	if (!sleeping) {
+		g_info ("resumed from suspend");
+		da_manager_recheck (d->manager, TRUE);
+	}
+}
+
 static void
 bus_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_data)
 {
 	DaDaemon *d = user_data;
 	g_autoptr(GError) error = NULL;
 
+	g_dbus_connection_signal_subscribe (connection, "org.freedesktop.login1",
+					    "org.freedesktop.login1.Manager", "PrepareForSleep",
+					    "/org/freedesktop/login1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+					    prepare_for_sleep_cb, d, NULL);
 	if (!da_service_export (d->service, connection, &error)) {
 		g_critical ("cannot export the D-Bus objects: %s", error->message);
 		d->exit_code = EXIT_FAILURE;
