@@ -43,12 +43,12 @@ now_sec (void)
 static void
 da_flow_finish (DaFlow *self, DaOidcTokens *tokens, const GError *error)
 {
-	g_autoptr(DaFlow) keep = g_object_ref (self);
-
 	if (self->finished) {
 		da_oidc_tokens_free (tokens);
 		return;
 	}
+	/* the callback may drop the last reference of the caller */
+	g_object_ref (self);
 	self->finished = TRUE;
 	g_clear_handle_id (&self->timeout_id, g_source_remove);
 	g_cancellable_cancel (self->cancellable);
@@ -60,6 +60,7 @@ da_flow_finish (DaFlow *self, DaOidcTokens *tokens, const GError *error)
 		self->done (self, tokens, error, self->done_data);
 	else
 		da_oidc_tokens_free (tokens);
+	g_object_unref (self);
 }
 
 static void
