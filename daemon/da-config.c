@@ -337,13 +337,16 @@ warn_unknown_keys (GKeyFile *kf, const gchar *path)
 		g_auto(GStrv) keys = g_key_file_get_keys (kf, groups[i], NULL, NULL);
 		gboolean group_known = FALSE;
 
+		for (guint s = 0; s < G_N_ELEMENTS (account_keys); s++) {
+			if (g_strcmp0 (account_keys[s].group, groups[i]) == 0)
+				group_known = TRUE;
+		}
+
 		for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
 			gboolean known = FALSE;
 			for (guint s = 0; s < G_N_ELEMENTS (account_keys); s++) {
-				if (g_strcmp0 (account_keys[s].group, groups[i]) != 0)
-					continue;
-				group_known = TRUE;
-				if (g_strcmp0 (account_keys[s].key, keys[k]) == 0)
+				if (g_strcmp0 (account_keys[s].group, groups[i]) == 0 &&
+				    g_strcmp0 (account_keys[s].key, keys[k]) == 0)
 					known = TRUE;
 			}
 			if (group_known && !known)

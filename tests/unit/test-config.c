@@ -114,6 +114,14 @@ test_account_unknown_key (void)
 	g_test_assert_expected_messages ();
 	g_assert_no_error (error);
 	g_assert_nonnull (c);
+	g_clear_pointer (&c, da_account_config_free);
+
+	/* an empty but known section is no mistake; an unknown one is */
+	g_test_expect_message ("devauthd", G_LOG_LEVEL_WARNING, "*test.conf: [Acess]: unknown section, ignored");
+	c = load ("acc", "[Account]\nIssuer=https://a.example\nClientId=x\n[Access]\n[Acess]\n", &error);
+	g_test_assert_expected_messages ();
+	g_assert_no_error (error);
+	g_assert_nonnull (c);
 }
 
 static void

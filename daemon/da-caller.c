@@ -1,0 +1,707 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "da-caller.h"
+#include "da-error.h"
+
+/* /proc/PID/cgroup is a few hundred bytes; anything near this is not one */
+#define DA_CGROUP_TEXT_MAX (64 * 1024)
+/* systemd's UNIT_NAME_MAX less the NUL; Flatpak ids are as long at most */
+#define DA_NAME_MAX 255
+#define DA_SNAP_LABEL_MAX 1024
+/* getpwnam_r()/getgrnam_r() buffers grow up to this */
+#define DA_NSS_BUFFER_MAX (1024 * 1024)
+
+#define FLATPAK_SCOPE_PREFIX "app-flatpak-"
+#define SCOPE_SUFFIX	     ".scope"
+
+DaCaller *
+da_caller_new (const gchar *bus_name, guint32 uid, const guint32 *gids, guint n_gids, guint32 pid)
+{
+	DaCaller *self = g_new0 (DaCaller, 1);
+
+	self->bus_name = g_strdup (bus_name);
+	self->uid = uid;
+	self->gids = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_gids);
+	if (gids != NULL && n_gids > 0)
+		g_array_append_vals (self->gids, gids, n_gids);
+	self->pid = pid;
+	self->pidfd = -1;
+	return self;
+}
+
+void
+da_caller_free (DaCaller *self)
+{
+	if (self == NULL)
+		return;
+	g_free (self->bus_name);
+	g_clear_pointer (&self->gids, g_array_unref);
+	g_free (self->unit);
+	g_free (self->flatpak_id);
+	g_free (self->snap_name);
+	g_free (self->app_id);
+	if (self->pidfd >= 0)
+		close (self->pidfd);
+	g_free (self);
+}
+
+/* Takes a pidfd for the caller's process, as the bus hands it out
+ * (ProcessFD): then da_caller_resolve() does not need the pid to stay
+ * unused between GetConnectionCredentials and its own pidfd_open(). */
+void
+da_caller_take_pidfd (DaCaller *self, gint pidfd)
+{
+	g_return_if_fail (self != NULL);
+
+	if (self->pidfd >= 0)
+		close (self->pidfd);
+	self->pidfd = pidfd;
+}
+
+/* @label: LinuxSecurityLabel from GetConnectionCredentials, which may carry
+ * a trailing NUL. */
+void
+da_caller_set_security_label (DaCaller *self, const gchar *label, gsize len)
+{
+	g_autofree gchar *copy = NULL;
+
+	g_return_if_fail (self != NULL);
+
+	g_clear_pointer (&self->snap_name, g_free);
+	if (label == NULL || len == 0 || len > DA_SNAP_LABEL_MAX)
+		return;
+	copy = g_strndup (label, len);
+	self->snap_name = da_caller_parse_snap_label (copy);
+}
+
+/* --- /proc/PID/cgroup ---------------------------------------------------- */
+
+static gboolean
+span_equal (const gchar *p, gsize n, const gchar *s)
+{
+	return strlen (s) == n && memcmp (p, s, n) == 0;
+}
+
+static gboolean
+span_has_prefix (const gchar *p, gsize n, const gchar *prefix)
+{
+	gsize k = strlen (prefix);
+	return n >= k && memcmp (p, prefix, k) == 0;
+}
+
+static gboolean
+span_has_suffix (const gchar *p, gsize n, const gchar *suffix)
+{
+	gsize k = strlen (suffix);
+	return n >= k && memcmp (p + n - k, suffix, k) == 0;
+}
+
+static gboolean
+span_chars_valid (const gchar *p, gsize n, const gchar *extra)
+{
+	for (gsize i = 0; i < n; i++) {
+		if (!g_ascii_isalnum (p[i]) && (p[i] == '\0' || strchr (extra, p[i]) == NULL))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+span_is_digits (const gchar *p, gsize n)
+{
+	if (n == 0)
+		return FALSE;
+	for (gsize i = 0; i < n; i++) {
+		if (!g_ascii_isdigit (p[i]))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Steps through the '/'-separated components of a path of @end - *@p bytes. */
+static gboolean
+next_component (const gchar **p, const gchar *end, const gchar **comp, gsize *comp_len)
+{
+	const gchar *slash;
+
+	if (*p < end && **p == '/')
+		(*p)++;
+	if (*p >= end)
+		return FALSE;
+	slash = memchr (*p, '/', (gsize) (end - *p));
+	*comp = *p;
+	*comp_len = (gsize) ((slash != NULL ? slash : end) - *p);
+	*p = *comp + *comp_len;
+	return TRUE;
+}
+
+static gboolean
+unit_name_is_valid (const gchar *p, gsize n)
+{
+	gsize stem;
+
+	if (n > DA_NAME_MAX)
+		return FALSE;
+	if (span_has_suffix (p, n, ".service"))
+		stem = n - strlen (".service");
+	else if (span_has_suffix (p, n, SCOPE_SUFFIX))
+		stem = n - strlen (SCOPE_SUFFIX);
+	else
+		return FALSE;
+	return stem > 0 && span_chars_valid (p, n, ":-_.\\@");
+}
+
+/* Only PID 1 (and root) can put a process under /system.slice, so a unit
+ * found there is a fact; anything a user's own manager runs is not. Sub-slices
+ * (system-getty.slice for getty@tty1.service) are stepped over; cgroups a
+ * delegated unit makes inside itself are ignored. */
+static gchar *
+system_unit_from_path (const gchar *path, gsize len)
+{
+	const gchar *p = path;
+	const gchar *end = path + len;
+	const gchar *comp;
+	gsize n;
+
+	if (!next_component (&p, end, &comp, &n) || !span_equal (comp, n, "system.slice"))
+		return NULL;
+	while (next_component (&p, end, &comp, &n)) {
+		if (span_has_prefix (comp, n, "system-") && span_has_suffix (comp, n, ".slice"))
+			continue;
+		if (!unit_name_is_valid (comp, n))
+			return NULL;
+		return g_strndup (comp, n);
+	}
+	return NULL;
+}
+
+/* app-flatpak-<app id>-<instance>.scope, the app id itself may hold '-'. */
+static gchar *
+flatpak_id_from_component (const gchar *comp, gsize n)
+{
+	const gchar *id;
+	const gchar *dash;
+	gsize rest;
+	gsize id_len;
+
+	if (n > DA_NAME_MAX || !span_has_prefix (comp, n, FLATPAK_SCOPE_PREFIX) ||
+	    !span_has_suffix (comp, n, SCOPE_SUFFIX))
+		return NULL;
+	if (n <= strlen (FLATPAK_SCOPE_PREFIX) + strlen (SCOPE_SUFFIX))
+		return NULL;
+	id = comp + strlen (FLATPAK_SCOPE_PREFIX);
+	rest = n - strlen (FLATPAK_SCOPE_PREFIX) - strlen (SCOPE_SUFFIX);
+	dash = memrchr (id, '-', rest);
+	if (dash == NULL)
+		return NULL;
+	id_len = (gsize) (dash - id);
+	if (id_len == 0 || !span_is_digits (dash + 1, rest - id_len - 1))
+		return NULL;
+	if (!span_chars_valid (id, id_len, "-_."))
+		return NULL;
+	return g_strndup (id, id_len);
+}
+
+static gchar *
+flatpak_id_from_path (const gchar *path, gsize len)
+{
+	const gchar *p = path;
+	const gchar *end = path + len;
+	const gchar *comp;
+	gsize n;
+
+	while (next_component (&p, end, &comp, &n)) {
+		gchar *id = flatpak_id_from_component (comp, n);
+		if (id != NULL)
+			return id;
+	}
+	return NULL;
+}
+
+/* Does a v1 controller list ("cpu,cpuacct", "name=systemd") name systemd's? */
+static gboolean
+controllers_have_systemd (const gchar *p, gsize n)
+{
+	const gchar *end = p + n;
+
+	while (p < end) {
+		const gchar *comma = memchr (p, ',', (gsize) (end - p));
+		const gchar *stop = comma != NULL ? comma : end;
+		if (span_equal (p, (gsize) (stop - p), "name=systemd"))
+			return TRUE;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return FALSE;
+}
+
+typedef enum {
+	DA_CGROUP_LINE_OTHER,
+	DA_CGROUP_LINE_UNIFIED, /* 0::/path */
+	DA_CGROUP_LINE_SYSTEMD, /* N:name=systemd:/path */
+} DaCgroupLine;
+
+/* One "hierarchy-id:controllers:path" line; *@path points into @line. */
+static DaCgroupLine
+classify_line (const gchar *line, gsize n, const gchar **path, gsize *path_len)
+{
+	const gchar *end = line + n;
+	const gchar *c1 = memchr (line, ':', n);
+	const gchar *c2;
+
+	if (c1 == NULL || !span_is_digits (line, (gsize) (c1 - line)))
+		return DA_CGROUP_LINE_OTHER;
+	c2 = memchr (c1 + 1, ':', (gsize) (end - c1 - 1));
+	if (c2 == NULL || c2 + 1 >= end || c2[1] != '/')
+		return DA_CGROUP_LINE_OTHER;
+	*path = c2 + 1;
+	*path_len = (gsize) (end - c2 - 1);
+	if (controllers_have_systemd (c1 + 1, (gsize) (c2 - c1 - 1)))
+		return DA_CGROUP_LINE_SYSTEMD;
+	if (span_equal (line, (gsize) (c1 - line), "0") && c2 == c1 + 1)
+		return DA_CGROUP_LINE_UNIFIED;
+	return DA_CGROUP_LINE_OTHER;
+}
+
+/* The path in systemd's hierarchy: name=systemd (v1, hybrid) when there is
+ * one, else the unified one (v2). */
+static gboolean
+find_systemd_path (const gchar *text, gsize len, const gchar **path, gsize *path_len)
+{
+	const gchar *p = text;
+	const gchar *end = text + len;
+	gboolean found = FALSE;
+
+	while (p < end) {
+		const gchar *nl = memchr (p, '\n', (gsize) (end - p));
+		const gchar *stop = nl != NULL ? nl : end;
+		const gchar *lpath = NULL;
+		gsize lpath_len = 0;
+		DaCgroupLine kind = classify_line (p, (gsize) (stop - p), &lpath, &lpath_len);
+
+		if (kind == DA_CGROUP_LINE_SYSTEMD || (kind == DA_CGROUP_LINE_UNIFIED && !found)) {
+			*path = lpath;
+			*path_len = lpath_len;
+			found = TRUE;
+		}
+		if (kind == DA_CGROUP_LINE_SYSTEMD || nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return found;
+}
+
+/* Parses the text of /proc/PID/cgroup (not NUL-terminated, any bytes).
+ * Returns TRUE when it has a line for systemd's hierarchy; *@unit is then the
+ * system unit (NULL for user sessions and user services) and *@flatpak_id the
+ * Flatpak app id (or NULL). Both are NULL whenever FALSE is returned. */
+gboolean
+da_caller_parse_cgroup (const gchar *text, gsize len, gchar **unit, gchar **flatpak_id)
+{
+	const gchar *path = NULL;
+	gsize path_len = 0;
+
+	g_return_val_if_fail (unit != NULL, FALSE);
+	g_return_val_if_fail (flatpak_id != NULL, FALSE);
+
+	*unit = NULL;
+	*flatpak_id = NULL;
+	if (text == NULL || !find_systemd_path (text, len, &path, &path_len))
+		return FALSE;
+	*unit = system_unit_from_path (path, path_len);
+	*flatpak_id = flatpak_id_from_path (path, path_len);
+	return TRUE;
+}
+
+/* --- AppArmor label ------------------------------------------------------- */
+
+/* snap.<name>[_<instance>].<app or hook…>[ (enforce|complain)]: returns the
+ * name, with the instance key of a parallel install, or NULL. */
+gchar *
+da_caller_parse_snap_label (const gchar *label)
+{
+	const gchar *name;
+	const gchar *dot;
+	gsize n;
+
+	if (label == NULL || !g_str_has_prefix (label, "snap."))
+		return NULL;
+	name = label + strlen ("snap.");
+	dot = strchr (name, '.');
+	if (dot == NULL || dot == name || dot[1] == '\0' || dot[1] == ' ')
+		return NULL;
+	n = (gsize) (dot - name);
+	/* snapd: 40 characters of name, '_', 10 of instance key */
+	if (n > 51 || !span_chars_valid (name, n, "-_") || !g_ascii_isalnum (name[0]))
+		return NULL;
+	for (gsize i = 0; i < n; i++) {
+		if (g_ascii_isupper (name[i]))
+			return NULL;
+	}
+	return g_strndup (name, n);
+}
+
+/* --- resolving a live process -------------------------------------------- */
+
+/* Pins the caller's process with a pidfd: -1 in *@pidfd when the kernel has
+ * no pidfd_open() (before Linux 5.3). */
+static gboolean
+open_pidfd (guint32 pid, gint *pidfd, GError **error)
+{
+	int errsv;
+
+	*pidfd = (gint) syscall (SYS_pidfd_open, (pid_t) pid, 0);
+	if (*pidfd >= 0)
+		return TRUE;
+	errsv = errno;
+	if (errsv == ENOSYS) {
+		g_debug ("no pidfd_open(): reading pid %u without pinning it", pid);
+		return TRUE;
+	}
+	if (errsv == ESRCH)
+		g_set_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+			     "cannot identify the caller: process %u is gone", pid);
+	else
+		g_set_error (error, DA_ERROR, DA_ERROR_INTERNAL,
+			     "cannot identify the caller: pidfd_open(%u): %s", pid,
+			     g_strerror (errsv));
+	return FALSE;
+}
+
+/* A pidfd polls readable once its process has exited. */
+static gboolean
+process_has_exited (gint pidfd)
+{
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+	gint r;
+
+	do {
+		r = poll (&pfd, 1, 0);
+	} while (r < 0 && errno == EINTR);
+	return r != 0;
+}
+
+/* Returns 0 or an errno. */
+static int
+read_bounded (gint fd, gchar **out, gsize *len)
+{
+	g_autofree gchar *buf = g_malloc (DA_CGROUP_TEXT_MAX + 1);
+	gsize done = 0;
+
+	while (done <= DA_CGROUP_TEXT_MAX) {
+		gssize n = read (fd, buf + done, DA_CGROUP_TEXT_MAX + 1 - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0)
+			break;
+		done += (gsize) n;
+	}
+	if (done > DA_CGROUP_TEXT_MAX)
+		return EFBIG;
+	buf[done] = '\0';
+	*out = g_steal_pointer (&buf);
+	*len = done;
+	return 0;
+}
+
+static gboolean
+read_cgroup (const gchar *proc_root, guint32 pid, gchar **text, gsize *len, GError **error)
+{
+	g_autofree gchar *path = g_strdup_printf ("%s/%u/cgroup", proc_root, pid);
+	gint fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int errsv;
+
+	if (fd >= 0) {
+		errsv = read_bounded (fd, text, len);
+		close (fd);
+	} else {
+		errsv = errno;
+	}
+	if (errsv == 0)
+		return TRUE;
+	if (errsv == ENOENT || errsv == ESRCH)
+		g_set_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+			     "cannot identify the caller: process %u is gone", pid);
+	else
+		g_set_error (error, DA_ERROR, DA_ERROR_INTERNAL,
+			     "cannot identify the caller: cannot read %s: %s", path,
+			     g_strerror (errsv));
+	return FALSE;
+}
+
+static void
+caller_set_app_id (DaCaller *self)
+{
+	g_free (self->app_id);
+	if (self->flatpak_id != NULL)
+		self->app_id = g_strdup (self->flatpak_id);
+	else if (self->snap_name != NULL)
+		self->app_id = g_strdup (self->snap_name);
+	else if (self->unit != NULL)
+		self->app_id = g_strdup (self->unit);
+	else
+		self->app_id = g_strdup_printf ("uid:%u", self->uid);
+}
+
+/* Reads the cgroup of @pidfd's process (or of the pid alone, when @pidfd is
+ * -1), and makes sure the process still lived after the read, so the text
+ * cannot belong to a later process that got the same pid. */
+static gboolean
+caller_read_cgroup (DaCaller *self, const gchar *proc_root, gint pidfd, GError **error)
+{
+	g_autofree gchar *text = NULL;
+	gsize len = 0;
+
+	if (!read_cgroup (proc_root, self->pid, &text, &len, error))
+		return FALSE;
+	if (pidfd >= 0 && process_has_exited (pidfd)) {
+		g_set_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+			     "cannot identify the caller: process %u exited", self->pid);
+		return FALSE;
+	}
+	da_caller_parse_cgroup (text, len, &self->unit, &self->flatpak_id);
+	return TRUE;
+}
+
+/* Fills unit, flatpak_id and app_id from <@proc_root>/<pid>/cgroup.
+ * @proc_root is "/proc" in production; with any other root (tests) the
+ * process is not pinned with a pidfd. */
+gboolean
+da_caller_resolve (DaCaller *self, const gchar *proc_root, GError **error)
+{
+	gint pidfd = -1;
+	gboolean ok;
+
+	g_return_val_if_fail (self != NULL, FALSE);
+	g_return_val_if_fail (proc_root != NULL, FALSE);
+
+	g_clear_pointer (&self->unit, g_free);
+	g_clear_pointer (&self->flatpak_id, g_free);
+	caller_set_app_id (self);
+	if (self->pid == 0)
+		return TRUE;
+
+	if (self->pidfd >= 0)
+		pidfd = self->pidfd;
+	else if (g_strcmp0 (proc_root, "/proc") == 0 && !open_pidfd (self->pid, &pidfd, error))
+		return FALSE;
+	ok = caller_read_cgroup (self, proc_root, pidfd, error);
+	if (pidfd >= 0 && pidfd != self->pidfd)
+		close (pidfd);
+	if (!ok)
+		return FALSE;
+	caller_set_app_id (self);
+	return TRUE;
+}
+
+/* --- [Access] -------------------------------------------------------------- */
+
+static gboolean
+parse_id (const gchar *s, guint32 *out)
+{
+	guint64 v = 0;
+
+	if (!span_is_digits (s, strlen (s)))
+		return FALSE;
+	/* (uid_t) -1 is "no id" */
+	if (!g_ascii_string_to_unsigned (s, 10, 0, G_MAXUINT32 - 1, &v, NULL))
+		return FALSE;
+	*out = (guint32) v;
+	return TRUE;
+}
+
+static gboolean
+lookup_user (const gchar *name, guint32 *uid)
+{
+	gsize size = 1024;
+
+	while (size <= DA_NSS_BUFFER_MAX) {
+		g_autofree gchar *buf = g_malloc (size);
+		struct passwd pw;
+		struct passwd *result = NULL;
+		int r = getpwnam_r (name, &pw, buf, size, &result);
+
+		if (r == ERANGE) {
+			size *= 2;
+			continue;
+		}
+		if (r != 0 || result == NULL)
+			return FALSE;
+		*uid = (guint32) pw.pw_uid;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean
+lookup_group (const gchar *name, guint32 *gid)
+{
+	gsize size = 1024;
+
+	while (size <= DA_NSS_BUFFER_MAX) {
+		g_autofree gchar *buf = g_malloc (size);
+		struct group gr;
+		struct group *result = NULL;
+		int r = getgrnam_r (name, &gr, buf, size, &result);
+
+		if (r == ERANGE) {
+			size *= 2;
+			continue;
+		}
+		if (r != 0 || result == NULL)
+			return FALSE;
+		*gid = (guint32) gr.gr_gid;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean
+user_entry_matches (const gchar *entry, guint32 uid)
+{
+	guint32 want;
+
+	if (!parse_id (entry, &want) && !lookup_user (entry, &want))
+		return FALSE;
+	return want == uid;
+}
+
+static gboolean
+caller_has_gid (const DaCaller *caller, guint32 gid)
+{
+	if (caller->gids == NULL)
+		return FALSE;
+	for (guint i = 0; i < caller->gids->len; i++) {
+		if (g_array_index (caller->gids, guint32, i) == gid)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean
+group_entry_matches (const gchar *entry, const DaCaller *caller)
+{
+	guint32 want;
+
+	if (!parse_id (entry, &want) && !lookup_group (entry, &want))
+		return FALSE;
+	return caller_has_gid (caller, want);
+}
+
+static const gchar *
+first_user_match (const DaCaller *caller, gchar *const *users)
+{
+	for (gsize i = 0; users != NULL && users[i] != NULL; i++) {
+		if (user_entry_matches (users[i], caller->uid))
+			return users[i];
+	}
+	return NULL;
+}
+
+static const gchar *
+first_group_match (const DaCaller *caller, gchar *const *groups)
+{
+	for (gsize i = 0; groups != NULL && groups[i] != NULL; i++) {
+		if (group_entry_matches (groups[i], caller))
+			return groups[i];
+	}
+	return NULL;
+}
+
+static const gchar *
+first_name_match (const gchar *name, gchar *const *names)
+{
+	if (name == NULL || names == NULL)
+		return NULL;
+	for (gsize i = 0; names[i] != NULL; i++) {
+		if (g_strcmp0 (names[i], name) == 0)
+			return names[i];
+	}
+	return NULL;
+}
+
+static void
+log_allowed (const DaCaller *caller, const DaAccountConfig *config, const gchar *rule,
+	     const gchar *value)
+{
+	g_autofree gchar *who = NULL;
+
+	if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN)) {
+		who = da_caller_describe (caller);
+		g_debug ("%s may use account %s: %s=%s", who, config->name, rule, value);
+	}
+}
+
+/* The account's [Access] section; root is always allowed. A caller it does
+ * not allow may still be allowed by polkit. */
+gboolean
+da_caller_is_allowed_by_config (const DaCaller *caller, const DaAccountConfig *config)
+{
+	const gchar *hit;
+
+	g_return_val_if_fail (caller != NULL, FALSE);
+	g_return_val_if_fail (config != NULL, FALSE);
+
+	if (caller->uid == 0) {
+		log_allowed (caller, config, "uid", "0");
+		return TRUE;
+	}
+	if ((hit = first_user_match (caller, config->allow_users)) != NULL) {
+		log_allowed (caller, config, "AllowUsers", hit);
+		return TRUE;
+	}
+	if ((hit = first_group_match (caller, config->allow_groups)) != NULL) {
+		log_allowed (caller, config, "AllowGroups", hit);
+		return TRUE;
+	}
+	if ((hit = first_name_match (caller->unit, config->allow_units)) != NULL) {
+		log_allowed (caller, config, "AllowUnits", hit);
+		return TRUE;
+	}
+	if ((hit = first_name_match (caller->flatpak_id, config->allow_flatpaks)) != NULL) {
+		log_allowed (caller, config, "AllowFlatpaks", hit);
+		return TRUE;
+	}
+	if ((hit = first_name_match (caller->snap_name, config->allow_snaps)) != NULL) {
+		log_allowed (caller, config, "AllowSnaps", hit);
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/* ":1.42 (uid 1000, pid 123, flatpak com.example.TvApp)" */
+gchar *
+da_caller_describe (const DaCaller *self)
+{
+	GString *s;
+
+	g_return_val_if_fail (self != NULL, NULL);
+
+	s = g_string_new (self->bus_name != NULL ? self->bus_name : "(no bus name)");
+	g_string_append_printf (s, " (uid %u", self->uid);
+	if (self->pid != 0)
+		g_string_append_printf (s, ", pid %u", self->pid);
+	if (self->flatpak_id != NULL)
+		g_string_append_printf (s, ", flatpak %s", self->flatpak_id);
+	if (self->snap_name != NULL)
+		g_string_append_printf (s, ", snap %s", self->snap_name);
+	if (self->unit != NULL)
+		g_string_append_printf (s, ", unit %s", self->unit);
+	g_string_append_c (s, ')');
+	return g_string_free (s, FALSE);
+}
