@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "devauthctl-common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* command line */
+
+GOptionContext *
+da_option_context_new (const gchar *parameter_string, const gchar *summary)
+{
+	GOptionContext *context = g_option_context_new (parameter_string);
+
+	g_option_context_set_summary (context, summary);
+	g_option_context_set_description (context, DA_EXIT_CODES_HELP);
+	return context;
+}
+
+/* Prints the usage error itself; the verb returns DA_EXIT_USAGE on FALSE. */
+gboolean
+da_option_context_parse (GOptionContext *context, const gchar *verb, int *argc, char ***argv)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!g_option_context_parse (context, argc, argv, &error)) {
+		da_usage_error (verb, "%s", error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+int
+da_usage_error (const gchar *verb, const gchar *format, ...)
+{
+	va_list args;
+	g_autofree gchar *message = NULL;
+
+	va_start (args, format);
+	message = g_strdup_vprintf (format, args);
+	va_end (args);
+
+	g_printerr ("devauthctl: %s\n", message);
+	if (verb != NULL)
+		g_printerr ("Try 'devauthctl %s --help'.\n", verb);
+	else
+		g_printerr ("Try 'devauthctl --help'.\n");
+	return DA_EXIT_USAGE;
+}
+
+/* Decimal digits only: no sign, no blanks, no base prefix, no suffix. */
+gboolean
+da_parse_seconds (const gchar *str, guint *out)
+{
+	guint64 value = 0;
+
+	if (str == NULL || !g_ascii_isdigit (str[0]))
+		return FALSE;
+	if (!g_ascii_string_to_unsigned (str, 10, 0, G_MAXUINT32, &value, NULL))
+		return FALSE;
+	*out = (guint)value;
+	return TRUE;
+}
+
+gboolean
+da_parse_qr_style (const gchar *str, DaQrStyle *out)
+{
+	if (g_strcmp0 (str, "unicode") == 0) {
+		*out = DA_QR_STYLE_UNICODE;
+		return TRUE;
+	}
+	if (g_strcmp0 (str, "ascii") == 0) {
+		*out = DA_QR_STYLE_ASCII;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/* errors */
+
+static gboolean
+da_error_is_not_running (const GError *error)
+{
+	return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+	       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER);
+}
+
+void
+da_print_error (const GError *error)
+{
+	g_autoptr(GError) copy = NULL;
+	g_autofree gchar *message = NULL;
+
+	if (da_error_is_not_running (error)) {
+		g_printerr ("devauthctl: devauthd is not running\n");
+		return;
+	}
+	copy = g_error_copy (error);
+	g_dbus_error_strip_remote_error (copy);
+	message = da_sanitize (copy->message);
+	g_printerr ("devauthctl: %s\n", message);
+}
+
+int
+da_exit_code_for_error (const GError *error)
+{
+	g_autofree gchar *name = g_dbus_error_get_remote_error (error);
+	const gchar *suffix;
+
+	if (name == NULL || !g_str_has_prefix (name, DA_DBUS_ERROR_PREFIX))
+		return DA_EXIT_ERROR;
+	suffix = name + strlen (DA_DBUS_ERROR_PREFIX);
+	if (g_str_equal (suffix, "LoginDenied"))
+		return DA_EXIT_DENIED;
+	if (g_str_equal (suffix, "LoginExpired"))
+		return DA_EXIT_EXPIRED;
+	if (g_str_equal (suffix, "Cancelled"))
+		return DA_EXIT_CANCELLED;
+	return DA_EXIT_ERROR;
+}
+
+/* Prints @error and returns the exit code that goes with it. */
+int
+da_fail (const GError *error)
+{
+	da_print_error (error);
+	return da_exit_code_for_error (error);
+}
+
+/* the bus */
+
+DaDBusManager *
+da_manager_new (GError **error)
+{
+	g_autoptr(GDBusConnection) bus = NULL;
+	g_autoptr(DaDBusManager) manager = NULL;
+	g_autofree gchar *owner = NULL;
+
+	bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+	if (bus == NULL) {
+		g_prefix_error (error, "cannot connect to the system bus: ");
+		return NULL;
+	}
+	/* auto-start stays on: D-Bus activation starts devauthd when it can */
+	manager = da_dbus_manager_proxy_new_sync (bus,
+						  G_DBUS_PROXY_FLAGS_NONE,
+						  DA_BUS_NAME,
+						  DA_MANAGER_PATH,
+						  NULL,
+						  error);
+	if (manager == NULL)
+		return NULL;
+	owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (manager));
+	if (owner == NULL) {
+		g_set_error_literal (error,
+				     G_DBUS_ERROR,
+				     G_DBUS_ERROR_NAME_HAS_NO_OWNER,
+				     "devauthd is not running");
+		return NULL;
+	}
+	return g_steal_pointer (&manager);
+}
+
+/* A proxy silently starts with no properties when GetAll fails (for
+ * instance when the caller may not read them); ask once more to get the
+ * reason, and fill the cache when the second try works. */
+static gboolean
+da_account_load_properties (DaDBusAccount *account, GError **error)
+{
+	GDBusProxy *proxy = G_DBUS_PROXY (account);
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) properties = NULL;
+	GVariantIter iter;
+	const gchar *name;
+	GVariant *value;
+
+	reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (proxy),
+					     g_dbus_proxy_get_name (proxy),
+					     g_dbus_proxy_get_object_path (proxy),
+					     "org.freedesktop.DBus.Properties",
+					     "GetAll",
+					     g_variant_new ("(s)", g_dbus_proxy_get_interface_name (proxy)),
+					     G_VARIANT_TYPE ("(a{sv})"),
+					     G_DBUS_CALL_FLAGS_NONE,
+					     -1,
+					     NULL,
+					     error);
+	if (reply == NULL)
+		return FALSE;
+	properties = g_variant_get_child_value (reply, 0);
+	g_variant_iter_init (&iter, properties);
+	while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
+		g_dbus_proxy_set_cached_property (proxy, name, value);
+	return TRUE;
+}
+
+DaDBusAccount *
+da_account_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error)
+{
+	GDBusProxy *manager_proxy = G_DBUS_PROXY (manager);
+	g_autoptr(DaDBusAccount) account = NULL;
+	g_auto(GStrv) names = NULL;
+
+	account = da_dbus_account_proxy_new_sync (g_dbus_proxy_get_connection (manager_proxy),
+						  flags,
+						  DA_BUS_NAME,
+						  path,
+						  NULL,
+						  error);
+	if (account == NULL)
+		return NULL;
+	names = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (account));
+	if (names == NULL && !da_account_load_properties (account, error))
+		return NULL;
+	return g_steal_pointer (&account);
+}
+
+GVariant *
+da_list_accounts (DaDBusManager *manager, GError **error)
+{
+	g_autoptr(GVariant) accounts = NULL;
+
+	if (!da_dbus_manager_call_list_accounts_sync (manager, &accounts, NULL, error))
+		return NULL;
+	return g_steal_pointer (&accounts);
+}
+
+/* The path of account @name in a ListAccounts() reply; "" is the only
+ * account when exactly one is configured. */
+gchar *
+da_find_account_path (GVariant *accounts, const gchar *name, GError **error)
+{
+	GVariantIter iter;
+	const gchar *account_name;
+	const gchar *path;
+	gsize n_accounts = g_variant_n_children (accounts);
+
+	if (name[0] == '\0' && n_accounts == 1) {
+		g_variant_get_child (accounts, 0, "(&s&o)", NULL, &path);
+		return g_strdup (path);
+	}
+	if (name[0] == '\0') {
+		g_set_error_literal (error,
+				     G_IO_ERROR,
+				     G_IO_ERROR_NOT_FOUND,
+				     n_accounts == 0 ? "no account is configured"
+						     : "several accounts are configured; name one");
+		return NULL;
+	}
+	g_variant_iter_init (&iter, accounts);
+	while (g_variant_iter_next (&iter, "(&s&o)", &account_name, &path)) {
+		if (g_str_equal (account_name, name))
+			return g_strdup (path);
+	}
+	g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no account named '%s'", name);
+	return NULL;
+}
+
+/* Sign-in and sign-out may ask for a password through a polkit agent. */
+GDBusCallFlags
+da_call_flags (void)
+{
+	if (isatty (STDIN_FILENO))
+		return G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
+	return G_DBUS_CALL_FLAGS_NONE;
+}
+
+/* Calls a Manager method that takes just the account and returns nothing. */
+gboolean
+da_manager_call_account (DaDBusManager *manager, const gchar *method, const gchar *account, GError **error)
+{
+	g_autoptr(GVariant) reply = NULL;
+
+	reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (manager),
+					method,
+					g_variant_new ("(s)", account),
+					da_call_flags (),
+					G_MAXINT,
+					NULL,
+					error);
+	return reply != NULL;
+}
+
+/* text */
+
+gboolean
+da_stdout_is_tty (void)
+{
+	return isatty (STDOUT_FILENO);
+}
+
+gboolean
+da_stdout_has_color (void)
+{
+	const gchar *term = g_getenv ("TERM");
+	const gchar *no_color = g_getenv ("NO_COLOR");
+
+	if (!da_stdout_is_tty ())
+		return FALSE;
+	if (no_color != NULL && no_color[0] != '\0')
+		return FALSE;
+	return term != NULL && term[0] != '\0' && !g_str_equal (term, "dumb");
+}
+
+static gboolean
+da_unichar_is_control (gunichar c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/* Text from the daemon or the identity provider, made safe to print to a
+ * terminal: control characters and invalid UTF-8 become \xNN. */
+gchar *
+da_sanitize (const gchar *str)
+{
+	g_autoptr(GString) out = g_string_new (NULL);
+	const gchar *p = str != NULL ? str : "";
+
+	while (*p != '\0') {
+		gunichar c = g_utf8_get_char_validated (p, -1);
+
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			g_string_append_printf (out, "\\x%02x", (guchar)*p);
+			p++;
+			continue;
+		}
+		if (da_unichar_is_control (c))
+			g_string_append_printf (out, "\\x%02x", c);
+		else
+			g_string_append_len (out, p, g_utf8_next_char (p) - p);
+		p = g_utf8_next_char (p);
+	}
+	return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+gint64
+da_now (void)
+{
+	return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+gchar *
+da_format_time (gint64 unix_seconds)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (unix_seconds);
+
+	if (dt == NULL)
+		return g_strdup_printf ("%" G_GINT64_FORMAT, unix_seconds);
+	return g_date_time_format (dt, "%a %Y-%m-%d %H:%M:%S %Z");
+}
+
+static gchar *
+da_format_span (gint64 seconds)
+{
+	if (seconds < 60)
+		return g_strdup_printf ("%" G_GINT64_FORMAT " s", seconds);
+	if (seconds < 3600)
+		return g_strdup_printf ("%" G_GINT64_FORMAT " min", seconds / 60);
+	if (seconds < 86400 && (seconds % 3600) / 60 == 0)
+		return g_strdup_printf ("%" G_GINT64_FORMAT " h", seconds / 3600);
+	if (seconds < 86400)
+		return g_strdup_printf ("%" G_GINT64_FORMAT " h %" G_GINT64_FORMAT " min",
+					seconds / 3600,
+					(seconds % 3600) / 60);
+	if (seconds < 2 * 86400)
+		return g_strdup ("1 day");
+	return g_strdup_printf ("%" G_GINT64_FORMAT " days", seconds / 86400);
+}
+
+/* "in 4 min", "12 s ago", "now" */
+gchar *
+da_format_relative (gint64 unix_seconds, gint64 now)
+{
+	g_autofree gchar *span = NULL;
+
+	if (unix_seconds == now)
+		return g_strdup ("now");
+	if (unix_seconds > now) {
+		span = da_format_span (unix_seconds - now);
+		return g_strdup_printf ("in %s", span);
+	}
+	span = da_format_span (now - unix_seconds);
+	return g_strdup_printf ("%s ago", span);
+}
+
+/* "9:58", or "1:02:03" past an hour */
+gchar *
+da_format_countdown (gint64 seconds)
+{
+	if (seconds < 0)
+		seconds = 0;
+	if (seconds >= 3600)
+		return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d",
+					seconds / 3600,
+					(int)(seconds % 3600 / 60),
+					(int)(seconds % 60));
+	return g_strdup_printf ("%d:%02d", (int)(seconds / 60), (int)(seconds % 60));
+}
+
+/* Borrowed from @details; "" when the key is missing or not a string. */
+const gchar *
+da_details_lookup_string (GVariant *details, const gchar *key)
+{
+	const gchar *value = NULL;
+
+	if (details == NULL || !g_variant_lookup (details, key, "&s", &value))
+		return "";
+	return value;
+}
+
+/* the sign-in prompt */
+
+static void
+da_prompt_print_qr (GVariant *prompt, const DaPromptOptions *options)
+{
+	g_autofree gchar *qr = NULL;
+	g_autoptr(GError) error = NULL;
+
+	qr = da_qr_render_details (prompt, options->qr_style, da_stdout_has_color (), &error);
+	if (qr == NULL) {
+		g_debug ("not showing the QR code: %s", error->message);
+		return;
+	}
+	g_print ("or scan this QR code with a phone:\n\n%s\n", qr);
+}
+
+void
+da_prompt_print (GVariant *prompt, const DaPromptOptions *options)
+{
+	gboolean color = da_stdout_has_color ();
+	g_autofree gchar *uri = da_sanitize (da_details_lookup_string (prompt, "verification-uri"));
+	g_autofree gchar *code = da_sanitize (da_details_lookup_string (prompt, "user-code"));
+	g_autofree gchar *complete =
+	    da_sanitize (da_details_lookup_string (prompt, "verification-uri-complete"));
+
+	g_print ("To sign in, visit\n\n    %s\n\nand enter the code\n\n    %s%s%s\n\n",
+		 uri,
+		 color ? "\033[1m" : "",
+		 code,
+		 color ? "\033[0m" : "");
+	if (complete[0] != '\0' && !g_str_equal (complete, uri))
+		g_print ("or open %s\n", complete);
+	if (options->show_qr)
+		da_prompt_print_qr (prompt, options);
+	else
+		g_print ("\n");
+}
+
+/* JSON output */
+
+struct _DaJson {
+	GString *buf;
+	GArray *has_members; /* gboolean per open container */
+	gboolean after_key;
+};
+
+DaJson *
+da_json_new (void)
+{
+	DaJson *self = g_new0 (DaJson, 1);
+
+	self->buf = g_string_new (NULL);
+	self->has_members = g_array_new (FALSE, FALSE, sizeof (gboolean));
+	return self;
+}
+
+void
+da_json_free (DaJson *self)
+{
+	g_string_free (self->buf, TRUE);
+	g_array_unref (self->has_members);
+	g_free (self);
+}
+
+gchar *
+da_json_free_to_string (DaJson *self)
+{
+	gchar *str = g_string_free (g_steal_pointer (&self->buf), FALSE);
+
+	g_array_unref (self->has_members);
+	g_free (self);
+	return str;
+}
+
+/* the separator before a value or key */
+static void
+da_json_separate (DaJson *self)
+{
+	gboolean *has_members;
+
+	if (self->after_key) {
+		self->after_key = FALSE;
+		return;
+	}
+	if (self->has_members->len == 0)
+		return;
+	has_members = &g_array_index (self->has_members, gboolean, self->has_members->len - 1);
+	if (*has_members)
+		g_string_append_c (self->buf, ',');
+	*has_members = TRUE;
+}
+
+static void
+da_json_append_escaped (GString *buf, const gchar *str)
+{
+	g_autofree gchar *valid = g_utf8_make_valid (str != NULL ? str : "", -1);
+
+	g_string_append_c (buf, '"');
+	for (const gchar *p = valid; *p != '\0'; p++) {
+		guchar c = (guchar)*p;
+
+		if (c == '"')
+			g_string_append (buf, "\\\"");
+		else if (c == '\\')
+			g_string_append (buf, "\\\\");
+		else if (c == '\n')
+			g_string_append (buf, "\\n");
+		else if (c == '\r')
+			g_string_append (buf, "\\r");
+		else if (c == '\t')
+			g_string_append (buf, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			g_string_append_printf (buf, "\\u%04x", c);
+		else
+			g_string_append_c (buf, (gchar)c);
+	}
+	g_string_append_c (buf, '"');
+}
+
+static void
+da_json_open (DaJson *self, gchar bracket)
+{
+	gboolean empty = FALSE;
+
+	da_json_separate (self);
+	g_string_append_c (self->buf, bracket);
+	g_array_append_val (self->has_members, empty);
+}
+
+static void
+da_json_close (DaJson *self, gchar bracket)
+{
+	g_return_if_fail (self->has_members->len > 0);
+	g_array_set_size (self->has_members, self->has_members->len - 1);
+	g_string_append_c (self->buf, bracket);
+}
+
+void
+da_json_begin_object (DaJson *self)
+{
+	da_json_open (self, '{');
+}
+
+void
+da_json_end_object (DaJson *self)
+{
+	da_json_close (self, '}');
+}
+
+void
+da_json_begin_array (DaJson *self)
+{
+	da_json_open (self, '[');
+}
+
+void
+da_json_end_array (DaJson *self)
+{
+	da_json_close (self, ']');
+}
+
+void
+da_json_key (DaJson *self, const gchar *key)
+{
+	da_json_separate (self);
+	da_json_append_escaped (self->buf, key);
+	g_string_append_c (self->buf, ':');
+	self->after_key = TRUE;
+}
+
+void
+da_json_string (DaJson *self, const gchar *value)
+{
+	da_json_separate (self);
+	da_json_append_escaped (self->buf, value);
+}
+
+void
+da_json_int (DaJson *self, gint64 value)
+{
+	da_json_separate (self);
+	g_string_append_printf (self->buf, "%" G_GINT64_FORMAT, value);
+}
+
+void
+da_json_uint (DaJson *self, guint64 value)
+{
+	da_json_separate (self);
+	g_string_append_printf (self->buf, "%" G_GUINT64_FORMAT, value);
+}
+
+void
+da_json_double (DaJson *self, gdouble value)
+{
+	gchar str[G_ASCII_DTOSTR_BUF_SIZE];
+
+	if (!isfinite (value)) {
+		da_json_null (self);
+		return;
+	}
+	da_json_separate (self);
+	g_string_append (self->buf, g_ascii_dtostr (str, sizeof (str), value));
+}
+
+void
+da_json_bool (DaJson *self, gboolean value)
+{
+	da_json_separate (self);
+	g_string_append (self->buf, value ? "true" : "false");
+}
+
+void
+da_json_null (DaJson *self)
+{
+	da_json_separate (self);
+	g_string_append (self->buf, "null");
+}
+
+static gboolean
+da_json_variant_number (DaJson *self, GVariant *value)
+{
+	if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTE))
+		da_json_uint (self, g_variant_get_byte (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT16))
+		da_json_int (self, g_variant_get_int16 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT16))
+		da_json_uint (self, g_variant_get_uint16 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+		da_json_int (self, g_variant_get_int32 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
+		da_json_uint (self, g_variant_get_uint32 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+		da_json_int (self, g_variant_get_int64 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+		da_json_uint (self, g_variant_get_uint64 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+		da_json_double (self, g_variant_get_double (value));
+	else
+		return FALSE;
+	return TRUE;
+}
+
+static void
+da_json_variant_dict (DaJson *self, GVariant *value)
+{
+	GVariantIter iter;
+	const gchar *key;
+	GVariant *child;
+
+	da_json_begin_object (self);
+	g_variant_iter_init (&iter, value);
+	while (g_variant_iter_loop (&iter, "{&sv}", &key, &child)) {
+		da_json_key (self, key);
+		da_json_variant (self, child);
+	}
+	da_json_end_object (self);
+}
+
+static void
+da_json_variant_container (DaJson *self, GVariant *value)
+{
+	GVariantIter iter;
+	GVariant *child;
+
+	da_json_begin_array (self);
+	g_variant_iter_init (&iter, value);
+	while ((child = g_variant_iter_next_value (&iter)) != NULL) {
+		da_json_variant (self, child);
+		g_variant_unref (child);
+	}
+	da_json_end_array (self);
+}
+
+/* Any D-Bus value as JSON: a{sv} becomes an object, other containers arrays. */
+void
+da_json_variant (DaJson *self, GVariant *value)
+{
+	if (da_json_variant_number (self, value))
+		return;
+	if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN)) {
+		da_json_bool (self, g_variant_get_boolean (value));
+	} else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) ||
+		   g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH) ||
+		   g_variant_is_of_type (value, G_VARIANT_TYPE_SIGNATURE)) {
+		da_json_string (self, g_variant_get_string (value, NULL));
+	} else if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT)) {
+		g_autoptr(GVariant) inner = g_variant_get_variant (value);
+		da_json_variant (self, inner);
+	} else if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT)) {
+		da_json_variant_dict (self, value);
+	} else if (g_variant_is_container (value)) {
+		da_json_variant_container (self, value);
+	} else {
+		g_autofree gchar *printed = g_variant_print (value, FALSE);
+		da_json_string (self, printed);
+	}
+}

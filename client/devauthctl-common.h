@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "da-dbus-generated.h"
+#include "devauthctl-qr.h"
+
+G_BEGIN_DECLS
+
+#define DA_BUS_NAME	    "org.devauth.DeviceAuth1"
+#define DA_MANAGER_PATH	    "/org/devauth/DeviceAuth1"
+#define DA_DBUS_ERROR_PREFIX "org.devauth.DeviceAuth1.Error."
+
+/* The exit codes of every verb; devauthctl(1) and --help document them. */
+typedef enum {
+	DA_EXIT_OK = 0,
+	DA_EXIT_ERROR = 1,
+	DA_EXIT_USAGE = 2,
+	DA_EXIT_DENIED = 3,
+	DA_EXIT_EXPIRED = 4,
+	DA_EXIT_CANCELLED = 5,
+	DA_EXIT_TIMEOUT = 6,
+} DaExit;
+
+#define DA_EXIT_CODES_HELP                                                                         \
+	"Exit status:\n"                                                                           \
+	"  0  success\n"                                                                           \
+	"  1  error\n"                                                                             \
+	"  2  usage error\n"                                                                       \
+	"  3  the sign-in was denied\n"                                                            \
+	"  4  the sign-in code expired\n"                                                          \
+	"  5  the sign-in was cancelled\n"                                                         \
+	"  6  timeout"
+
+/* verbs */
+int
+da_cmd_login (int argc, char **argv);
+int
+da_cmd_status (int argc, char **argv);
+int
+da_cmd_list (int argc, char **argv);
+int
+da_cmd_token (int argc, char **argv);
+int
+da_cmd_logout (int argc, char **argv);
+int
+da_cmd_cancel (int argc, char **argv);
+int
+da_cmd_refresh (int argc, char **argv);
+int
+da_cmd_watch (int argc, char **argv);
+int
+da_cmd_wait (int argc, char **argv);
+
+/* command line */
+GOptionContext *
+da_option_context_new (const gchar *parameter_string, const gchar *summary);
+gboolean
+da_option_context_parse (GOptionContext *context, const gchar *verb, int *argc, char ***argv);
+int
+da_usage_error (const gchar *verb, const gchar *format, ...) G_GNUC_PRINTF (2, 3);
+gboolean
+da_parse_seconds (const gchar *str, guint *out);
+gboolean
+da_parse_qr_style (const gchar *str, DaQrStyle *out);
+
+/* errors */
+void
+da_print_error (const GError *error);
+int
+da_exit_code_for_error (const GError *error);
+int
+da_fail (const GError *error);
+
+/* the bus */
+DaDBusManager *
+da_manager_new (GError **error);
+DaDBusAccount *
+da_account_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error);
+GVariant *
+da_list_accounts (DaDBusManager *manager, GError **error);
+gchar *
+da_find_account_path (GVariant *accounts, const gchar *name, GError **error);
+GDBusCallFlags
+da_call_flags (void);
+gboolean
+da_manager_call_account (DaDBusManager *manager, const gchar *method, const gchar *account, GError **error);
+
+/* text */
+gboolean
+da_stdout_is_tty (void);
+gboolean
+da_stdout_has_color (void);
+gchar *
+da_sanitize (const gchar *str);
+gchar *
+da_format_time (gint64 unix_seconds);
+gchar *
+da_format_relative (gint64 unix_seconds, gint64 now);
+gchar *
+da_format_countdown (gint64 seconds);
+gint64
+da_now (void);
+const gchar *
+da_details_lookup_string (GVariant *details, const gchar *key);
+
+/* the sign-in prompt (login, watch) */
+typedef struct {
+	gboolean show_qr;
+	DaQrStyle qr_style;
+} DaPromptOptions;
+
+void
+da_prompt_print (GVariant *prompt, const DaPromptOptions *options);
+
+/* JSON output */
+typedef struct _DaJson DaJson;
+
+DaJson *
+da_json_new (void);
+void
+da_json_free (DaJson *self);
+gchar *
+da_json_free_to_string (DaJson *self);
+void
+da_json_begin_object (DaJson *self);
+void
+da_json_end_object (DaJson *self);
+void
+da_json_begin_array (DaJson *self);
+void
+da_json_end_array (DaJson *self);
+void
+da_json_key (DaJson *self, const gchar *key);
+void
+da_json_string (DaJson *self, const gchar *value);
+void
+da_json_int (DaJson *self, gint64 value);
+void
+da_json_uint (DaJson *self, guint64 value);
+void
+da_json_double (DaJson *self, gdouble value);
+void
+da_json_bool (DaJson *self, gboolean value);
+void
+da_json_null (DaJson *self);
+void
+da_json_variant (DaJson *self, GVariant *value);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaJson, da_json_free)
+
+G_END_DECLS

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Terminal rendering of the QR code that devauthd sends with a sign-in prompt.
+ *
+ * The daemon sends a size x size matrix, row-major, 1 = dark module. A
+ * scanner needs dark modules on a light background. Most consoles and SSH
+ * sessions are light text on a dark background, so the *light* modules and
+ * the quiet zone are drawn with ink (block glyphs or "##") and the dark
+ * modules are left blank. On a terminal that takes colours, every line is
+ * also forced to light-on-black, so that the code scans on light-themed
+ * terminals too.
+ *
+ * Unicode style: one column and half a line per module (the half blocks
+ * U+2580 and U+2584, the full block U+2588), so two rows make one line.
+ * ASCII style: two columns and one line per module.
+ */
+
+#include "devauthctl-qr.h"
+
+#include <gio/gio.h>
+
+#define DA_QR_QUIET_ZONE 2
+
+#define DA_QR_COLOR_ON	"\033[37;40m"
+#define DA_QR_COLOR_OFF "\033[0m"
+
+#define DA_QR_FULL  "\xe2\x96\x88" /* U+2588 FULL BLOCK */
+#define DA_QR_UPPER "\xe2\x96\x80" /* U+2580 UPPER HALF BLOCK */
+#define DA_QR_LOWER "\xe2\x96\x84" /* U+2584 LOWER HALF BLOCK */
+
+typedef struct {
+	guint size;
+	const guint8 *modules;
+} DaQrMatrix;
+
+/* Whether the module at (x, y) of the code with its quiet zone is light;
+ * rows past the bottom of the quiet zone are background, not light. */
+static gboolean
+da_qr_is_light (const DaQrMatrix *qr, guint x, guint y)
+{
+	guint total = qr->size + 2 * DA_QR_QUIET_ZONE;
+
+	if (y >= total)
+		return FALSE;
+	if (x < DA_QR_QUIET_ZONE || y < DA_QR_QUIET_ZONE)
+		return TRUE;
+	x -= DA_QR_QUIET_ZONE;
+	y -= DA_QR_QUIET_ZONE;
+	if (x >= qr->size || y >= qr->size)
+		return TRUE;
+	return qr->modules[(gsize)y * qr->size + x] == 0;
+}
+
+static const gchar *
+da_qr_half_block (gboolean top_light, gboolean bottom_light)
+{
+	if (top_light && bottom_light)
+		return DA_QR_FULL;
+	if (top_light)
+		return DA_QR_UPPER;
+	if (bottom_light)
+		return DA_QR_LOWER;
+	return " ";
+}
+
+static void
+da_qr_render_unicode (GString *out, const DaQrMatrix *qr, gboolean color)
+{
+	guint total = qr->size + 2 * DA_QR_QUIET_ZONE;
+
+	for (guint y = 0; y < total; y += 2) {
+		if (color)
+			g_string_append (out, DA_QR_COLOR_ON);
+		for (guint x = 0; x < total; x++) {
+			g_string_append (out,
+					 da_qr_half_block (da_qr_is_light (qr, x, y),
+							   da_qr_is_light (qr, x, y + 1)));
+		}
+		if (color)
+			g_string_append (out, DA_QR_COLOR_OFF);
+		g_string_append_c (out, '\n');
+	}
+}
+
+static void
+da_qr_render_ascii (GString *out, const DaQrMatrix *qr, gboolean color)
+{
+	guint total = qr->size + 2 * DA_QR_QUIET_ZONE;
+
+	for (guint y = 0; y < total; y++) {
+		if (color)
+			g_string_append (out, DA_QR_COLOR_ON);
+		for (guint x = 0; x < total; x++)
+			g_string_append (out, da_qr_is_light (qr, x, y) ? "##" : "  ");
+		if (color)
+			g_string_append (out, DA_QR_COLOR_OFF);
+		g_string_append_c (out, '\n');
+	}
+}
+
+/**
+ * da_qr_render:
+ * @size: modules per side
+ * @modules: @size x @size bytes, row-major, non-zero = dark
+ * @n_modules: length of @modules
+ * @style: glyphs to draw with
+ * @color: force light-on-black with escape sequences
+ * @error: a #GError
+ *
+ * Returns: (transfer full): the code as lines of text, each ending in a newline
+ */
+gchar *
+da_qr_render (guint size,
+	      const guint8 *modules,
+	      gsize n_modules,
+	      DaQrStyle style,
+	      gboolean color,
+	      GError **error)
+{
+	DaQrMatrix qr = { size, modules };
+	g_autoptr(GString) out = NULL;
+
+	if (size == 0 || size > DA_QR_MAX_SIZE) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			     "QR code size %u is out of range", size);
+		return NULL;
+	}
+	if (modules == NULL || n_modules != (gsize)size * size) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			     "QR code has %" G_GSIZE_FORMAT " modules, expected %u",
+			     n_modules, size * size);
+		return NULL;
+	}
+
+	out = g_string_new (NULL);
+	switch (style) {
+	case DA_QR_STYLE_ASCII:
+		da_qr_render_ascii (out, &qr, color);
+		break;
+	case DA_QR_STYLE_UNICODE:
+	default:
+		da_qr_render_unicode (out, &qr, color);
+		break;
+	}
+	return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/**
+ * da_qr_render_details:
+ * @details: a prompt or StatusChanged details (a{sv}) with "qr-size" and "qr-modules"
+ *
+ * Returns: (transfer full): the rendered code, or %NULL with @error set when
+ * @details has no usable QR code
+ */
+gchar *
+da_qr_render_details (GVariant *details, DaQrStyle style, gboolean color, GError **error)
+{
+	guint32 size = 0;
+	gsize n_modules = 0;
+	const guint8 *modules;
+	g_autoptr(GVariant) value = NULL;
+
+	value = g_variant_lookup_value (details, "qr-modules", G_VARIANT_TYPE_BYTESTRING);
+	if (value == NULL || !g_variant_lookup (details, "qr-size", "u", &size)) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no QR code");
+		return NULL;
+	}
+	modules = g_variant_get_fixed_array (value, &n_modules, sizeof (guint8));
+	return da_qr_render (size, modules, n_modules, style, color, error);
+}
