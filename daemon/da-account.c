@@ -160,6 +160,7 @@ da_account_build_prompt (DaAccount *self)
 	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
 	const gchar *complete = da_flow_get_verification_uri_complete (self->flow);
 
+	g_variant_builder_add (&b, "{sv}", "account", g_variant_new_string (self->config->name));
 	g_variant_builder_add (&b, "{sv}", "user-code",
 			       g_variant_new_string (da_flow_get_user_code (self->flow)));
 	g_variant_builder_add (&b, "{sv}", "verification-uri",

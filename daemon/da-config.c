@@ -59,6 +59,7 @@ static const gchar *const daemon_keys[] = {
 	"DefaultAccount",
 	"KeyringName",
 	"HttpTimeoutSec",
+	"TokenRequestsPerSecond",
 	NULL,
 };
 
@@ -476,6 +477,7 @@ da_config_load_daemon_data (DaConfig *self,
 	g_autoptr(GError) error_local = NULL;
 	g_auto(GStrv) groups = NULL;
 	g_autofree gchar *timeout = NULL;
+	g_autofree gchar *rate = NULL;
 
 	if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s: %s", path,
@@ -522,6 +524,18 @@ da_config_load_daemon_data (DaConfig *self,
 			     "%s: [Daemon] KeyringName: '%s' is not valid (1 to %d of A-Z a-z 0-9 . _ -)",
 			     path, self->keyring_name, DA_ACCOUNT_NAME_MAX);
 		return FALSE;
+	}
+	rate = g_key_file_get_string (kf, "Daemon", "TokenRequestsPerSecond", NULL);
+	if (rate != NULL) {
+		guint64 v = 0;
+		if (!g_ascii_string_to_unsigned (g_strstrip (rate), 10, 1, 1000000, &v, NULL)) {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "%s: [Daemon] TokenRequestsPerSecond: '%s' is not a number from 1 "
+				     "to 1000000",
+				     path, rate);
+			return FALSE;
+		}
+		self->token_requests_per_sec = (guint) v;
 	}
 	timeout = g_key_file_get_string (kf, "Daemon", "HttpTimeoutSec", NULL);
 	if (timeout != NULL) {
@@ -599,6 +613,7 @@ da_config_load (const gchar *config_dir, GError **error)
 	self->config_dir = g_strdup (config_dir);
 	self->keyring_name = g_strdup ("devauthd");
 	self->http_timeout = DA_HTTP_TIMEOUT_DEF;
+	self->token_requests_per_sec = DA_TOKEN_REQUESTS_PER_SEC_DEF;
 	self->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) da_account_config_free);
 	self->problems = g_ptr_array_new_with_free_func (g_free);
 

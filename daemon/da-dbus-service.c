@@ -9,15 +9,23 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "da-authority.h"
+#include "da-bus-callers.h"
 #include "da-dbus-generated.h"
 #include "da-dbus-service.h"
 #include "da-error.h"
+
+/* a caller may have this many sign-ins running at once */
+#define DA_FLOWS_PER_CALLER_MAX 4
 
 struct _DaService {
 	GObject parent_instance;
 	DaManager *manager;
 	DaDBusManager *skeleton;
 	GDBusObjectManagerServer *object_manager;
+	DaBusCallers *callers;
+	DaAuthority *authority; /* NULL: polkit unavailable, only root and [Access] */
+	GHashTable *flow_owners; /* account name → GHashTable set of bus names */
 };
 
 G_DEFINE_TYPE (DaService, da_service, G_TYPE_OBJECT)
@@ -162,45 +170,158 @@ complete_get_token (DaDBusManager *skeleton,
 					       g_variant_new_handle (0), token_info (token));
 }
 
-typedef struct {
+/* ---- requests: who is calling, may they, then the work ---- */
+
+typedef struct _DaRequest DaRequest;
+typedef void (*DaRequestFunc) (DaRequest *req);
+
+struct _DaRequest {
 	DaService *self;
 	GDBusMethodInvocation *invocation;
+	DaAccount *account;
+	const gchar *action; /* polkit action */
+	DaRequestFunc run;   /* the work, once authorized */
 	gboolean as_fd;
-} DaCall;
+	guint min_validity;
+};
 
-static DaCall *
-da_call_new (DaService *self, GDBusMethodInvocation *invocation, gboolean as_fd)
+static DaRequest *
+da_request_new (DaService *self,
+		GDBusMethodInvocation *invocation,
+		DaAccount *account,
+		const gchar *action,
+		DaRequestFunc run)
 {
-	DaCall *call = g_new0 (DaCall, 1);
-	call->self = g_object_ref (self);
-	call->invocation = g_object_ref (invocation);
-	call->as_fd = as_fd;
-	return call;
+	DaRequest *req = g_new0 (DaRequest, 1);
+
+	req->self = g_object_ref (self);
+	req->invocation = g_object_ref (invocation);
+	req->account = g_object_ref (account);
+	req->action = action;
+	req->run = run;
+	return req;
 }
 
 static void
-da_call_free (DaCall *call)
+da_request_free (DaRequest *req)
 {
-	g_object_unref (call->self);
-	g_object_unref (call->invocation);
-	g_free (call);
+	g_object_unref (req->self);
+	g_object_unref (req->invocation);
+	g_object_unref (req->account);
+	g_free (req);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaCall, da_call_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaRequest, da_request_free)
+
+static const gchar *
+da_request_sender (DaRequest *req)
+{
+	return g_dbus_method_invocation_get_sender (req->invocation);
+}
+
+static void
+da_request_fail (DaRequest *req, GError *error)
+{
+	return_error (req->invocation, error);
+	da_request_free (req);
+}
+
+static void
+da_request_authority_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	DaRequest *req = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!da_authority_check_finish (DA_AUTHORITY (source), res, &error)) {
+		g_debug ("%s refused for %s: %s", req->action, da_request_sender (req), error->message);
+		da_request_fail (req, g_steal_pointer (&error));
+		return;
+	}
+	req->run (req);
+}
+
+/* root; then the account's [Access] for tokens; then polkit */
+static void
+da_request_authorize (DaRequest *req, const DaCaller *caller)
+{
+	GDBusMessage *msg = g_dbus_method_invocation_get_message (req->invocation);
+	gboolean interactive = (g_dbus_message_get_flags (msg) &
+				G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0;
+
+	if (caller->uid == 0 ||
+	    (g_strcmp0 (req->action, DA_ACTION_GET_TOKEN) == 0 &&
+	     da_caller_is_allowed_by_config (caller, da_account_get_config (req->account)))) {
+		req->run (req);
+		return;
+	}
+	if (req->self->authority == NULL) {
+		da_request_fail (req, g_error_new (DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+						   "not authorized (polkit is not available)"));
+		return;
+	}
+	da_authority_check_async (req->self->authority, da_request_sender (req), req->action,
+				  da_account_get_name (req->account), caller->app_id, interactive, NULL,
+				  da_request_authority_cb, req);
+}
+
+static void
+da_request_resolved_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	DaRequest *req = user_data;
+	g_autoptr(GError) error = NULL;
+	const DaCaller *caller;
+
+	caller = da_bus_callers_resolve_finish (DA_BUS_CALLERS (source), res, &error);
+	if (caller == NULL) {
+		g_message ("%s", error->message);
+		da_request_fail (req, g_steal_pointer (&error));
+		return;
+	}
+	da_request_authorize (req, caller);
+}
+
+/* Takes @req; runs it once the caller is known and allowed. */
+static void
+da_request_start (DaRequest *req)
+{
+	const DaCaller *caller = da_bus_callers_lookup (req->self->callers, da_request_sender (req));
+
+	if (caller != NULL) {
+		da_request_authorize (req, caller);
+		return;
+	}
+	da_bus_callers_resolve_async (req->self->callers, da_request_sender (req),
+				      da_request_resolved_cb, req);
+}
+
+/* ---- tokens ---- */
 
 static void
 get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	g_autoptr(DaCall) call = user_data;
+	g_autoptr(DaRequest) req = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(DaToken) token = NULL;
 
 	token = da_account_get_token_finish (DA_ACCOUNT (source), res, &error);
 	if (token == NULL) {
-		return_error (call->invocation, g_steal_pointer (&error));
+		return_error (req->invocation, g_steal_pointer (&error));
 		return;
 	}
-	complete_get_token (call->self->skeleton, call->invocation, call->as_fd, token);
+	complete_get_token (req->self->skeleton, req->invocation, req->as_fd, token);
+}
+
+static void
+run_get_token (DaRequest *req)
+{
+	g_autoptr(DaToken) cached = da_account_get_cached_token (req->account, req->min_validity);
+
+	if (cached != NULL) {
+		complete_get_token (req->self->skeleton, req->invocation, req->as_fd, cached);
+		da_request_free (req);
+		return;
+	}
+	da_account_get_token_async (req->account, req->min_validity, NULL, get_token_cb, req);
 }
 
 static gboolean
@@ -211,8 +332,9 @@ handle_get_token_common (DaService *self,
 			 gboolean as_fd)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(DaToken) cached = NULL;
+	const gchar *sender = g_dbus_method_invocation_get_sender (invocation);
 	DaAccount *account;
+	DaRequest *req;
 	guint min_validity = 0;
 
 	if (!parse_token_options (options, &min_validity, &error))
@@ -220,14 +342,14 @@ handle_get_token_common (DaService *self,
 	account = da_manager_lookup (self->manager, name, &error);
 	if (account == NULL)
 		return return_error (invocation, g_steal_pointer (&error));
-	/* the hot path: no task, no allocation beyond the reply */
-	cached = da_account_get_cached_token (account, min_validity);
-	if (cached != NULL) {
-		complete_get_token (self->skeleton, invocation, as_fd, cached);
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
-	}
-	da_account_get_token_async (account, min_validity, NULL, get_token_cb,
-				    da_call_new (self, invocation, as_fd));
+	if (!da_bus_callers_take_token (self->callers, sender))
+		return return_error (invocation,
+				     g_error_new (DA_ERROR, DA_ERROR_RATE_LIMITED,
+						  "too many token requests; slow down"));
+	req = da_request_new (self, invocation, account, DA_ACTION_GET_TOKEN, run_get_token);
+	req->as_fd = as_fd;
+	req->min_validity = min_validity;
+	da_request_start (req);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -254,19 +376,68 @@ handle_get_token_fd (DaDBusManager *skeleton,
 
 /* ---- sign-in ---- */
 
+/* Who waits on each account's flow: a flow whose callers all left the bus
+ * is cancelled, unless the device itself (AutoLogin) started it. */
+static GHashTable *
+flow_owners_of (DaService *self, const gchar *account_name, gboolean create)
+{
+	GHashTable *owners = g_hash_table_lookup (self->flow_owners, account_name);
+
+	if (owners == NULL && create) {
+		owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+		g_hash_table_insert (self->flow_owners, g_strdup (account_name), owners);
+	}
+	return owners;
+}
+
+static guint
+flows_of_caller (DaService *self, const gchar *sender)
+{
+	GHashTableIter iter;
+	gpointer value;
+	guint n = 0;
+
+	g_hash_table_iter_init (&iter, self->flow_owners);
+	while (g_hash_table_iter_next (&iter, NULL, &value)) {
+		if (g_hash_table_contains (value, sender))
+			n++;
+	}
+	return n;
+}
+
 static void
 login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	g_autoptr(DaCall) call = user_data;
+	g_autoptr(DaRequest) req = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) prompt = NULL;
 
 	prompt = da_account_login_finish (DA_ACCOUNT (source), res, &error);
 	if (prompt == NULL) {
-		return_error (call->invocation, g_steal_pointer (&error));
+		GHashTable *owners = flow_owners_of (req->self, da_account_get_name (req->account), FALSE);
+		if (owners != NULL)
+			g_hash_table_remove (owners, da_request_sender (req));
+		return_error (req->invocation, g_steal_pointer (&error));
 		return;
 	}
-	da_dbus_manager_complete_login (call->self->skeleton, call->invocation, prompt);
+	da_dbus_manager_complete_login (req->self->skeleton, req->invocation, prompt);
+}
+
+static void
+run_login (DaRequest *req)
+{
+	const gchar *sender = da_request_sender (req);
+	GHashTable *owners = flow_owners_of (req->self, da_account_get_name (req->account), TRUE);
+
+	if (!g_hash_table_contains (owners, sender) &&
+	    flows_of_caller (req->self, sender) >= DA_FLOWS_PER_CALLER_MAX) {
+		da_request_fail (req, g_error_new (DA_ERROR, DA_ERROR_RATE_LIMITED,
+						   "this caller already waits on %d sign-ins",
+						   DA_FLOWS_PER_CALLER_MAX));
+		return;
+	}
+	g_hash_table_add (owners, g_strdup (sender));
+	da_account_login_async (req->account, NULL, login_cb, req);
 }
 
 static gboolean
@@ -284,7 +455,36 @@ handle_login (DaDBusManager *skeleton,
 	account = da_manager_lookup (self->manager, name, &error);
 	if (account == NULL)
 		return return_error (invocation, g_steal_pointer (&error));
-	da_account_login_async (account, NULL, login_cb, da_call_new (self, invocation, FALSE));
+	da_request_start (da_request_new (self, invocation, account, DA_ACTION_LOGIN, run_login));
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+run_cancel_login (DaRequest *req)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!da_account_cancel_login (req->account, &error)) {
+		da_request_fail (req, g_steal_pointer (&error));
+		return;
+	}
+	da_dbus_manager_complete_cancel_login (req->self->skeleton, req->invocation);
+	da_request_free (req);
+}
+
+static gboolean
+lookup_and_start (DaService *self,
+		  GDBusMethodInvocation *invocation,
+		  const gchar *name,
+		  const gchar *action,
+		  DaRequestFunc run)
+{
+	g_autoptr(GError) error = NULL;
+	DaAccount *account = da_manager_lookup (self->manager, name, &error);
+
+	if (account == NULL)
+		return return_error (invocation, g_steal_pointer (&error));
+	da_request_start (da_request_new (self, invocation, account, action, run));
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -294,26 +494,26 @@ handle_cancel_login (DaDBusManager *skeleton,
 		     const gchar *name,
 		     DaService *self)
 {
-	g_autoptr(GError) error = NULL;
-	DaAccount *account = da_manager_lookup (self->manager, name, &error);
-
-	if (account == NULL || !da_account_cancel_login (account, &error))
-		return return_error (invocation, g_steal_pointer (&error));
-	da_dbus_manager_complete_cancel_login (skeleton, invocation);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
+	return lookup_and_start (self, invocation, name, DA_ACTION_LOGIN, run_cancel_login);
 }
 
 static void
 logout_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	g_autoptr(DaCall) call = user_data;
+	g_autoptr(DaRequest) req = user_data;
 	g_autoptr(GError) error = NULL;
 
 	if (!da_account_logout_finish (DA_ACCOUNT (source), res, &error)) {
-		return_error (call->invocation, g_steal_pointer (&error));
+		return_error (req->invocation, g_steal_pointer (&error));
 		return;
 	}
-	da_dbus_manager_complete_logout (call->self->skeleton, call->invocation);
+	da_dbus_manager_complete_logout (req->self->skeleton, req->invocation);
+}
+
+static void
+run_logout (DaRequest *req)
+{
+	da_account_logout_async (req->account, NULL, logout_cb, req);
 }
 
 static gboolean
@@ -322,26 +522,26 @@ handle_logout (DaDBusManager *skeleton,
 	       const gchar *name,
 	       DaService *self)
 {
-	g_autoptr(GError) error = NULL;
-	DaAccount *account = da_manager_lookup (self->manager, name, &error);
-
-	if (account == NULL)
-		return return_error (invocation, g_steal_pointer (&error));
-	da_account_logout_async (account, NULL, logout_cb, da_call_new (self, invocation, FALSE));
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
+	return lookup_and_start (self, invocation, name, DA_ACTION_LOGOUT, run_logout);
 }
 
 static void
 refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	g_autoptr(DaCall) call = user_data;
+	g_autoptr(DaRequest) req = user_data;
 	g_autoptr(GError) error = NULL;
 
 	if (!da_account_refresh_finish (DA_ACCOUNT (source), res, &error)) {
-		return_error (call->invocation, g_steal_pointer (&error));
+		return_error (req->invocation, g_steal_pointer (&error));
 		return;
 	}
-	da_dbus_manager_complete_refresh (call->self->skeleton, call->invocation);
+	da_dbus_manager_complete_refresh (req->self->skeleton, req->invocation);
+}
+
+static void
+run_refresh (DaRequest *req)
+{
+	da_account_refresh_async (req->account, NULL, refresh_cb, req);
 }
 
 static gboolean
@@ -350,13 +550,30 @@ handle_refresh (DaDBusManager *skeleton,
 		const gchar *name,
 		DaService *self)
 {
-	g_autoptr(GError) error = NULL;
-	DaAccount *account = da_manager_lookup (self->manager, name, &error);
+	return lookup_and_start (self, invocation, name, DA_ACTION_LOGIN, run_refresh);
+}
 
-	if (account == NULL)
-		return return_error (invocation, g_steal_pointer (&error));
-	da_account_refresh_async (account, NULL, refresh_cb, da_call_new (self, invocation, FALSE));
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
+static void
+caller_vanished_cb (DaBusCallers *callers, const gchar *bus_name, DaService *self)
+{
+	GHashTableIter iter;
+	gpointer key;
+	gpointer value;
+	g_autoptr(GPtrArray) orphaned = g_ptr_array_new_with_free_func (g_free);
+
+	g_hash_table_iter_init (&iter, self->flow_owners);
+	while (g_hash_table_iter_next (&iter, &key, &value)) {
+		if (g_hash_table_remove (value, bus_name) && g_hash_table_size (value) == 0)
+			g_ptr_array_add (orphaned, g_strdup (key));
+	}
+	for (guint i = 0; i < orphaned->len; i++) {
+		const gchar *name = g_ptr_array_index (orphaned, i);
+		DaAccount *account = da_manager_lookup (self->manager, name, NULL);
+		if (account == NULL || !da_account_cancel_login (account, NULL))
+			continue;
+		g_info ("account %s: the sign-in was cancelled: %s, who started it, left the bus", name,
+			bus_name);
+	}
 }
 
 /* ---- accounts ---- */
@@ -386,6 +603,16 @@ handle_list_accounts (DaDBusManager *skeleton, GDBusMethodInvocation *invocation
 static void
 account_status_changed_cb (DaAccount *account, const gchar *state, GVariant *details, DaService *self)
 {
+	const gchar *name = da_account_get_name (account);
+
+	if (g_strcmp0 (state, "awaiting-user") != 0) {
+		g_hash_table_remove (self->flow_owners, name);
+	} else {
+		GHashTable *owners = flow_owners_of (self, name, TRUE);
+		/* no bus caller asked for it: the device did (AutoLogin) */
+		if (g_hash_table_size (owners) == 0)
+			g_hash_table_add (owners, g_strdup ("(device)"));
+	}
 	da_dbus_manager_emit_status_changed (self->skeleton, da_account_get_name (account), state,
 					     details);
 }
@@ -414,9 +641,19 @@ da_service_export (DaService *self, GDBusConnection *connection, GError **error)
 {
 	GPtrArray *accounts = da_manager_get_accounts (self->manager);
 
+	g_autoptr(GError) error_local = NULL;
+
 	if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton), connection,
 					       DA_MANAGER_OBJECT_PATH, error))
 		return FALSE;
+	self->callers = da_bus_callers_new (
+		connection, da_manager_get_config (self->manager)->token_requests_per_sec);
+	g_signal_connect (self->callers, "vanished", G_CALLBACK (caller_vanished_cb), self);
+	self->authority = da_authority_new (&error_local);
+	if (self->authority == NULL)
+		g_warning ("polkit is not available, only root and the callers in [Access] are "
+			   "served: %s",
+			   error_local->message);
 	self->object_manager = g_dbus_object_manager_server_new (DA_MANAGER_OBJECT_PATH);
 	for (guint i = 0; i < accounts->len; i++)
 		export_account (self, g_ptr_array_index (accounts, i));
@@ -433,6 +670,9 @@ da_service_finalize (GObject *object)
 		g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
 	g_clear_object (&self->skeleton);
 	g_clear_object (&self->object_manager);
+	g_clear_object (&self->callers);
+	g_clear_object (&self->authority);
+	g_clear_pointer (&self->flow_owners, g_hash_table_unref);
 	g_clear_object (&self->manager);
 	G_OBJECT_CLASS (da_service_parent_class)->finalize (object);
 }
@@ -446,6 +686,8 @@ da_service_class_init (DaServiceClass *klass)
 static void
 da_service_init (DaService *self)
 {
+	self->flow_owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+						   (GDestroyNotify) g_hash_table_unref);
 }
 
 DaService *

@@ -24,6 +24,12 @@ struct _DaManager {
 
 G_DEFINE_TYPE (DaManager, da_manager, G_TYPE_OBJECT)
 
+const DaConfig *
+da_manager_get_config (DaManager *self)
+{
+	return self->config;
+}
+
 GPtrArray *
 da_manager_get_accounts (DaManager *self)
 {

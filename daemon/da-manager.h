@@ -16,6 +16,8 @@ DaManager *
 da_manager_new (DaConfig *config, const gchar *state_dir);
 GPtrArray *
 da_manager_get_accounts (DaManager *self);
+const DaConfig *
+da_manager_get_config (DaManager *self);
 DaAccount *
 da_manager_lookup (DaManager *self, const gchar *name, GError **error);
 guint

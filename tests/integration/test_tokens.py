@@ -1,0 +1,227 @@
+"""Tokens after sign-in: GetToken(Fd), refresh, restart, logout."""
+
+import fcntl
+import os
+import time
+
+from harness import check, check_equal, wait_until
+
+F_GET_SEALS = getattr(fcntl, "F_GET_SEALS", 1034)
+F_SEAL_SEAL = getattr(fcntl, "F_SEAL_SEAL", 0x0001)
+F_SEAL_SHRINK = getattr(fcntl, "F_SEAL_SHRINK", 0x0002)
+F_SEAL_GROW = getattr(fcntl, "F_SEAL_GROW", 0x0004)
+F_SEAL_WRITE = getattr(fcntl, "F_SEAL_WRITE", 0x0008)
+
+
+def read_all(fd, limit=1 << 20):
+    chunks = []
+    size = 0
+    while size < limit:
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        chunks.append(data)
+        size += len(data)
+    return b"".join(chunks)
+
+
+def test_get_token_fd(h):
+    """GetTokenFd: the same token in a sealed memfd at offset 0."""
+    h.setup("--interval", "1")
+    h.sign_in()
+    token, info = h.get_token()
+    fd, fd_info = h.get_token_fd()
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        check(target.startswith("/memfd:"), f"the fd is not a memfd: {target}")
+        seals = fcntl.fcntl(fd, F_GET_SEALS)
+        want = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL
+        check_equal(seals, want, "seals of the memfd")
+        check_equal(os.lseek(fd, 0, os.SEEK_CUR), 0, "offset of the memfd")
+        check_equal(read_all(fd).decode(), token, "token in the memfd")
+        try:
+            os.pwrite(fd, b"x", 0)
+        except PermissionError:
+            pass
+        else:
+            check(False, "the memfd can be written")
+    finally:
+        os.close(fd)
+    check_equal(fd_info.get("expires-at"), info.get("expires-at"), "expires-at of GetTokenFd")
+    check_equal(fd_info.get("token-type"), info.get("token-type"), "token-type of GetTokenFd")
+
+
+def test_refresh(h):
+    """A token that is not valid long enough is refreshed, once."""
+    # 10 s: shorter than min-validity, longer than the way to the refresh
+    # (the proactive refresh comes at about 75 % of the life)
+    h.setup("--interval", "1", "--access-ttl", "10")
+    h.sign_in()
+    first, first_info = h.get_token(min_validity=0)
+    h.idp.reset_stats()
+    second, second_info = h.get_token(min_validity=30)
+    stats = h.idp.stats()
+    check(second != first, "GetToken with min-validity 30 returned the old token")
+    check_equal(stats["counters"]["token_refresh"], 1, "refresh requests")
+    check_equal([r["result"] for r in stats["refreshes"]], ["tokens"], "refresh results")
+    check_equal(stats["counters"]["device_authorization"] + stats["counters"]["token_device_code"],
+                0, "device flow requests")
+    check(second_info["expires-at"] >= first_info["expires-at"],
+          f"the new token expires before the old one: {second_info} vs {first_info}")
+    status, body = h.idp.userinfo(second)
+    check_equal(status, 200, f"userinfo with the refreshed token ({body})")
+    check_equal(body.get("sub"), "demo", "sub at userinfo")
+    check_equal(h.properties()["AccessTokenExpiresAt"], second_info["expires-at"],
+                "AccessTokenExpiresAt after refresh")
+
+
+def test_restart(h):
+    """A restarted daemon serves the same token from the keyring, with no request."""
+    h.setup("--interval", "1")
+    h.sign_in(sub="erin")
+    token, info = h.get_token()
+    ring = h.daemon.keyring_id()
+    check(ring is not None, "the named keyring does not exist")
+    for kind in ("access", "refresh"):
+        check(h.daemon.key_id(f"devauthd:demo:{kind}") is not None, f"no {kind} key")
+    h.idp.reset_stats()
+
+    h.daemon.restart()
+    props = h.properties()
+    check_equal(props["State"], "signed-in", "State after restart")
+    check_equal(props["Subject"], "erin", "Subject after restart")
+    again, again_info = h.get_token()
+    check_equal(again, token, "token after restart")
+    check_equal(again_info.get("expires-at"), info.get("expires-at"), "expires-at after restart")
+    check_equal(h.daemon.keyring_id(), ring, "keyring after restart")
+    stats = h.idp.stats()
+    check_equal(stats["requests"], [], "requests at the IdP across the restart")
+    check(all(v == 0 for v in stats["counters"].values()), f"IdP counters: {stats['counters']}")
+
+
+def test_restart_from_disk(h):
+    """Without the keyring (as after a reboot) the sign-in comes back from disk."""
+    h.setup("--interval", "1")
+    h.sign_in(sub="frank")
+    token, _ = h.get_token()
+    h.idp.reset_stats()
+    rc = h.daemon.stop()
+    check_equal(rc, 0, "devauthd's exit status on SIGTERM")
+    h.daemon.unlink_keyring()
+    h.daemon.start()
+    props = h.properties()
+    check_equal(props["State"], "signed-in", "State after restart without the keyring")
+    check_equal(props["Subject"], "frank", "Subject")
+    again, _ = h.get_token()
+    check_equal(again, token, "token after restart without the keyring")
+    check_equal(h.idp.stats()["requests"], [], "requests at the IdP")
+    check(h.daemon.key_id("devauthd:demo:refresh") is not None,
+          "the refresh token was not put back in the keyring")
+
+
+def test_logout(h):
+    """Logout revokes at the IdP and forgets every local copy."""
+    h.setup("--interval", "1")
+    h.sign_in()
+    token, _ = h.get_token()
+    status, _ = h.idp.userinfo(token)
+    check_equal(status, 200, "userinfo before logout")
+    for kind in ("access", "refresh"):
+        check(h.daemon.key_id(f"devauthd:demo:{kind}") is not None, f"no {kind} key")
+    h.idp.reset_stats()
+
+    since = h.mark()
+    h.logout()
+    h.wait_status("signed-out", since=since)
+    check(h.idp.stats()["counters"]["revocation"] >= 1, "no revocation request")
+    status, body = h.idp.userinfo(token)
+    check_equal(status, 401, f"userinfo with the token after logout ({body})")
+    props = h.properties()
+    check_equal(props["State"], "signed-out", "State after logout")
+    check_equal(props["Subject"], "", "Subject after logout")
+    check_equal(props["AccessTokenExpiresAt"], 0, "AccessTokenExpiresAt after logout")
+    for kind in ("access", "refresh"):
+        check(h.daemon.key_id(f"devauthd:demo:{kind}") is None,
+              f"the {kind} key is still in the keyring")
+    h.expect_error("NotSignedIn", h.get_token)
+    h.expect_error("NotSignedIn", h.get_token_fd)
+
+    # and it stays signed out across a restart (nothing left on disk)
+    h.daemon.restart()
+    check_equal(h.properties()["State"], "signed-out", "State after logout and restart")
+
+
+def test_background_refresh(h):
+    """The token is refreshed before it expires, with no caller asking."""
+    h.setup("--interval", "1", "--access-ttl", "4")
+    h.sign_in()
+    first, _ = h.get_token(min_validity=0)
+    first_expiry = h.properties()["AccessTokenExpiresAt"]
+    h.idp.reset_stats()
+    wait_until(lambda: h.idp.stats()["counters"]["token_refresh"] >= 1, 10,
+               "a proactive refresh")
+    check(time.time() < first_expiry, "the refresh came after the token expired")
+    wait_until(lambda: h.properties()["AccessTokenExpiresAt"] > first_expiry, 5,
+               "AccessTokenExpiresAt to move on")
+    second, _ = h.get_token(min_validity=0)
+    check(second != first, "the token did not change")
+    status, _ = h.idp.userinfo(second)
+    check_equal(status, 200, "userinfo with the refreshed token")
+
+
+def test_rotated_refresh_restart(h):
+    """A rotated refresh token is kept, in the keyring and on disk."""
+    h.setup("--interval", "1", "--rotate-refresh")
+    h.sign_in()
+    h.refresh()
+    h.daemon.restart()
+    h.refresh()
+    h.daemon.stop()
+    h.daemon.unlink_keyring()
+    h.daemon.start()
+    h.refresh()
+    results = [r["result"] for r in h.idp.stats()["refreshes"]]
+    check_equal(results, ["tokens"] * 3, "refresh results")
+    check_equal(h.properties()["State"], "signed-in", "State")
+    status, _ = h.idp.userinfo(h.get_token()[0])
+    check_equal(status, 200, "userinfo")
+
+
+def test_reauth_required(h):
+    """The IdP rejects the refresh token: reauth-required, tokens forgotten."""
+    h.setup("--interval", "1")
+    h.sign_in()
+    h.idp.revoke_all()
+    since = h.mark()
+    h.expect_error("NotSignedIn", h.refresh)
+    h.wait_status("reauth-required", since=since)
+    props = h.properties()
+    check_equal(props["State"], "reauth-required", "State")
+    check(props["LastError"] != "", "LastError is empty")
+    check_equal(props["AccessTokenExpiresAt"], 0, "AccessTokenExpiresAt")
+    h.expect_error("NotSignedIn", h.get_token)
+    for kind in ("access", "refresh"):
+        check(h.daemon.key_id(f"devauthd:demo:{kind}") is None,
+              f"the {kind} key is still in the keyring")
+    rc, out, _ = h.ctl("status", "demo", "--json")
+    check_equal(rc, 0, "devauthctl status exit status")
+    # and a new sign-in repairs it
+    h.sign_in(sub="ivan")
+    check_equal(h.properties()["State"], "signed-in", "State after signing in again")
+
+
+def test_idp_unreachable(h):
+    """The IdP is down: a valid cached token is still served; refresh fails clearly."""
+    h.setup("--interval", "1")
+    h.sign_in()
+    token, _ = h.get_token()
+    h.idp.stop()
+    again, _ = h.get_token(min_validity=3600)
+    check_equal(again, token, "token while the IdP is down")
+    props = h.properties()
+    check_equal(props["State"], "signed-in", "State while the IdP is down")
+    check(props["LastError"] != "", "LastError is empty after a failed refresh")
+    h.expect_error("IdpUnreachable", h.refresh)
+    rc, out, err = h.ctl("token")
+    check_equal(rc, 0, f"devauthctl token while the IdP is down ({err!r})")
+    check_equal(out, token + "\n", "devauthctl token output")
