@@ -860,6 +860,7 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 			da_account_set_state (self, DA_ACCOUNT_STATE_REAUTH_REQUIRED);
 			da_account_emit_status (self, da_account_build_failure ("reauth-required",
 										self->last_error));
+			da_account_auto_login (self);
 		} else {
 			self->state_before_flow = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
 		}
