@@ -38,7 +38,9 @@ struct _DaAccount {
 
 	GPtrArray *refresh_waiters; /* of GTask, sharing one refresh */
 	gint64 token_lifetime;	    /* of the current access token, seconds */
-	gint64 refresh_due;	    /* wall clock; 0: no refresh planned */
+	gint64 access_expires_us;   /* of the current access token, wall clock */
+	gint64 access_received_us;  /* when it arrived; 0 when restored */
+	gint64 refresh_due;	    /* wall clock, µs; 0: no refresh planned */
 	guint refresh_timer_id;
 	guint refresh_failures;
 	gboolean keyring_full_logged;
@@ -76,6 +78,16 @@ now_sec (void)
 {
 	return g_get_real_time () / G_USEC_PER_SEC;
 }
+
+/* whole seconds are too coarse to time refreshes or to tell an expired
+ * token from a valid one */
+static gint64
+now_us (void)
+{
+	return g_get_real_time ();
+}
+
+#define SEC_US(s) ((gint64) (s) * G_USEC_PER_SEC)
 
 const gchar *
 da_account_state_to_string (DaAccountState state)
@@ -340,6 +352,10 @@ da_account_restore (DaAccount *self)
 	if (self->access != NULL && self->access->expires_at > 0 &&
 	    self->access->expires_at <= now_sec ())
 		g_clear_pointer (&self->access, da_token_free);
+	if (self->access != NULL) {
+		self->access_expires_us = SEC_US (self->access->expires_at);
+		self->access_received_us = 0;
+	}
 	if (self->refresh != NULL || self->access != NULL) {
 		self->state = DA_ACCOUNT_STATE_SIGNED_IN;
 		da_account_plan_refresh (self);
@@ -367,7 +383,7 @@ da_account_refresh_timer_cb (gpointer user_data)
 	self->refresh_timer_id = 0;
 	if (self->refresh_due == 0)
 		return G_SOURCE_REMOVE;
-	if (now_sec () < self->refresh_due) {
+	if (now_us () < self->refresh_due) {
 		da_account_refresh_timer_start (self);
 		return G_SOURCE_REMOVE;
 	}
@@ -379,35 +395,52 @@ da_account_refresh_timer_cb (gpointer user_data)
 static void
 da_account_refresh_timer_start (DaAccount *self)
 {
-	gint64 wait;
+	gint64 wait_ms;
 
 	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
 	if (self->refresh_due == 0 || self->refresh == NULL)
 		return;
-	wait = CLAMP (self->refresh_due - now_sec (), 0, DA_REFRESH_TIMER_MAX_SEC);
-	self->refresh_timer_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) wait * 1000,
+	wait_ms = CLAMP ((self->refresh_due - now_us () + 999) / 1000, 0,
+			 DA_REFRESH_TIMER_MAX_SEC * 1000);
+	self->refresh_timer_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) wait_ms,
 						     da_account_refresh_timer_cb, self, NULL);
 }
 
-/* At about 75% of the token's life, with jitter so that many accounts and
- * many devices behind one IdP do not refresh together. */
+static gint64
+random_us (gint64 from, gint64 to)
+{
+	if (to <= from)
+		return from;
+	return from + (gint64) (g_random_double () * (gdouble) (to - from));
+}
+
+/* At about 75% of the token's life, with jitter (-10% .. +5% of the
+ * lifetime, in microseconds) so that many accounts and many devices behind
+ * one IdP do not refresh together. */
 static void
 da_account_plan_refresh (DaAccount *self)
 {
-	gint64 now = now_sec ();
+	gint64 now = now_us ();
 
 	self->refresh_failures = 0;
 	if (self->refresh == NULL) {
 		self->refresh_due = 0;
 	} else if (self->access == NULL) {
-		self->refresh_due = now + g_random_int_range (0, 3);
+		self->refresh_due = now + random_us (0, SEC_US (2));
 	} else {
-		gint64 left = MAX (self->access->expires_at - now, 0);
-		gint64 lifetime = self->token_lifetime > 0 ? self->token_lifetime : left;
-		gint64 at = self->access->expires_at - lifetime / 4;
+		gint64 expires = self->access_expires_us;
+		gint64 lifetime = SEC_US (self->token_lifetime);
+		gint64 at;
 
-		at += g_random_int_range ((gint32) -(lifetime / 10), (gint32) (lifetime / 20) + 1);
-		self->refresh_due = CLAMP (at, now + 1, MAX (self->access->expires_at - 1, now + 1));
+		if (self->access_received_us > 0 && lifetime > 0) {
+			at = self->access_received_us + lifetime * 3 / 4;
+		} else {
+			/* restored: only the time left is known */
+			lifetime = MAX (expires - now, 0);
+			at = expires - lifetime / 4;
+		}
+		at += random_us (-lifetime / 10, lifetime / 20);
+		self->refresh_due = CLAMP (at, now + 1000, MAX (expires - G_USEC_PER_SEC / 2, now + 1000));
 	}
 	da_account_refresh_timer_start (self);
 }
@@ -417,19 +450,19 @@ da_account_plan_refresh (DaAccount *self)
 static void
 da_account_plan_retry (DaAccount *self)
 {
-	gint64 now = now_sec ();
-	gint64 delay = DA_REFRESH_BACKOFF_MIN_SEC << MIN (self->refresh_failures, 8);
+	gint64 now = now_us ();
+	gint64 delay = SEC_US (MIN (DA_REFRESH_BACKOFF_MIN_SEC << MIN (self->refresh_failures, 8),
+				    DA_REFRESH_BACKOFF_MAX_SEC));
 	gint64 retry_at;
 
 	self->refresh_failures++;
-	delay = MIN (delay, DA_REFRESH_BACKOFF_MAX_SEC);
-	delay += g_random_int_range (0, (gint32) (delay / 4) + 1);
+	delay += random_us (0, delay / 4);
 	retry_at = self->endpoints != NULL
 			   ? da_oidc_client_get_retry_at (self->client, self->endpoints->token_endpoint)
 			   : 0;
-	self->refresh_due = MAX (now + delay, retry_at);
-	g_debug ("account %s: next refresh attempt in %" G_GINT64_FORMAT " s", self->config->name,
-		 self->refresh_due - now);
+	self->refresh_due = MAX (now + delay, SEC_US (retry_at));
+	g_debug ("account %s: next refresh attempt in %.1f s", self->config->name,
+		 (gdouble) (self->refresh_due - now) / G_USEC_PER_SEC);
 	da_account_refresh_timer_start (self);
 }
 
@@ -438,7 +471,7 @@ void
 da_account_recheck (DaAccount *self, gboolean network_back)
 {
 	if (network_back && self->refresh_failures > 0 && self->refresh != NULL)
-		self->refresh_due = now_sec ();
+		self->refresh_due = now_us ();
 	da_account_refresh_timer_start (self);
 }
 
@@ -450,7 +483,12 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 	g_autofree gchar *subject = NULL;
 	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
 	gint64 lifetime = tokens->expires_in > 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
-	gint64 expires_at = now_sec () + lifetime;
+	/* counted from when the request left, which is no later than when the
+	 * IdP started its clock */
+	gint64 sent = tokens->requested_at > 0 ? tokens->requested_at : now_us ();
+	/* IdPs count expiry in whole seconds (a JWT's exp): rounding the
+	 * start down keeps ours no later than theirs */
+	gint64 expires_at = sent / G_USEC_PER_SEC + lifetime;
 	g_autoptr(DaToken) refresh = NULL;
 	g_autoptr(DaToken) access = NULL;
 
@@ -478,6 +516,8 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 	self->refresh = g_steal_pointer (&refresh);
 	self->access = g_steal_pointer (&access);
 	self->token_lifetime = lifetime;
+	self->access_expires_us = SEC_US (expires_at);
+	self->access_received_us = now_us ();
 	da_account_plan_refresh (self);
 	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s",
 		 self->config->name, fingerprint, lifetime);
@@ -816,7 +856,7 @@ da_account_get_cached_token (DaAccount *self, guint min_validity)
 {
 	if (self->access == NULL)
 		return NULL;
-	if (self->access->expires_at - now_sec () < (gint64) min_validity)
+	if (self->access_expires_us - now_us () < SEC_US (min_validity))
 		return NULL;
 	return da_token_copy (self->access);
 }
@@ -984,7 +1024,7 @@ da_account_return_token_or (DaAccount *self, GTask *task, GError *error)
 		return;
 	}
 	if (!g_error_matches (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN) && self->access != NULL &&
-	    self->access->expires_at > now_sec ()) {
+	    self->access_expires_us > now_us ()) {
 		g_error_free (error);
 		g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
 		return;
@@ -1016,6 +1056,7 @@ da_account_get_token_timeout_cb (gpointer user_data)
 	DaTokenWait *wait = g_task_get_task_data (task);
 
 	wait->timeout_id = 0;
+	da_account_set_last_error (self, "cannot refresh the token: the IdP does not answer");
 	da_account_return_token_or (
 		self, task,
 		g_error_new (DA_ERROR, DA_ERROR_IDP_UNREACHABLE,

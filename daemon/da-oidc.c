@@ -649,6 +649,7 @@ typedef struct {
 	gulong caller_handler;
 	guint deadline_id;
 	gboolean timed_out;
+	gint64 sent_us; /* wall clock */
 } DaOidcRequest;
 
 static void
@@ -695,6 +696,9 @@ content_type_is_json (SoupMessage *msg)
 	return ct == NULL || g_strcmp0 (ct, "application/json") == 0 || g_str_has_suffix (ct, "+json");
 }
 
+static gpointer
+parse_tokens_cb (guint status, const gchar *data, gsize len, const gchar *extra, GError **error);
+
 static void
 request_done (GTask *task)
 {
@@ -719,6 +723,8 @@ request_done (GTask *task)
 		g_task_return_error (task, error);
 		return;
 	}
+	if (req->parse == parse_tokens_cb)
+		((DaOidcTokens *) result)->requested_at = req->sent_us;
 	g_task_return_pointer (task, result, req->free_result);
 }
 
@@ -829,6 +835,7 @@ request_async (DaOidcClient *self,
 	req->free_result = free_result;
 	req->extra = g_strdup (extra);
 	req->body = g_byte_array_sized_new (DA_OIDC_READ_CHUNK);
+	req->sent_us = g_get_real_time ();
 	req->cancellable = g_cancellable_new ();
 	if (cancellable != NULL) {
 		req->caller_cancellable = g_object_ref (cancellable);

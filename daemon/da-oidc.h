@@ -52,7 +52,8 @@ typedef struct {
 	DaSecret *id_token;
 	gchar *token_type;
 	gchar *scope;
-	gint64 expires_in; /* 0 when the IdP sent none */
+	gint64 expires_in;   /* 0 when the IdP sent none */
+	gint64 requested_at; /* wall clock, µs, when the request was sent */
 } DaOidcTokens;
 
 typedef struct {
