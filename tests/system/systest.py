@@ -94,6 +94,8 @@ STAGED_FILES = {
     "usr/share/dbus-1/interfaces/org.devauth.DeviceAuth1.xml": 0o644,
     "usr/share/polkit-1/actions/org.devauth.policy": 0o644,
     "usr/share/doc/devauthd/50-devauth-admin.rules.example": 0o644,
+    "usr/share/doc/devauthd/devauthd-api-org.devauth.DeviceAuth1.Manager.rst": 0o644,
+    "usr/share/doc/devauthd/devauthd-api-org.devauth.DeviceAuth1.Account.rst": 0o644,
     "usr/share/man/man1/devauthctl.1": 0o644,
     "usr/share/man/man5/devauthd.conf.5": 0o644,
     "usr/share/man/man8/devauthd.8": 0o644,
@@ -128,7 +130,7 @@ def staged_install(destdir):
                     timeout=300)
                 check(rc == 0, f"meson setup of the staged build failed ({rc}):\n{out}\n{err}")
             rc, out, err = run_process(
-                ["ninja", "-C", build, "daemon/devauthd", "client/devauthctl"], timeout=600)
+                ["ninja", "-C", build], timeout=600)
             check(rc == 0, f"building the staged tree failed ({rc}):\n{out}\n{err}")
             rc, out, err = run_process(
                 [meson, "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", destdir],
