@@ -46,7 +46,7 @@ static gboolean
 return_error (GDBusMethodInvocation *invocation, GError *error)
 {
 	da_error_convert (&error);
-	g_dbus_method_invocation_return_gerror (invocation, error);
+	g_dbus_method_invocation_take_error (invocation, error);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -64,8 +64,8 @@ parse_token_options (GVariant *options, guint *min_validity, GError **error)
 	while (g_variant_iter_next (&iter, "{&sv}", &key, &value)) {
 		g_autoptr(GVariant) owned = value;
 		if (g_strcmp0 (key, "min-validity") != 0) {
-			g_set_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT, "unknown option '%s'",
-				     key);
+			g_set_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+				     "unknown option '%.64s'", key);
 			return FALSE;
 		}
 		if (!g_variant_is_of_type (owned, G_VARIANT_TYPE_UINT32)) {

@@ -17,9 +17,12 @@ test (a daemon that does not exit 0 on SIGTERM is such a problem).
 Runs on Debian's /usr/bin/python3 with python3-gi and the standard library.
 """
 
+import errno
 import fcntl
+import grp
 import json
 import os
+import pwd
 import re
 import select
 import shutil
@@ -516,11 +519,21 @@ class SignalCollector:
 
 
 class Bus:
-    """A private dbus-daemon of the system type with the project's policy."""
+    """A private dbus-daemon of the system type with the project's policy.
 
-    def __init__(self, harness):
+    extra_policies: more bus policy files to include (polkitd's, for one).
+    public: the socket goes in a directory of its own that every uid can
+    reach (the temporary directory is root's only), for callers that run
+    as other users."""
+
+    def __init__(self, harness, extra_policies=(), public=False):
         self.harness = harness
-        self.socket = os.path.join(harness.tmp, "bus")
+        socket_dir = harness.tmp
+        if public:
+            socket_dir = tempfile.mkdtemp(prefix="devauthd-it-bus-")
+            os.chmod(socket_dir, 0o755)
+            harness.add_cleanup(lambda: shutil.rmtree(socket_dir, ignore_errors=True))
+        self.socket = os.path.join(socket_dir, "bus")
         self.address = f"unix:path={self.socket}"
         self.config_path = os.path.join(harness.tmp, "system-bus.conf")
         self.log_path = os.path.join(harness.tmp, "dbus-daemon.log")
@@ -531,6 +544,11 @@ class Bus:
         check("@SOCKET@" in conf and "@POLICY@" in conf,
               f"{BUS_CONF_TEMPLATE} lacks @SOCKET@ or @POLICY@")
         conf = conf.replace("@SOCKET@", self.socket).replace("@POLICY@", BUS_POLICY)
+        for policy in extra_policies:
+            check(os.path.exists(policy), f"{policy} is missing")
+            include = f"<include>{BUS_POLICY}</include>"
+            check(include in conf, f"{BUS_CONF_TEMPLATE} has no {include}")
+            conf = conf.replace(include, f"{include}\n  <include>{policy}</include>", 1)
         with open(self.config_path, "w") as f:
             f.write(conf)
         read_fd, write_fd = os.pipe()
@@ -667,6 +685,10 @@ class Daemon:
         self.proc = None
         self.logs = []
         self.exit_codes = []
+        # set before start(): a command the daemon runs under (argv prefix),
+        # and environment variables on top of the usual ones
+        self.wrapper = []
+        self.extra_env = {}
         harness.add_cleanup(self.unlink_keyring)
         harness.add_cleanup(self.stop_at_teardown)
 
@@ -681,11 +703,12 @@ class Daemon:
         for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY",
                     "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY", "RUNTIME_DIRECTORY"):
             env.pop(var, None)
+        env.update(self.extra_env)
         with open(log_path, "w") as log:
             self.proc = Process(
                 "devauthd",
-                [self.binary, "--config-dir", self.config_dir, "--state-dir", self.state_dir,
-                 "--runtime-dir", self.runtime_dir, "--verbose"],
+                [*self.wrapper, self.binary, "--config-dir", self.config_dir,
+                 "--state-dir", self.state_dir, "--runtime-dir", self.runtime_dir, "--verbose"],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
 
         def owned():
@@ -849,8 +872,8 @@ class Harness:
             self.idp = idp
         return idp
 
-    def start_bus(self):
-        self.bus = Bus(self)
+    def start_bus(self, extra_policies=(), public=False):
+        self.bus = Bus(self, extra_policies=extra_policies, public=public)
         self.signals = SignalCollector(self.bus.connection)
         self.add_cleanup(self.signals.stop)
         return self.bus
@@ -1006,6 +1029,274 @@ class Harness:
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.add_cleanup(lambda: proc.stop(signal.SIGKILL))
         return proc, OutputReader(proc.popen.stdout), OutputReader(proc.popen.stderr)
+
+    # other users, polkit
+
+    def start_polkitd(self, rules=None):
+        """The real polkitd on the bus (started with polkit_bus_policy()
+        among its extra_policies); rules: {file name: JavaScript}."""
+        check(self.bus is not None, "start the bus before polkitd")
+        return Polkitd(self, rules or {})
+
+    def client_argv(self, user, ops, groups=None):
+        return [*as_user(user, groups=groups), "/usr/bin/python3", BUS_CLIENT, self.bus.address,
+                json.dumps(ops)]
+
+    def client_env(self):
+        env = self.ctl_env()
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env
+
+    def client(self, user, ops, groups=None, timeout=30):
+        """Runs tests/integration/bus_client.py as USER (a name or a uid,
+        with no supplementary groups unless GROUPS, a list of gids) with the
+        operations OPS; returns its result list."""
+        rc, out, err = run_process(self.client_argv(user, ops, groups), timeout=timeout,
+                                   env=self.client_env())
+        check(rc == 0, f"bus_client.py as {user} exited with {rc}:\nstdout: {out}\nstderr: {err}")
+        try:
+            return json.loads(out)["results"]
+        except (ValueError, KeyError):
+            raise TestFailure(f"bus_client.py as {user} printed {out!r} (stderr {err!r})") from None
+
+    def start_client(self, user, ops, groups=None):
+        """bus_client.py as USER in the background, for ops that begin with
+        wait-stdin; finish it with finish_client()."""
+        proc = Process("bus_client", self.client_argv(user, ops, groups), env=self.client_env(),
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.add_cleanup(lambda: proc.stop(signal.SIGKILL))
+        return proc
+
+    def finish_client(self, proc, timeout=30):
+        """Lets a client started by start_client() go on; returns its results."""
+        try:
+            out, err = proc.popen.communicate("go\n".encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.stop(signal.SIGKILL)
+            raise TestFailure(f"bus_client.py (PID {proc.pid}) did not finish within {timeout} s")
+        rc = proc.stop(signal.SIGKILL)
+        out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        check(rc == 0, f"bus_client.py exited with {rc}:\nstdout: {out}\nstderr: {err}")
+        try:
+            return json.loads(out)["results"]
+        except (ValueError, KeyError):
+            raise TestFailure(f"bus_client.py printed {out!r} (stderr {err!r})") from None
+
+
+# ---------------------------------------------------------------- other users and polkit
+
+BUS_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bus_client.py")
+POLKITD = "/usr/lib/polkit-1/polkitd"
+POLKIT_NAME = "org.freedesktop.PolicyKit1"
+POLKIT_BUS_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
+POLKIT_ACTIONS = os.path.join(SOURCE_ROOT, "polkit", "org.devauth.policy")
+# the directories polkitd reads; each gets one of the test bind-mounted over it
+POLKIT_DIRS = ("/usr/share/polkit-1/actions", "/etc/polkit-1/rules.d",
+               "/usr/share/polkit-1/rules.d")
+
+# A system user of the tests, created once per machine, in the group of
+# polkit/50-devauth-admin.rules.example and in one of the tests' own.
+TEST_USER = "devauth-test"
+TEST_GROUPS = ("devauth-admin", "devauth-test-tokens")
+USERS_LOCK = "/tmp/devauthd-integration-users.lock"
+
+
+def polkit_bus_policy():
+    """polkitd's own bus policy, to include in the private bus (it lets the
+    user polkitd own its name)."""
+    return POLKIT_BUS_POLICY
+
+
+def as_user(user, groups=None):
+    """setpriv arguments that run a command as USER (a name or a uid) and
+    its primary group, with only the supplementary GROUPS (gids; none by
+    default)."""
+    pw = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+    group_arg = (f"--groups={','.join(str(g) for g in groups)}" if groups
+                 else "--clear-groups")
+    return [_SETPRIV or "setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", group_arg,
+            "--"]
+
+
+def _run_admin(argv):
+    rc, out, err = run_process(argv, timeout=30)
+    check(rc == 0, f"{' '.join(argv)} exited with {rc}: {out}{err}")
+
+
+def ensure_test_user():
+    """Creates the system user devauth-test and its groups when missing
+    (idempotent, under a lock: cases run in parallel); returns its pwd entry."""
+    with open(USERS_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            for group in TEST_GROUPS:
+                try:
+                    grp.getgrnam(group)
+                except KeyError:
+                    _run_admin(["groupadd", "--system", group])
+            try:
+                pwd.getpwnam(TEST_USER)
+            except KeyError:
+                _run_admin(["useradd", "--system", "--no-create-home", "--home-dir",
+                            "/nonexistent", "--shell", "/usr/sbin/nologin", "--groups",
+                            ",".join(TEST_GROUPS), TEST_USER])
+            missing = [g for g in TEST_GROUPS if TEST_USER not in grp.getgrnam(g).gr_mem]
+            if missing:
+                _run_admin(["usermod", "--append", "--groups", ",".join(missing), TEST_USER])
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return pwd.getpwnam(TEST_USER)
+
+
+class Polkitd:
+    """The real polkitd on the private bus, in a mount namespace of its own
+    in which the project's actions and the test's rules are bind-mounted
+    over the system's directories (an empty one over the system's own
+    rules). The machine's files stay as they are: checked."""
+
+    def __init__(self, harness, rules):
+        self.harness = harness
+        check(os.access(POLKITD, os.X_OK), f"{POLKITD} is missing (package polkitd)")
+        tag = harness.next_tag("polkit")
+        base = os.path.join(harness.tmp, tag)
+        dirs = [os.path.join(base, d) for d in ("actions", "rules.d", "empty")]
+        for d in dirs:
+            os.makedirs(d)
+            # polkitd reads them as the user polkitd
+            os.chmod(d, 0o755)
+        shutil.copy(POLKIT_ACTIONS, dirs[0])
+        for name, text in rules.items():
+            path = os.path.join(dirs[1], name)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o644)
+        os.chmod(os.path.join(dirs[0], os.path.basename(POLKIT_ACTIONS)), 0o644)
+        before = self._system_files()
+        self.log_path = os.path.join(harness.tmp, f"{tag}.log")
+        script = ('set -e; mount --bind "$1" "$4"; mount --bind "$2" "$5"; '
+                  'mount --bind "$3" "$6"; exec "$7"')
+        argv = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
+                "sh", *dirs, *POLKIT_DIRS, POLKITD]
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+               "DBUS_SYSTEM_BUS_ADDRESS": harness.bus.address, "LC_ALL": "C.UTF-8"}
+        with open(self.log_path, "w") as log:
+            self.proc = Process("polkitd", argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        harness.add_cleanup(self.stop)
+
+        def owned():
+            if self.proc.poll() is not None:
+                raise TestFailure(f"polkitd exited with {self.proc.poll()}:\n{self.log()}")
+            return harness.bus.name_owner(POLKIT_NAME)
+
+        wait_until(owned, START_TIMEOUT, f"polkitd to own {POLKIT_NAME}")
+        m = wait_until(lambda: re.search(r"executing (\d+) rules", self.log()), START_TIMEOUT,
+                       "polkitd to load its rules")
+        check_equal(int(m.group(1)), len(rules), f"rules polkitd loaded (log:\n{self.log()})")
+        check(not re.search(r"error", self.log(), re.I), f"polkitd reports errors:\n{self.log()}")
+        check_equal(self._system_files(), before, "the system's polkit directories")
+
+    @staticmethod
+    def _system_files():
+        out = {}
+        for d in POLKIT_DIRS:
+            try:
+                out[d] = sorted(os.listdir(d))
+            except FileNotFoundError:
+                out[d] = None
+        return out
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        self.proc.stop()
+
+
+# ---------------------------------------------------------------- cgroups
+
+
+def systemd_cgroup_hierarchy():
+    """(mount point, our own path) of systemd's cgroup hierarchy: the v1
+    name=systemd one when there is one, else the unified one, as devauthd
+    picks from /proc/PID/cgroup."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            if len(rfields) < 3 or len(fields) < 5:
+                continue
+            fstype, options = rfields[0], rfields[2].split(",")
+            if fstype == "cgroup" and "name=systemd" in options:
+                mounts.setdefault("v1", fields[4])
+            elif fstype == "cgroup2":
+                mounts.setdefault("v2", fields[4])
+    with open("/proc/self/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    own = {("v1" if "name=systemd" in c.split(",") else "v2" if h == "0" else None): p
+           for h, c, p in lines}
+    for kind in ("v1", "v2"):
+        if kind in mounts and kind in own:
+            return mounts[kind], own[kind]
+    raise TestFailure(f"no systemd cgroup hierarchy is mounted: {mounts}, {own}")
+
+
+class Cgroup:
+    """A cgroup in systemd's hierarchy at RELPATH ("system.slice/x.service"),
+    with the directories that were missing created, and removed again at
+    the end, after the processes left in it are moved back."""
+
+    def __init__(self, harness, relpath):
+        self.mount, self.origin = systemd_cgroup_hierarchy()
+        self.relpath = relpath.strip("/")
+        self.path = os.path.join(self.mount, self.relpath)
+        self.created = []
+        d = self.mount
+        for part in self.relpath.split("/"):
+            d = os.path.join(d, part)
+            try:
+                os.mkdir(d)
+            except FileExistsError:
+                continue
+            self.created.append(d)
+        harness.add_cleanup(self.remove)
+
+    def add(self, pid):
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(f"{pid}\n")
+
+    def pids(self, path=None):
+        with open(os.path.join(path or self.path, "cgroup.procs")) as f:
+            return [int(p) for p in f.read().split()]
+
+    def remove(self):
+        back = os.path.join(self.mount, self.origin.lstrip("/"), "cgroup.procs")
+        for d in reversed(self.created):
+            for pid in self.pids(d):
+                try:
+                    with open(back, "w") as f:
+                        f.write(f"{pid}\n")
+                except ProcessLookupError:
+                    pass
+            # an exiting process may hold it for a moment: bounded retries
+            for attempt in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EBUSY, errno.ENOTEMPTY) or attempt == 49:
+                        raise
+                    if any(os.path.isdir(os.path.join(d, c)) for c in os.listdir(d)):
+                        # a cgroup of someone else's inside: theirs to remove
+                        break
+                    time.sleep(0.02)
+        self.created = []
 
 
 def polls_after(stats, t_ms):

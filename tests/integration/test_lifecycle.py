@@ -1019,3 +1019,73 @@ def test_many_accounts(h):
 
 LOG_EVENT = re.compile(r"(\d\d):(\d\d):(\d\d)\.(\d{3}): account (\S+): "
                        r"(new access token|refreshing the access token)")
+
+
+# ---------------------------------------------------------------- resume
+
+LOGIN1_POLICY = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="root">
+    <allow own="org.freedesktop.login1"/>
+  </policy>
+</busconfig>
+"""
+
+
+def test_resume(h):
+    """A device that wakes up (logind's PrepareForSleep(false)) looks at
+    its tokens at once instead of sleeping out its backoff."""
+    h.start_idp("--interval", "1", "--access-ttl", "6")
+    policy = os.path.join(h.tmp, "login1.conf")
+    with open(policy, "w") as f:
+        f.write(LOGIN1_POLICY)
+    h.start_bus(extra_policies=[policy])
+    proxy = start_proxy(h, h.idp)
+    h.start_daemon({"demo": proxied_conf(h.idp, proxy)})
+    h.sign_in()
+
+    # a stand-in for logind on the private bus
+    logind = h.bus.connect()
+    reply = logind.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", "RequestName",
+                             GLib.Variant("(su)", ("org.freedesktop.login1", 0)),
+                             GLib.VariantType("(u)"), Gio.DBusCallFlags.NONE, 5000, None)
+    check_equal(reply.unpack()[0], 1, "owning org.freedesktop.login1 on the private bus")
+
+    # refreshes fail until the backoff is long
+    proxy.set_mode("reset")
+    t_reset = time.time()
+    attempts = []
+
+    def three_attempts():
+        nonlocal attempts
+        attempts = []
+        for e in proxy.connections_since(t_reset, mode="reset"):
+            if not attempts or e["t"] - attempts[-1] > 0.5:
+                attempts.append(e["t"])
+        return len(attempts) >= 3
+
+    wait_until(three_attempts, 40, "three failed refresh attempts", interval=0.2)
+    check(h.properties()["LastError"] != "", "LastError is empty after failed refreshes")
+    gap = attempts[2] - attempts[1]
+
+    # the IdP is reachable again, but nothing says so but the wake-up
+    h.idp.reset_stats()
+    proxy.set_mode("pass")
+    time.sleep(0.3)
+    check_equal(h.idp.stats()["refreshes"], [], "refreshes before the wake-up")
+    t_wake = time.time()
+    for sleeping in (True, False):
+        logind.emit_signal(None, "/org/freedesktop/login1", "org.freedesktop.login1.Manager",
+                           "PrepareForSleep", GLib.Variant("(b)", (sleeping,)))
+    wait_until(lambda: [r["result"] for r in h.idp.stats()["refreshes"]] == ["tokens"], 5,
+               "a refresh right after the wake-up", interval=0.1)
+    took = time.time() - t_wake
+    print_err(f"retries {gap:.1f} s apart before; refreshed {took:.2f} s after the wake-up")
+    check(took < gap, f"the refresh came {took:.2f} s after the wake-up, no sooner than the "
+          f"backoff ({gap:.1f} s) would have")
+    wait_until(lambda: h.properties()["LastError"] == "", 5, "LastError cleared")
+    token, _ = h.get_token(min_validity=1)
+    status, _ = h.idp.userinfo(token)
+    check_equal(status, 200, "userinfo with the token after the wake-up")
