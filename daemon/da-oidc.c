@@ -576,6 +576,8 @@ struct _DaOidcClient {
 	SoupSession *session;
 	guint timeout_sec;
 	GHashTable *retry_at; /* host → wall-clock seconds, from Retry-After */
+	GHashTable *discovered; /* issuer → DaOidcEndpoints: one discovery per IdP */
+	GHashTable *discovering; /* issuer → GPtrArray of GTask waiting for it */
 };
 
 static gchar *
@@ -960,6 +962,31 @@ parse_discovery_cb (guint status, const gchar *data, gsize len, const gchar *iss
 	return da_oidc_parse_discovery (data, len, issuer, error);
 }
 
+static void
+discover_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	DaOidcClient *self = DA_OIDC_CLIENT (source);
+	g_autofree gchar *issuer = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) waiters = NULL;
+	DaOidcEndpoints *found;
+
+	found = g_task_propagate_pointer (G_TASK (res), &error);
+	g_hash_table_steal_extended (self->discovering, issuer, NULL, (gpointer *) &waiters);
+	if (found != NULL)
+		g_hash_table_replace (self->discovered, g_strdup (issuer), found);
+	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index (waiters, i);
+		if (found != NULL)
+			g_task_return_pointer (task, da_oidc_endpoints_copy (found),
+					       (GDestroyNotify) da_oidc_endpoints_free);
+		else
+			g_task_return_error (task, g_error_copy (error));
+	}
+}
+
+/* One discovery per issuer, shared by every account that names it, and
+ * kept for the life of the daemon. */
 void
 da_oidc_client_discover_async (DaOidcClient *self,
 			       const gchar *issuer,
@@ -967,18 +994,37 @@ da_oidc_client_discover_async (DaOidcClient *self,
 			       GAsyncReadyCallback callback,
 			       gpointer user_data)
 {
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	g_autofree gchar *base = strip_slash (issuer);
 	g_autofree gchar *url = g_strconcat (base, "/.well-known/openid-configuration", NULL);
-	g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+	g_autoptr(SoupMessage) msg = NULL;
+	const DaOidcEndpoints *cached = g_hash_table_lookup (self->discovered, issuer);
+	GPtrArray *waiters;
 
-	if (msg == NULL) {
-		return_bad_url (self, url, da_oidc_client_discover_async, callback, user_data);
+	g_task_set_source_tag (task, da_oidc_client_discover_async);
+	if (cached != NULL) {
+		g_task_return_pointer (task, da_oidc_endpoints_copy (cached),
+				       (GDestroyNotify) da_oidc_endpoints_free);
 		return;
 	}
+	waiters = g_hash_table_lookup (self->discovering, issuer);
+	if (waiters != NULL) {
+		g_ptr_array_add (waiters, g_steal_pointer (&task));
+		return;
+	}
+	msg = soup_message_new ("GET", url);
+	if (msg == NULL) {
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+					 "'%s' is not a URL", url);
+		return;
+	}
+	waiters = g_ptr_array_new_with_free_func (g_object_unref);
+	g_ptr_array_add (waiters, g_steal_pointer (&task));
+	g_hash_table_insert (self->discovering, g_strdup (issuer), waiters);
 	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
 				      "application/json");
 	request_async (self, msg, parse_discovery_cb, (GDestroyNotify) da_oidc_endpoints_free, issuer,
-		       cancellable, da_oidc_client_discover_async, callback, user_data);
+		       NULL, discover_done_cb, discover_done_cb, g_strdup (issuer));
 }
 
 DaOidcEndpoints *
@@ -1142,6 +1188,8 @@ da_oidc_client_finalize (GObject *object)
 
 	g_clear_object (&self->session);
 	g_clear_pointer (&self->retry_at, g_hash_table_unref);
+	g_clear_pointer (&self->discovered, g_hash_table_unref);
+	g_clear_pointer (&self->discovering, g_hash_table_unref);
 	G_OBJECT_CLASS (da_oidc_client_parent_class)->finalize (object);
 }
 
@@ -1155,6 +1203,10 @@ static void
 da_oidc_client_init (DaOidcClient *self)
 {
 	self->retry_at = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+	self->discovered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+						  (GDestroyNotify) da_oidc_endpoints_free);
+	self->discovering = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+						   (GDestroyNotify) g_ptr_array_unref);
 }
 
 DaOidcClient *
