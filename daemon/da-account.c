@@ -16,6 +16,12 @@
 #define DA_REFRESH_TIMER_MAX_SEC 60
 #define DA_REFRESH_BACKOFF_MIN_SEC 2
 #define DA_REFRESH_BACKOFF_MAX_SEC 300
+/* after a failed refresh, callers wait this long for the next attempt, so
+ * that apps asking in a loop cannot hammer an IdP that is down */
+#define DA_REFRESH_CALLER_GAP_SEC 2
+/* at most one refresh this often for callers whose min-validity the IdP's
+ * token lifetime cannot meet */
+#define DA_DEMAND_REFRESH_QUIET_SEC 5
 
 struct _DaAccount {
 	GObject parent_instance;
@@ -37,6 +43,10 @@ struct _DaAccount {
 	GPtrArray *login_waiters; /* of GTask, waiting for the flow's prompt */
 
 	GPtrArray *refresh_waiters; /* of GTask, sharing one refresh */
+	gboolean refreshing;	    /* a refresh request is on its way */
+	gint64 refresh_failed_us;   /* when the last failed refresh ended */
+	gint64 demand_refresh_us;   /* when a refresh a caller asked for ended */
+	gboolean demand_pending;    /* the refresh under way is a caller's */
 	gint64 token_lifetime;	    /* of the current access token, seconds */
 	gint64 access_expires_us;   /* of the current access token, wall clock */
 	gint64 access_received_us;  /* when it arrived; 0 when restored */
@@ -854,11 +864,23 @@ da_account_cancel_login (DaAccount *self, GError **error)
 DaToken *
 da_account_get_cached_token (DaAccount *self, guint min_validity)
 {
+	gint64 now = now_us ();
+	gint64 left;
+	gint64 quiet;
+
 	if (self->access == NULL)
 		return NULL;
-	if (self->access_expires_us - now_us () < SEC_US (min_validity))
-		return NULL;
-	return da_token_copy (self->access);
+	left = self->access_expires_us - now;
+	if (left >= SEC_US (min_validity))
+		return da_token_copy (self->access);
+	/* an IdP that issues tokens shorter than asked for cannot do better
+	 * by being asked again at once: after a refresh for a caller, a token
+	 * that is still valid is good enough for a while */
+	quiet = MIN (SEC_US (DA_DEMAND_REFRESH_QUIET_SEC), SEC_US (self->token_lifetime) / 2);
+	if (left > 0 && !self->refreshing && self->demand_refresh_us > 0 &&
+	    now - self->demand_refresh_us < quiet)
+		return da_token_copy (self->access);
+	return NULL;
 }
 
 static GError *
@@ -877,6 +899,13 @@ da_account_complete_refresh_waiters (DaAccount *self, const GError *error)
 	g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->refresh_waiters);
 
 	self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+	self->refreshing = FALSE;
+	if (error != NULL)
+		self->refresh_failed_us = now_us ();
+	/* failed or not, a caller's refresh buys the others a quiet while */
+	if (self->demand_pending)
+		self->demand_refresh_us = now_us ();
+	self->demand_pending = FALSE;
 	for (guint i = 0; i < waiters->len; i++) {
 		GTask *task = g_ptr_array_index (waiters, i);
 		if (error != NULL)
@@ -967,7 +996,7 @@ da_account_refresh_async (DaAccount *self,
 			  gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-	gboolean running = self->refresh_waiters->len > 0;
+	gint64 allowed_at = self->refresh_failed_us + SEC_US (DA_REFRESH_CALLER_GAP_SEC);
 
 	g_task_set_source_tag (task, da_account_refresh_async);
 	if (self->refresh == NULL) {
@@ -976,8 +1005,16 @@ da_account_refresh_async (DaAccount *self,
 	}
 	/* single flight: every caller shares the one request */
 	g_ptr_array_add (self->refresh_waiters, g_steal_pointer (&task));
-	if (running)
+	if (self->refreshing)
 		return;
+	/* right after a failure: the timer starts the next attempt */
+	if (self->refresh_failures > 0 && now_us () < allowed_at) {
+		if (self->refresh_due == 0 || self->refresh_due > allowed_at)
+			self->refresh_due = allowed_at;
+		da_account_refresh_timer_start (self);
+		return;
+	}
+	self->refreshing = TRUE;
 	da_account_ensure_endpoints_async (self, NULL, da_account_refresh_endpoints_cb,
 					   g_object_ref (self));
 }
@@ -1093,6 +1130,7 @@ da_account_get_token_async (DaAccount *self,
 			g_task_return_error (task, da_account_not_signed_in (self));
 		return;
 	}
+	self->demand_pending = TRUE;
 	wait->timeout_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, DA_GET_TOKEN_WAIT_MAX_SEC,
 						       da_account_get_token_timeout_cb,
 						       g_object_ref (task), g_object_unref);
