@@ -22,6 +22,9 @@
 /* at most one refresh this often for callers whose min-validity the IdP's
  * token lifetime cannot meet */
 #define DA_DEMAND_REFRESH_QUIET_SEC 5
+/* a token is not handed out in its last second: it would be dead by the
+ * time the caller used it (and clocks differ a little) */
+#define DA_EXPIRY_MARGIN_US (G_USEC_PER_SEC)
 
 struct _DaAccount {
 	GObject parent_instance;
@@ -82,6 +85,11 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE (DaAccount, da_account, G_TYPE_OBJECT)
 
 static void da_account_plan_refresh (DaAccount *self);
+static void da_account_refresh_paced_async (DaAccount *self,
+					    gboolean paced,
+					    GCancellable *cancellable,
+					    GAsyncReadyCallback callback,
+					    gpointer user_data);
 
 static gint64
 now_sec (void)
@@ -398,7 +406,7 @@ da_account_refresh_timer_cb (gpointer user_data)
 		return G_SOURCE_REMOVE;
 	}
 	self->refresh_due = 0;
-	da_account_refresh_async (self, NULL, da_account_background_refresh_cb, NULL);
+	da_account_refresh_paced_async (self, TRUE, NULL, da_account_background_refresh_cb, NULL);
 	return G_SOURCE_REMOVE;
 }
 
@@ -870,7 +878,7 @@ da_account_get_cached_token (DaAccount *self, guint min_validity)
 
 	if (self->access == NULL)
 		return NULL;
-	left = self->access_expires_us - now;
+	left = self->access_expires_us - DA_EXPIRY_MARGIN_US - now;
 	if (left >= SEC_US (min_validity))
 		return da_token_copy (self->access);
 	/* an IdP that issues tokens shorter than asked for cannot do better
@@ -989,11 +997,14 @@ da_account_refresh_endpoints_cb (GObject *source, GAsyncResult *res, gpointer us
 				      g_object_ref (self));
 }
 
-void
-da_account_refresh_async (DaAccount *self,
-			  GCancellable *cancellable,
-			  GAsyncReadyCallback callback,
-			  gpointer user_data)
+/* @paced: wait out the gap after a failed attempt (callers asking in a
+ * loop); an explicit Refresh is not paced. */
+static void
+da_account_refresh_paced_async (DaAccount *self,
+				gboolean paced,
+				GCancellable *cancellable,
+				GAsyncReadyCallback callback,
+				gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	gint64 allowed_at = self->refresh_failed_us + SEC_US (DA_REFRESH_CALLER_GAP_SEC);
@@ -1008,7 +1019,7 @@ da_account_refresh_async (DaAccount *self,
 	if (self->refreshing)
 		return;
 	/* right after a failure: the timer starts the next attempt */
-	if (self->refresh_failures > 0 && now_us () < allowed_at) {
+	if (paced && self->refresh_failures > 0 && now_us () < allowed_at) {
 		if (self->refresh_due == 0 || self->refresh_due > allowed_at)
 			self->refresh_due = allowed_at;
 		da_account_refresh_timer_start (self);
@@ -1017,6 +1028,15 @@ da_account_refresh_async (DaAccount *self,
 	self->refreshing = TRUE;
 	da_account_ensure_endpoints_async (self, NULL, da_account_refresh_endpoints_cb,
 					   g_object_ref (self));
+}
+
+void
+da_account_refresh_async (DaAccount *self,
+			  GCancellable *cancellable,
+			  GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	da_account_refresh_paced_async (self, FALSE, cancellable, callback, user_data);
 }
 
 gboolean
@@ -1061,7 +1081,7 @@ da_account_return_token_or (DaAccount *self, GTask *task, GError *error)
 		return;
 	}
 	if (!g_error_matches (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN) && self->access != NULL &&
-	    self->access_expires_us > now_us ()) {
+	    self->access_expires_us - DA_EXPIRY_MARGIN_US > now_us ()) {
 		g_error_free (error);
 		g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
 		return;
@@ -1134,8 +1154,8 @@ da_account_get_token_async (DaAccount *self,
 	wait->timeout_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, DA_GET_TOKEN_WAIT_MAX_SEC,
 						       da_account_get_token_timeout_cb,
 						       g_object_ref (task), g_object_unref);
-	da_account_refresh_async (self, NULL, da_account_get_token_refreshed_cb,
-				  g_steal_pointer (&task));
+	da_account_refresh_paced_async (self, TRUE, NULL, da_account_get_token_refreshed_cb,
+					g_steal_pointer (&task));
 }
 
 DaToken *
