@@ -458,7 +458,7 @@ da_account_plan_refresh (DaAccount *self)
 			at = expires - lifetime / 4;
 		}
 		at += random_us (-lifetime / 10, lifetime / 20);
-		self->refresh_due = CLAMP (at, now + 1000, MAX (expires - G_USEC_PER_SEC / 2, now + 1000));
+		self->refresh_due = CLAMP (at, now + 1000, MAX (expires - G_USEC_PER_SEC / 4, now + 1000));
 	}
 	da_account_refresh_timer_start (self);
 }
