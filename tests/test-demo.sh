@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 rc=0
-DEVAUTH_DEMO_SKIP_SETUP=1 DEVAUTH_DEMO_AUTO_APPROVE=1 timeout 90 "$top/tools/demo" </dev/null >"$out" 2>&1 || rc=$?
+DEVAUTH_DEMO_SKIP_SETUP=1 DEVAUTH_DEMO_AUTO_APPROVE=1 timeout 150 "$top/tools/demo" </dev/null >"$out" 2>&1 || rc=$?
 fail() {
 	echo "FAIL: $*"
 	cat "$out"
