@@ -93,7 +93,9 @@ if [ "$uid" -le 0 ] || [ "$uid" -ge 1000 ]; then
 	fail "devauthd is not a system user: $entry"
 fi
 getent group devauthd >/dev/null || fail "no group devauthd"
-journalctl -b --no-pager -u systemd-sysusers.service | grep -q "Creating user 'devauthd'" ||
+# sysusers may run before journald: its lines are then not tagged with the
+# unit, so the whole boot's journal is searched
+journalctl -b --no-pager | grep -q "systemd-sysusers.*Creating user 'devauthd'" ||
 	fail "systemd-sysusers did not create devauthd at boot"
 for u in tester kiosk; do
 	getent passwd "$u" >/dev/null || fail "no user $u (the test's own sysusers.d file)"
