@@ -75,7 +75,8 @@ def main():
     plan = schedule(duration, args.short)
     result = {"duration_s": duration, "accounts": args.accounts, "clients": args.clients,
               "ttl_s": args.ttl, "interval_ms": args.interval_ms, "outages": [],
-              "machine": {"cpu": B.machine()["cpu"], "load_start": B.loadavg()}}
+              "machine": {"cpu": B.machine()["cpu"], "load_start": B.loadavg(),
+                          "source": B.machine()["source"]}}
     failures = []
     h = B.new_harness("soak", extra_policy=None)
     rss = []
@@ -250,8 +251,8 @@ def report(r):
              f"{r['accounts']} accounts with {r['ttl_s']} s access tokens (`--rotate-refresh`), "
              f"{r['clients']} C clients (one connection each) calling GetToken (min-validity 0) "
              f"round-robin over the accounts with {r['interval_ms']} ms between calls; "
-             f"HttpTimeoutSec=5. CPU {r['machine']['cpu']}; load {r['machine']['load_start']} → "
-             f"{r['load_end']}.", "",
+             f"HttpTimeoutSec=5. Source {r['machine'].get('source', '?')}; CPU "
+             f"{r['machine']['cpu']}; load {r['machine']['load_start']} → {r['load_end']}.", "",
              "Outages (through the fault proxy; the IdP itself keeps running, since a restart "
              "of the loopback IdP loses its grants — that case is `faults.idp_restarted`): "
              + "; ".join(f"{o['kind']} {o['length_s']} s at +{o['offset_s']} s"

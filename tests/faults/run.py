@@ -29,7 +29,8 @@ def cases():
 
 
 def known_bugs():
-    """The cases registered with should_fail (tests of known daemon bugs)."""
+    """The cases registered with should_fail (tests of known daemon bugs, in a
+    list named fault_known_bugs in meson.build; none at the moment)."""
     with open(os.path.join(HERE, "meson.build")) as f:
         text = f.read()
     block = text.split("fault_known_bugs = [", 1)[1].split("]\n", 1)[0] if "fault_known_bugs" in text else ""

@@ -558,8 +558,8 @@ def test_keyring_quota(h):
 
 
 # ---------------------------------------------------------------- callers that ask too often
-# Registered with should_fail in meson.build: they pass once devauthd is
-# fixed, and meson then reports them as failures so that the flag comes off.
+# Both failed before bd786a1 (a caller's refresh now buys the others a quiet
+# while, and callers wait 2 s between failed attempts).
 
 
 def test_get_token_respects_backoff(h):
