@@ -666,7 +666,9 @@ da_service_finalize (GObject *object)
 {
 	DaService *self = DA_SERVICE (object);
 
-	if (self->skeleton != NULL)
+	/* never exported when the bus could not be reached */
+	if (self->skeleton != NULL &&
+	    g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->skeleton)) != NULL)
 		g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
 	g_clear_object (&self->skeleton);
 	g_clear_object (&self->object_manager);
