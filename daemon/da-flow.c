@@ -230,12 +230,6 @@ da_flow_is_started (DaFlow *self)
 	return self->started;
 }
 
-gboolean
-da_flow_is_finished (DaFlow *self)
-{
-	return self->finished;
-}
-
 const gchar *
 da_flow_get_user_code (DaFlow *self)
 {

@@ -47,8 +47,6 @@ void
 da_flow_cancel (DaFlow *self);
 gboolean
 da_flow_is_started (DaFlow *self);
-gboolean
-da_flow_is_finished (DaFlow *self);
 const gchar *
 da_flow_get_user_code (DaFlow *self);
 const gchar *

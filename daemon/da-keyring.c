@@ -62,12 +62,6 @@ da_keyring_open (const gchar *name, GError **error)
 	return g_steal_pointer (&self);
 }
 
-gint32
-da_keyring_get_id (DaKeyring *self)
-{
-	return self->id;
-}
-
 gboolean
 da_keyring_store (DaKeyring *self,
 		  const gchar *description,

@@ -26,8 +26,6 @@ gboolean
 da_keyring_remove (DaKeyring *self, const gchar *description, GError **error);
 gboolean
 da_keyring_clear (DaKeyring *self, GError **error);
-gint32
-da_keyring_get_id (DaKeyring *self);
 void
 da_keyring_free (DaKeyring *self);
 

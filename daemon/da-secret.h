@@ -26,13 +26,4 @@ da_secret_byte_array_free (GByteArray *array);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaSecret, da_secret_free)
 
-/* Replaces *slot by @value (which may be NULL), wiping the old secret. */
-static inline void
-da_secret_replace (DaSecret **slot, const gchar *value)
-{
-	DaSecret *old = *slot;
-	*slot = value != NULL ? da_secret_new (value) : NULL;
-	da_secret_free (old);
-}
-
 G_END_DECLS
