@@ -14,6 +14,8 @@
 struct _DaKeyring {
 	gchar *name;
 	key_serial_t id;
+	gboolean possessed;	/* @u is linked into our session keyring */
+	int link_errno;		/* why the last link failed */
 };
 
 static void
@@ -31,17 +33,51 @@ set_errno_error (GError **error, int errsv, const gchar *what)
 				     : g_strerror (errsv));
 }
 
+/* A service's session keyring is its own (systemd's KeyringMode=private);
+ * linking @u into it gives us possession of our keys, which are
+ * possessor-only.  A link costs key quota, so with a full quota it fails;
+ * it is tried again whenever a key operation is refused for want of it.
+ * Returns TRUE when the link was made now. */
+static gboolean
+link_user_keyring (DaKeyring *self)
+{
+	if (self->possessed)
+		return FALSE;
+	if (keyctl_link (KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING) < 0) {
+		if (errno != self->link_errno)
+			g_debug ("cannot link the user keyring into the session keyring: %s",
+				 g_strerror (errno));
+		self->link_errno = errno;
+		return FALSE;
+	}
+	self->possessed = TRUE;
+	self->link_errno = 0;
+	return TRUE;
+}
+
+/* After an operation failed with @errsv: whether to try it once more
+ * (possession was missing and is there now).  Otherwise the error to
+ * report: a refusal for want of possession caused by a full key quota is
+ * reported as the full quota. */
+static gboolean
+retry_with_possession (DaKeyring *self, int *errsv)
+{
+	if (*errsv != EACCES || self->possessed)
+		return FALSE;
+	if (link_user_keyring (self))
+		return TRUE;
+	if (self->link_errno == EDQUOT)
+		*errsv = EDQUOT;
+	return FALSE;
+}
+
 DaKeyring *
 da_keyring_open (const gchar *name, GError **error)
 {
 	g_autoptr(DaKeyring) self = g_new0 (DaKeyring, 1);
 
 	self->name = g_strdup (name);
-	/* A service's session keyring is its own (systemd's KeyringMode=
-	 * private); linking @u into it gives us possession of our keys. */
-	if (keyctl_link (KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING) < 0)
-		g_debug ("cannot link the user keyring into the session keyring: %s",
-			 g_strerror (errno));
+	link_user_keyring (self);
 
 	/* search first: add_key() of an existing keyring replaces it, keys and all */
 	self->id = keyctl_search (KEY_SPEC_USER_KEYRING, "keyring", name, 0);
@@ -79,10 +115,17 @@ da_keyring_store (DaKeyring *self,
 		return FALSE;
 	}
 	/* add_key() updates a key of the same type and description in place */
-	key = add_key ("user", description, payload, len, self->id);
-	if (key < 0) {
+	for (guint attempt = 0;; attempt++) {
+		int errsv;
+
+		key = add_key ("user", description, payload, len, self->id);
+		if (key >= 0)
+			break;
+		errsv = errno;
+		if (attempt == 0 && retry_with_possession (self, &errsv))
+			continue;
 		g_autofree gchar *what = g_strdup_printf ("cannot store key '%s'", description);
-		set_errno_error (error, errno, what);
+		set_errno_error (error, errsv, what);
 		return FALSE;
 	}
 	if (keyctl_set_timeout (key, timeout_sec) < 0) {
@@ -101,8 +144,12 @@ find_key (DaKeyring *self, const gchar *description, GError **error)
 	key_serial_t key = keyctl_search (self->id, "user", description, 0);
 
 	if (key < 0) {
+		int errsv = errno;
+
+		if (retry_with_possession (self, &errsv))
+			return find_key (self, description, error);
 		g_autofree gchar *what = g_strdup_printf ("no key '%s'", description);
-		set_errno_error (error, errno, what);
+		set_errno_error (error, errsv, what);
 	}
 	return key;
 }
@@ -154,7 +201,11 @@ gboolean
 da_keyring_clear (DaKeyring *self, GError **error)
 {
 	if (keyctl_clear (self->id) < 0) {
-		set_errno_error (error, errno, "cannot clear the keyring");
+		int errsv = errno;
+
+		if (retry_with_possession (self, &errsv) && keyctl_clear (self->id) == 0)
+			return TRUE;
+		set_errno_error (error, errsv, "cannot clear the keyring");
 		return FALSE;
 	}
 	return TRUE;

@@ -14,6 +14,7 @@ import fcntl
 import os
 import pwd
 import re
+import subprocess
 import time
 import urllib.parse
 
@@ -441,16 +442,39 @@ def ensure_test_user():
         raise harness.TestFailure(f"cannot create the user {TEST_USER} ({rc}): {err}") from None
 
 
-def as_uid(uid, script, timeout=60):
-    """Runs a shell script as @uid in a session keyring of its own that
-    links the uid's user keyring (so that its keys are possessed)."""
-    argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
-            "keyctl", "session", "-", "sh", "-c", "keyctl link @u @s >/dev/null; " + script]
-    return harness.run_process(argv, timeout=timeout)
+PROBE_SESSION = "devauthd-faults-probe"
+
+
+def as_uid(uid, script, session=None, timeout=60):
+    """Runs a shell script as @uid.  With @session, in that named session
+    keyring (which must exist already: joining one allocates nothing, so this
+    works with a full key quota); without, in the caller's session, so that
+    only the user's own permissions count."""
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    if session:
+        argv += ["keyctl", "session", session]
+    return harness.run_process(argv + ["sh", "-c", script], timeout=timeout)
+
+
+def hold_probe_session(h, uid):
+    """Creates, before the quota is filled, a named session keyring of @uid
+    that links the uid's user keyring (so that keys under it are possessed
+    by whoever joins it) and that the uid may join; a process holds it for
+    the length of the test."""
+    holder = harness.Process(
+        "probe-session",
+        ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+         "keyctl", "session", PROBE_SESSION, "sh", "-c",
+         "keyctl link @u @s && keyctl setperm @s 0x3f3f0000 && echo ready && exec sleep 600"],
+        stdout=subprocess.PIPE)
+    h.add_cleanup(holder.stop)
+    line = holder.popen.stdout.readline().decode().strip()
+    check_equal(line, "ready", "the probe session keyring of the test uid")
 
 
 FILL_QUOTA = """
 ring=$(keyctl newring junk @u) || exit 3
+keyctl setperm $ring 0x3f3f0000 || exit 3
 for size in 4000 1000 250 60 15 1; do
   i=0
   while [ $i -lt 400 ]; do
@@ -516,6 +540,7 @@ def test_keyring_quota(h):
     wait_until(lambda: "keyring" in d.log(), 10, "devauthd to open its keyring")
     check("keyring unavailable" not in d.log(), f"the keyring did not open:\n{d.log()}")
 
+    hold_probe_session(h, uid)
     rc, out, err = as_uid(uid, FILL_QUOTA)
     check(rc == 0, f"filling the key quota of uid {uid} failed ({rc}): {err}")
     junk = out.strip()
@@ -528,8 +553,10 @@ def test_keyring_quota(h):
           + "\n".join(lines))
     props = h.properties()
     check_equal(props["State"], "signed-in", "State with a full key quota")
-    rc, out, _ = as_uid(uid, f"keyctl search @u keyring {d.keyring_name} >/dev/null && "
-                             f"keyctl search %:{d.keyring_name} user devauthd:demo:refresh")
+    rc, out, err = as_uid(uid, f"ring=$(keyctl search @u keyring {d.keyring_name}) || exit 90; "
+                               f"keyctl search $ring user devauthd:demo:refresh",
+                          session=PROBE_SESSION)
+    check(rc != 90, f"the keyring {d.keyring_name} is not under the user keyring: {err}")
     check(rc != 0, "the refresh key was stored although the quota is full")
     # repeated refreshes with a full quota: no log flood, no growth
     rss_before = rss_kib(d.proc.pid)
@@ -550,7 +577,9 @@ def test_keyring_quota(h):
 
     def stored():
         h.refresh()
-        rc, _, _ = as_uid(uid, f"keyctl search %:{d.keyring_name} user devauthd:demo:refresh")
+        rc, _, _ = as_uid(uid, f"ring=$(keyctl search @u keyring {d.keyring_name}) && "
+                               f"keyctl search $ring user devauthd:demo:refresh",
+                          session=PROBE_SESSION)
         return rc == 0
 
     wait_until(stored, 20, "the refresh key in the keyring once there is room", interval=1)
