@@ -121,6 +121,16 @@ describe_action (const gchar *action_id, const gchar *account)
 	return g_strdup_printf ("%s account '%s'", verb, account);
 }
 
+/* polkitd is not on the bus and cannot be activated */
+static gboolean
+polkit_is_absent (const GError *error)
+{
+	return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+	       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+	       (error->domain == G_DBUS_ERROR && error->code >= G_DBUS_ERROR_SPAWN_EXEC_FAILED &&
+		error->code <= G_DBUS_ERROR_SPAWN_FILE_INVALID);
+}
+
 static void
 da_authority_check_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -134,6 +144,15 @@ da_authority_check_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	if (result == NULL) {
 		gboolean cancelled;
 
+		/* no polkit on this system (or it cannot be started): nobody
+		 * it would have to vouch for is authorized, like systemd does */
+		if (polkit_is_absent (error)) {
+			g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+						 "not authorized to %s: polkit is not available "
+						 "to authorize this caller",
+						 check->what);
+			return;
+		}
 		g_dbus_error_strip_remote_error (error);
 		cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
 			    g_error_matches (error, POLKIT_ERROR, POLKIT_ERROR_CANCELLED);

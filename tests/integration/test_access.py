@@ -634,8 +634,9 @@ def test_no_polkit(h):
     check_equal(results[-1].get("accounts"), [["demo", h.account_path("demo")]],
                 f"ListAccounts as {NOBODY}")
     for result in results[:-1]:
-        # refused (as Internal today: polkit is asked, and it is not there)
-        check(result.get("error") in (DENIED, ERROR_PREFIX + "Internal"),
-              f"{NOBODY} without polkit: {result}")
+        # polkit is asked, and it is not there: refused, and told why
+        check_equal(result.get("error"), DENIED, f"{NOBODY} without polkit: {result}")
+        check("polkit is not available" in result.get("message", ""),
+              f"{NOBODY} without polkit, the message: {result}")
     h.expect_error("NotSignedIn", h.get_token, "demo")
     check(h.daemon.proc.poll() is None, "devauthd died")
