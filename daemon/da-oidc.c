@@ -654,9 +654,23 @@ typedef struct {
 	gint64 sent_us; /* wall clock */
 } DaOidcRequest;
 
+/* A token's life counts from when its request left, not from when it was
+ * queued: libsoup holds requests back while the host's connections are
+ * busy, and a request queued for longer than 75 % of the life would come
+ * back looking due for a refresh at once. */
+static void
+request_wrote_headers_cb (SoupMessage *msg, gpointer user_data)
+{
+	DaOidcRequest *req = user_data;
+
+	req->sent_us = g_get_real_time ();
+}
+
 static void
 da_oidc_request_free (DaOidcRequest *req)
 {
+	if (req->msg != NULL)
+		g_signal_handlers_disconnect_by_data (req->msg, req);
 	g_clear_handle_id (&req->deadline_id, g_source_remove);
 	if (req->caller_handler != 0)
 		g_cancellable_disconnect (req->caller_cancellable, req->caller_handler);
@@ -838,6 +852,7 @@ request_async (DaOidcClient *self,
 	req->extra = g_strdup (extra);
 	req->body = g_byte_array_sized_new (DA_OIDC_READ_CHUNK);
 	req->sent_us = g_get_real_time ();
+	g_signal_connect (msg, "wrote-headers", G_CALLBACK (request_wrote_headers_cb), req);
 	req->cancellable = g_cancellable_new ();
 	if (cancellable != NULL) {
 		req->caller_cancellable = g_object_ref (cancellable);
@@ -969,10 +984,12 @@ discover_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autofree gchar *issuer = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) waiters = NULL;
+	g_autofree gchar *key = NULL;
 	DaOidcEndpoints *found;
 
 	found = g_task_propagate_pointer (G_TASK (res), &error);
-	g_hash_table_steal_extended (self->discovering, issuer, NULL, (gpointer *) &waiters);
+	g_hash_table_steal_extended (self->discovering, issuer, (gpointer *) &key,
+				     (gpointer *) &waiters);
 	if (found != NULL)
 		g_hash_table_replace (self->discovered, g_strdup (issuer), found);
 	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
