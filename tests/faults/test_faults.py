@@ -317,7 +317,7 @@ def test_untrusted_tls(h):
     proxy = FaultProxy(h.idp.origin, tls=make_self_signed(h.tmp))
     h.add_cleanup(proxy.stop)
     h.start_bus()
-    h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
+    h.start_daemon({"demo": account_conf(proxy.origin)})
     try:
         h.login()
     except DBusCallError as e:

@@ -133,7 +133,7 @@ if [ ! -d "$HERE/node_modules/oidc-provider" ]; then
 	(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
-T0=$(date +%s)
+STARTED=$(date +%s)
 
 # =====================================================================
 # A: default paths, --slow-down with interval 1, short lifetimes
@@ -155,6 +155,8 @@ if start A --slow-down --interval 1 --device-code-ttl 4 --access-ttl 4 --refresh
 	check "A: /_test/approve" 200 "$CODE"
 	poll "$DA_DC" "${C[@]}"
 	EARLY_AT=$(j access_token <<<"$BODY")
+	# both lifetimes (4 s) started before this moment
+	T0=$(date +%s)
 	req GET "$USERINFO" -H "Authorization: Bearer $EARLY_AT"
 	check "A: userinfo with a fresh access token" 200 "$CODE"
 
@@ -239,7 +241,8 @@ if start A --slow-down --interval 1 --device-code-ttl 4 --access-ttl 4 --refresh
 	req GET "$USERINFO" -H "Authorization: Bearer $CAT"
 	check "A: userinfo sub after /_test/approve" "200 carol" "$CODE $(j sub <<<"$BODY")"
 
-	# Expiry: the device code and the early access token are past their lifetime.
+	# Expiry: the device code and the early access token are past their
+	# lifetime (4 s, plus 1 s for the whole seconds of exp and of date).
 	NOW=$(date +%s)
 	[ $((NOW - T0)) -lt 6 ] && sleep $((6 - (NOW - T0)))
 	poll "$EXP_DC" "${C[@]}"
@@ -396,6 +399,6 @@ for name in A B; do
 	fi
 done
 
-echo "# $(($(date +%s) - T0)) s"
+echo "# $(($(date +%s) - STARTED)) s"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
