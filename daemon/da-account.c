@@ -43,9 +43,9 @@ struct _DaAccount {
 	DaAccountState state_before_flow;
 	GBytes *qr_modules;
 	guint qr_size;
-	GPtrArray *login_waiters; /* of GTask, waiting for the flow's prompt */
+	GPtrArray *login_waiters; /* of GTask, waiting for the flow's prompt; NULL: none */
 
-	GPtrArray *refresh_waiters; /* of GTask, sharing one refresh */
+	GPtrArray *refresh_waiters; /* of GTask, sharing one refresh; NULL: none */
 	gboolean refreshing;	    /* a refresh request is on its way */
 	gint64 refresh_failed_us;   /* when the last failed refresh ended */
 	gint64 demand_refresh_us;   /* when a refresh a caller asked for ended */
@@ -90,6 +90,16 @@ static void da_account_refresh_paced_async (DaAccount *self,
 					    GCancellable *cancellable,
 					    GAsyncReadyCallback callback,
 					    gpointer user_data);
+
+/* The waiters' arrays exist only while someone waits: with many accounts,
+ * most wait for nothing. */
+static void
+waiters_add (GPtrArray **waiters, GTask *task)
+{
+	if (*waiters == NULL)
+		*waiters = g_ptr_array_new_with_free_func (g_object_unref);
+	g_ptr_array_add (*waiters, task);
+}
 
 static gint64
 now_sec (void)
@@ -669,8 +679,7 @@ da_account_complete_login_waiters (DaAccount *self, const GError *error)
 {
 	g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->login_waiters);
 
-	self->login_waiters = g_ptr_array_new_with_free_func (g_object_unref);
-	for (guint i = 0; i < waiters->len; i++) {
+	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
 		GTask *task = g_ptr_array_index (waiters, i);
 		if (error != NULL)
 			g_task_return_error (task, g_error_copy (error));
@@ -807,7 +816,7 @@ da_account_login_async (DaAccount *self,
 			gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-	gboolean starting = self->login_waiters->len > 0;
+	gboolean starting = self->login_waiters != NULL && self->login_waiters->len > 0;
 
 	g_task_set_source_tag (task, da_account_login_async);
 	/* one flow per account: a second Login joins the running one */
@@ -816,7 +825,7 @@ da_account_login_async (DaAccount *self,
 				       (GDestroyNotify) g_variant_unref);
 		return;
 	}
-	g_ptr_array_add (self->login_waiters, g_steal_pointer (&task));
+	waiters_add (&self->login_waiters, g_steal_pointer (&task));
 	if (starting)
 		return;
 	da_account_ensure_endpoints_async (self, NULL, da_account_login_endpoints_cb,
@@ -906,7 +915,6 @@ da_account_complete_refresh_waiters (DaAccount *self, const GError *error)
 {
 	g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->refresh_waiters);
 
-	self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
 	self->refreshing = FALSE;
 	if (error != NULL)
 		self->refresh_failed_us = now_us ();
@@ -914,7 +922,7 @@ da_account_complete_refresh_waiters (DaAccount *self, const GError *error)
 	if (self->demand_pending)
 		self->demand_refresh_us = now_us ();
 	self->demand_pending = FALSE;
-	for (guint i = 0; i < waiters->len; i++) {
+	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
 		GTask *task = g_ptr_array_index (waiters, i);
 		if (error != NULL)
 			g_task_return_error (task, g_error_copy (error));
@@ -1015,7 +1023,7 @@ da_account_refresh_paced_async (DaAccount *self,
 		return;
 	}
 	/* single flight: every caller shares the one request */
-	g_ptr_array_add (self->refresh_waiters, g_steal_pointer (&task));
+	waiters_add (&self->refresh_waiters, g_steal_pointer (&task));
 	if (self->refreshing)
 		return;
 	/* right after a failure: the timer starts the next attempt */
@@ -1382,8 +1390,6 @@ da_account_class_init (DaAccountClass *klass)
 static void
 da_account_init (DaAccount *self)
 {
-	self->login_waiters = g_ptr_array_new_with_free_func (g_object_unref);
-	self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /* Takes ownership of @config. */
