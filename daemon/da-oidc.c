@@ -16,6 +16,8 @@
 #define DA_OIDC_FIELD_MAX      2048
 #define DA_OIDC_USER_CODE_MAX  64
 #define DA_OIDC_READ_CHUNK     16384
+/* most answers fit; a larger one grows the buffer by body_append() */
+#define DA_OIDC_BODY_INITIAL   4096
 
 G_DEFINE_QUARK (da-oidc-error-quark, da_oidc_error)
 
@@ -642,7 +644,8 @@ typedef gpointer (*DaOidcParseFunc) (guint status,
 typedef struct {
 	SoupMessage *msg;
 	GInputStream *stream;
-	GByteArray *body;
+	GByteArray *body; /* secret: grown only by body_append() */
+	gsize body_alloc;
 	DaOidcParseFunc parse;
 	GDestroyNotify free_result;
 	gchar *extra;
@@ -744,6 +747,27 @@ request_done (GTask *task)
 	g_task_return_pointer (task, result, req->free_result);
 }
 
+/* Appends to the body, which may hold tokens: a full buffer is not
+ * realloc()ed (that would leave a copy behind in freed memory) but copied
+ * into one twice as large, and wiped. */
+static void
+body_append (DaOidcRequest *req, const guint8 *data, gsize len)
+{
+	if (req->body->len + len > req->body_alloc) {
+		gsize alloc = req->body_alloc * 2;
+		GByteArray *larger;
+
+		while (alloc < req->body->len + len)
+			alloc *= 2;
+		larger = g_byte_array_sized_new ((guint) alloc);
+		g_byte_array_append (larger, req->body->data, req->body->len);
+		da_secret_byte_array_free (req->body);
+		req->body = larger;
+		req->body_alloc = alloc;
+	}
+	g_byte_array_append (req->body, data, (guint) len);
+}
+
 static void
 request_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -772,7 +796,7 @@ request_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 					 "response is larger than %d KiB", DA_OIDC_BODY_MAX / 1024);
 		return;
 	}
-	g_byte_array_append (req->body, g_bytes_get_data (chunk, NULL), (guint) len);
+	body_append (req, g_bytes_get_data (chunk, NULL), len);
 	da_secret_bytes_unref (g_steal_pointer (&chunk));
 	g_input_stream_read_bytes_async (req->stream, DA_OIDC_READ_CHUNK, G_PRIORITY_DEFAULT,
 					 req->cancellable, request_read_cb, g_steal_pointer (&task));
@@ -850,7 +874,8 @@ request_async (DaOidcClient *self,
 	req->parse = parse;
 	req->free_result = free_result;
 	req->extra = g_strdup (extra);
-	req->body = g_byte_array_sized_new (DA_OIDC_READ_CHUNK);
+	req->body = g_byte_array_sized_new (DA_OIDC_BODY_INITIAL);
+	req->body_alloc = DA_OIDC_BODY_INITIAL;
 	req->sent_us = g_get_real_time ();
 	g_signal_connect (msg, "wrote-headers", G_CALLBACK (request_wrote_headers_cb), req);
 	req->cancellable = g_cancellable_new ();

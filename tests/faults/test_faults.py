@@ -69,8 +69,8 @@ def refresh_error(h):
 
 def check_backoff(proxy, kind, since, window, most, what):
     """The background retries after a failure back off: 2 s, then ~4 s, ~8 s
-    ... so a window of 12 s holds at most 3 of them (not one per call or per
-    second)."""
+    ... so a window of 7 s holds at most 2 of them, 12 s at most 3 (not one
+    per call or per second, nor one every 2 s)."""
     time.sleep(window)
     n = proxy.count(kind, since=since)
     check(1 <= n <= most,
@@ -98,7 +98,7 @@ def check_recovers(h, proxy, old_token, since):
 
 
 def refresh_fault_case(h, mode, error_pattern, dbus_errors=("IdpUnreachable", "IdpError"),
-                       window=12, most=3, attempts=FAULTY_ATTEMPTS, **params):
+                       window=7, most=2, attempts=FAULTY_ATTEMPTS, **params):
     """The common course of a fault on the refresh request."""
     proxy = proxied_world(h)
     token, _ = h.get_token()
