@@ -164,9 +164,18 @@ da_account_get_subject (DaAccount *self)
 
 /* ---- state, properties and the status signal ---- */
 
+/* LastError while the tokens cannot go to the keyring and nothing worse is
+ * wrong: the account works, but an admin should know */
+#define DA_ACCOUNT_KEYRING_FULL_MESSAGE                                                  \
+	"the tokens are kept in memory and on disk only: the key quota of this user is " \
+	"exhausted (raise kernel.keys.maxbytes)"
+
+/* @message "" or NULL: nothing is wrong (but a full keyring) */
 static void
 da_account_set_last_error (DaAccount *self, const gchar *message)
 {
+	if ((message == NULL || message[0] == '\0') && self->keyring_full_logged)
+		message = DA_ACCOUNT_KEYRING_FULL_MESSAGE;
 	if (g_strcmp0 (self->last_error, message) == 0)
 		return;
 	g_free (self->last_error);
@@ -261,6 +270,8 @@ da_account_keyring_failed (DaAccount *self, const GError *error)
 			g_warning ("account %s: %s; keeping its tokens in memory only",
 				   self->config->name, error->message);
 		self->keyring_full_logged = TRUE;
+		if (self->last_error == NULL || self->last_error[0] == '\0')
+			da_account_set_last_error (self, NULL);
 		return;
 	}
 	g_warning ("account %s: %s", self->config->name, error->message);
@@ -288,8 +299,12 @@ da_account_cache_token (DaAccount *self, const gchar *kind, const DaToken *token
 	payload = da_token_serialize (token, &len);
 	if (!da_keyring_store (self->keyring, desc, payload, len, timeout, &error))
 		da_account_keyring_failed (self, error);
-	else
+	else if (self->keyring_full_logged) {
 		self->keyring_full_logged = FALSE;
+		g_info ("account %s: the keyring takes its tokens again", self->config->name);
+		if (g_strcmp0 (self->last_error, DA_ACCOUNT_KEYRING_FULL_MESSAGE) == 0)
+			da_account_set_last_error (self, NULL);
+	}
 }
 
 static DaToken *

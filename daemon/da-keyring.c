@@ -44,10 +44,12 @@ link_user_keyring (DaKeyring *self)
 	if (self->possessed)
 		return FALSE;
 	if (keyctl_link (KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING) < 0) {
-		if (errno != self->link_errno)
+		int errsv = errno;
+
+		if (errsv != self->link_errno)
 			g_debug ("cannot link the user keyring into the session keyring: %s",
-				 g_strerror (errno));
-		self->link_errno = errno;
+				 g_strerror (errsv));
+		self->link_errno = errsv;
 		return FALSE;
 	}
 	self->possessed = TRUE;

@@ -553,6 +553,8 @@ def test_keyring_quota(h):
           + "\n".join(lines))
     props = h.properties()
     check_equal(props["State"], "signed-in", "State with a full key quota")
+    check("key quota" in props["LastError"],
+          f"LastError does not name the full key quota: {props['LastError']!r}")
     rc, out, err = as_uid(uid, f"ring=$(keyctl search @u keyring {d.keyring_name}) || exit 90; "
                                f"keyctl search $ring user devauthd:demo:refresh",
                           session=PROBE_SESSION)
@@ -567,7 +569,10 @@ def test_keyring_quota(h):
                 "log lines about the quota after 10 refreshes")
     # the sign-in survives a restart (from disk)
     d.restart()
-    check_equal(h.properties()["State"], "signed-in", "State after a restart with a full quota")
+    props = h.properties()
+    check_equal(props["State"], "signed-in", "State after a restart with a full quota")
+    check("key quota" in props["LastError"],
+          f"LastError after a restart does not name the full key quota: {props['LastError']!r}")
     token2, _ = h.get_token(min_validity=0)
     daemon_alive(h)
 
@@ -584,6 +589,7 @@ def test_keyring_quota(h):
 
     wait_until(stored, 20, "the refresh key in the keyring once there is room", interval=1)
     check(h.get_token(min_validity=0)[0] != token2, "no new token after the quota cleared")
+    wait_until(lambda: h.properties()["LastError"] == "", 5, "LastError cleared once there is room")
 
 
 # ---------------------------------------------------------------- callers that ask too often
