@@ -6,22 +6,31 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
+#include <nettle/gcm.h>
+#include <nettle/hkdf.h>
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "da-vault.h"
 
-/* file: magic (8) | nonce (12) | ciphertext | tag (16) */
+/* file: magic (8) | nonce (12) | ciphertext | tag (16)
+ * AES-256-GCM (nettle; the format GnuTLS wrote before, byte for byte) */
 #define DA_VAULT_MAGIC	   "DAVAULT1"
 #define DA_VAULT_MAGIC_LEN 8
-#define DA_VAULT_NONCE_LEN 12
-#define DA_VAULT_TAG_LEN   16
+#define DA_VAULT_NONCE_LEN GCM_IV_SIZE
+#define DA_VAULT_TAG_LEN   GCM_DIGEST_SIZE
 #define DA_VAULT_KEY_LEN   32
 #define DA_VAULT_AD_PREFIX "devauthd-vault-1:"
 #define DA_VAULT_FILE_MAX  (DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_PLAINTEXT_MAX + DA_VAULT_TAG_LEN)
+#define DA_VAULT_HKDF_SALT "devauthd"
+#define DA_VAULT_HKDF_INFO "devauthd storage key v1"
+
+G_STATIC_ASSERT (DA_VAULT_KEY_LEN == AES256_KEY_SIZE);
+G_STATIC_ASSERT (DA_VAULT_KEY_LEN == SHA256_DIGEST_SIZE);
 
 struct _DaVault {
 	gchar *dir;
@@ -34,55 +43,67 @@ associated_data (const gchar *account)
 	return g_strconcat (DA_VAULT_AD_PREFIX, account, NULL);
 }
 
-static gnutls_aead_cipher_hd_t
-cipher_new (const guint8 key[32], GError **error)
+/* a GCM context keyed, with its nonce and the associated data for @account;
+ * the caller wipes it (it holds the expanded key) */
+static void
+cipher_init (struct gcm_aes256_ctx *ctx,
+	     const guint8 key[32],
+	     const guint8 *nonce,
+	     const gchar *account)
 {
-	gnutls_aead_cipher_hd_t handle = NULL;
-	gnutls_datum_t k = {(unsigned char *) key, DA_VAULT_KEY_LEN};
-	int rc = gnutls_aead_cipher_init (&handle, GNUTLS_CIPHER_AES_256_GCM, &k);
+	g_autofree gchar *ad = associated_data (account);
 
-	if (rc < 0) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot set up AES-256-GCM: %s",
-			     gnutls_strerror (rc));
-		return NULL;
+	gcm_aes256_set_key (ctx, key);
+	gcm_aes256_set_iv (ctx, DA_VAULT_NONCE_LEN, nonce);
+	gcm_aes256_update (ctx, strlen (ad), (const guint8 *) ad);
+}
+
+static gboolean
+random_nonce (guint8 *nonce, gsize len, GError **error)
+{
+	while (len > 0) {
+		gssize n = getrandom (nonce, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int errsv = errno;
+			g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+				     "cannot get random bytes: %s", g_strerror (errsv));
+			return FALSE;
+		}
+		nonce += n;
+		len -= (gsize) n;
 	}
-	return handle;
+	return TRUE;
 }
 
 GByteArray *
 da_vault_seal (const guint8 key[32], const gchar *account, const gchar *data, gsize len, GError **error)
 {
-	g_autofree gchar *ad = associated_data (account);
-	gnutls_aead_cipher_hd_t handle;
-	GByteArray *out;
-	gsize ct_len = len + DA_VAULT_TAG_LEN;
+	g_autoptr(GByteArray) out = NULL;
+	struct gcm_aes256_ctx ctx;
+	gsize file_len = DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + len + DA_VAULT_TAG_LEN;
 	guint8 *nonce;
-	int rc;
+	guint8 *ct;
 
 	if (len > DA_VAULT_PLAINTEXT_MAX) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "state is too large");
 		return NULL;
 	}
-	handle = cipher_new (key, error);
-	if (handle == NULL)
-		return NULL;
-	out = g_byte_array_sized_new (DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + ct_len);
-	g_byte_array_set_size (out, DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + ct_len);
+	out = g_byte_array_sized_new ((guint) file_len);
+	g_byte_array_set_size (out, (guint) file_len);
 	memcpy (out->data, DA_VAULT_MAGIC, DA_VAULT_MAGIC_LEN);
 	nonce = out->data + DA_VAULT_MAGIC_LEN;
-	rc = gnutls_rnd (GNUTLS_RND_NONCE, nonce, DA_VAULT_NONCE_LEN);
-	if (rc >= 0)
-		rc = gnutls_aead_cipher_encrypt (handle, nonce, DA_VAULT_NONCE_LEN, ad, strlen (ad),
-						 DA_VAULT_TAG_LEN, data, len,
-						 nonce + DA_VAULT_NONCE_LEN, &ct_len);
-	gnutls_aead_cipher_deinit (handle);
-	if (rc < 0) {
-		g_byte_array_unref (out);
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot encrypt: %s",
-			     gnutls_strerror (rc));
+	ct = nonce + DA_VAULT_NONCE_LEN;
+	if (!random_nonce (nonce, DA_VAULT_NONCE_LEN, error)) {
+		g_prefix_error (error, "cannot encrypt: ");
 		return NULL;
 	}
-	return out;
+	cipher_init (&ctx, key, nonce, account);
+	gcm_aes256_encrypt (&ctx, len, ct, (const guint8 *) data);
+	gcm_aes256_digest (&ctx, DA_VAULT_TAG_LEN, ct + len);
+	da_secret_wipe (&ctx, sizeof ctx);
+	return g_steal_pointer (&out);
 }
 
 /* The plaintext, or G_IO_ERROR_INVALID_DATA for a file that is truncated,
@@ -90,12 +111,13 @@ da_vault_seal (const guint8 key[32], const gchar *account, const gchar *data, gs
 GByteArray *
 da_vault_open (const guint8 key[32], const gchar *account, const guint8 *file, gsize len, GError **error)
 {
-	g_autofree gchar *ad = associated_data (account);
-	gnutls_aead_cipher_hd_t handle;
+	struct gcm_aes256_ctx ctx;
+	guint8 tag[DA_VAULT_TAG_LEN];
 	GByteArray *out;
 	const guint8 *nonce;
+	const guint8 *ct;
 	gsize pt_len;
-	int rc;
+	gboolean ok;
 
 	if (len < DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_TAG_LEN ||
 	    memcmp (file, DA_VAULT_MAGIC, DA_VAULT_MAGIC_LEN) != 0) {
@@ -107,19 +129,18 @@ da_vault_open (const guint8 key[32], const gchar *account, const guint8 *file, g
 		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "state file is too large");
 		return NULL;
 	}
-	handle = cipher_new (key, error);
-	if (handle == NULL)
-		return NULL;
 	nonce = file + DA_VAULT_MAGIC_LEN;
+	ct = nonce + DA_VAULT_NONCE_LEN;
 	pt_len = len - DA_VAULT_MAGIC_LEN - DA_VAULT_NONCE_LEN - DA_VAULT_TAG_LEN;
 	out = g_byte_array_sized_new ((guint) pt_len + 1);
 	g_byte_array_set_size (out, (guint) pt_len + 1);
-	rc = gnutls_aead_cipher_decrypt (handle, nonce, DA_VAULT_NONCE_LEN, ad, strlen (ad),
-					 DA_VAULT_TAG_LEN, nonce + DA_VAULT_NONCE_LEN,
-					 len - DA_VAULT_MAGIC_LEN - DA_VAULT_NONCE_LEN, out->data,
-					 &pt_len);
-	gnutls_aead_cipher_deinit (handle);
-	if (rc < 0) {
+	cipher_init (&ctx, key, nonce, account);
+	gcm_aes256_decrypt (&ctx, pt_len, out->data, ct);
+	gcm_aes256_digest (&ctx, DA_VAULT_TAG_LEN, tag);
+	ok = memeql_sec (tag, ct + pt_len, DA_VAULT_TAG_LEN);
+	da_secret_wipe (&ctx, sizeof ctx);
+	if (!ok) {
+		/* the unauthenticated plaintext is wiped, never handed out */
 		da_secret_byte_array_free (out);
 		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
 				     "state file does not decrypt (tampered with, truncated, or "
@@ -131,16 +152,30 @@ da_vault_open (const guint8 key[32], const gchar *account, const guint8 *file, g
 	return out;
 }
 
+/* HKDF-SHA256 (RFC 5869): extract with a fixed salt, expand to one key */
+static void
+derive_key (const guint8 *key_material, gsize key_len, guint8 key[DA_VAULT_KEY_LEN])
+{
+	struct hmac_sha256_ctx ctx;
+	guint8 prk[SHA256_DIGEST_SIZE];
+
+	hmac_sha256_set_key (&ctx, strlen (DA_VAULT_HKDF_SALT), (const guint8 *) DA_VAULT_HKDF_SALT);
+	hkdf_extract (&ctx, (nettle_hash_update_func *) hmac_sha256_update,
+		      (nettle_hash_digest_func *) hmac_sha256_digest, SHA256_DIGEST_SIZE, key_len,
+		      key_material, prk);
+	hmac_sha256_set_key (&ctx, sizeof prk, prk);
+	hkdf_expand (&ctx, (nettle_hash_update_func *) hmac_sha256_update,
+		     (nettle_hash_digest_func *) hmac_sha256_digest, SHA256_DIGEST_SIZE,
+		     strlen (DA_VAULT_HKDF_INFO), (const guint8 *) DA_VAULT_HKDF_INFO,
+		     DA_VAULT_KEY_LEN, key);
+	da_secret_wipe (prk, sizeof prk);
+	da_secret_wipe (&ctx, sizeof ctx);
+}
+
 DaVault *
 da_vault_new (const gchar *dir, const guint8 *key_material, gsize key_len, GError **error)
 {
 	g_autoptr(DaVault) self = g_new0 (DaVault, 1);
-	gnutls_datum_t ikm = {(unsigned char *) key_material, (unsigned int) key_len};
-	gnutls_datum_t salt = {(unsigned char *) "devauthd", 8};
-	gnutls_datum_t info = {(unsigned char *) "devauthd storage key v1", 23};
-	guint8 prk[32];
-	gnutls_datum_t prk_datum = {prk, sizeof prk};
-	int rc;
 
 	self->dir = g_strdup (dir);
 	if (key_len < DA_VAULT_KEY_MATERIAL_MIN) {
@@ -148,15 +183,7 @@ da_vault_new (const gchar *dir, const guint8 *key_material, gsize key_len, GErro
 			     "the storage key must hold at least %d bytes", DA_VAULT_KEY_MATERIAL_MIN);
 		return NULL;
 	}
-	rc = gnutls_hkdf_extract (GNUTLS_MAC_SHA256, &ikm, &salt, prk);
-	if (rc >= 0)
-		rc = gnutls_hkdf_expand (GNUTLS_MAC_SHA256, &prk_datum, &info, self->key, DA_VAULT_KEY_LEN);
-	da_secret_wipe (prk, sizeof prk);
-	if (rc < 0) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot derive the storage key: %s",
-			     gnutls_strerror (rc));
-		return NULL;
-	}
+	derive_key (key_material, key_len, self->key);
 	return g_steal_pointer (&self);
 }
 

@@ -5,6 +5,7 @@
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <systemd/sd-daemon.h>
@@ -15,6 +16,7 @@
 
 typedef struct {
 	GMainLoop *loop;
+	GDBusConnection *bus;
 	DaManager *manager;
 	DaService *service;
 	guint owner_id;
@@ -30,6 +32,7 @@ da_daemon_clear (DaDaemon *d)
 	g_clear_object (&d->service);
 	g_clear_object (&d->manager);
 	g_clear_pointer (&d->loop, g_main_loop_unref);
+	g_clear_object (&d->bus);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DaDaemon, da_daemon_clear)
@@ -72,21 +75,14 @@ prepare_for_sleep_cb (GDBusConnection *connection,
 	}
 }
 
-static void
-bus_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_data)
+static gboolean
+export_objects (DaDaemon *d, GError **error)
 {
-	DaDaemon *d = user_data;
-	g_autoptr(GError) error = NULL;
-
-	g_dbus_connection_signal_subscribe (connection, "org.freedesktop.login1",
+	g_dbus_connection_signal_subscribe (d->bus, "org.freedesktop.login1",
 					    "org.freedesktop.login1.Manager", "PrepareForSleep",
 					    "/org/freedesktop/login1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
 					    prepare_for_sleep_cb, d, NULL);
-	if (!da_service_export (d->service, connection, &error)) {
-		g_critical ("cannot export the D-Bus objects: %s", error->message);
-		d->exit_code = EXIT_FAILURE;
-		g_main_loop_quit (d->loop);
-	}
+	return da_service_export (d->service, d->bus, error);
 }
 
 static void
@@ -183,6 +179,11 @@ main (int argc, char **argv)
 		{NULL},
 	};
 
+	/* glibc raises its mmap threshold to the size of each large block
+	 * freed, so that the 128 KiB buffer of every state file written
+	 * after a refresh would stay in the heap, dirty (it is wiped); pinned,
+	 * such blocks are mapped and given back when freed */
+	mallopt (M_MMAP_THRESHOLD, 128 * 1024);
 	/* a message dump would show tokens: never honour it in the daemon */
 	g_unsetenv ("G_DBUS_DEBUG");
 	/* no core dumps and no ptrace by other processes of our user */
@@ -215,6 +216,16 @@ main (int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	/* One connection to the system bus, made before the manager: GIO's
+	 * NetworkManager network monitor (the manager takes the default one)
+	 * uses the same shared connection instead of making one that it drops
+	 * again when NetworkManager is not running; and owning the name on it
+	 * needs no thread (g_bus_own_name() connects from a worker thread) */
+	d.bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+	if (d.bus == NULL) {
+		g_warning ("cannot connect to the system bus: %s", error->message);
+		return EXIT_FAILURE;
+	}
 	d.loop = g_main_loop_new (NULL, FALSE);
 	d.manager = da_manager_new (g_steal_pointer (&config), state_dir);
 	d.service = da_service_new (d.manager);
@@ -227,10 +238,14 @@ main (int argc, char **argv)
 	if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
 		d.watchdog_id = g_timeout_add ((guint) (watchdog_usec / 2000), watchdog_cb, NULL);
 
-	d.owner_id = g_bus_own_name (G_BUS_TYPE_SYSTEM, DA_BUS_NAME,
-				     G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
-					     (opt_replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
-				     bus_acquired_cb, name_acquired_cb, name_lost_cb, &d, NULL);
+	if (!export_objects (&d, &error)) {
+		g_critical ("cannot export the D-Bus objects: %s", error->message);
+		return EXIT_FAILURE;
+	}
+	d.owner_id = g_bus_own_name_on_connection (d.bus, DA_BUS_NAME,
+						   G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
+							   (opt_replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
+						   name_acquired_cb, name_lost_cb, &d, NULL);
 	g_main_loop_run (d.loop);
 	return d.exit_code;
 }

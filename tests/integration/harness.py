@@ -702,8 +702,10 @@ class Daemon:
         log_path = os.path.join(self.harness.tmp, f"devauthd-{len(self.logs) + 1}.log")
         self.logs.append(log_path)
         env = dict(os.environ)
+        # G_SLICE as devauthd.service sets it
         env.update({"DBUS_SYSTEM_BUS_ADDRESS": bus.address, "G_MESSAGES_DEBUG": "all",
-                    "G_DEBUG": "fatal-criticals", "LC_ALL": "C.UTF-8"})
+                    "G_DEBUG": "fatal-criticals", "LC_ALL": "C.UTF-8",
+                    "G_SLICE": "always-malloc"})
         for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY",
                     "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY", "RUNTIME_DIRECTORY"):
             env.pop(var, None)

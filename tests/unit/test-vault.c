@@ -119,6 +119,37 @@ test_tamper (Fixture *f, gconstpointer data)
 	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
 }
 
+/* a state file written by devauthd 0.1.0 (GnuTLS) with the fixture's key
+ * material: the format and the key derivation did not change */
+static void
+test_old_file (Fixture *f, gconstpointer data)
+{
+	const gchar *plain = "{\"refresh_token\":\"old-format-refresh-token\",\"v\":1}";
+	g_autofree gchar *src = g_test_build_filename (G_TEST_DIST, "data", "vault-v1-tv.state", NULL);
+	g_autofree gchar *path = da_vault_path (f->vault, "tv");
+	g_autofree gchar *other = da_vault_path (f->vault, "kiosk");
+	g_autofree gchar *contents = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GByteArray) back = NULL;
+	g_autoptr(GByteArray) wrong = NULL;
+	gsize len = 0;
+
+	g_assert_true (g_file_get_contents (src, &contents, &len, &error));
+	g_assert_no_error (error);
+	g_assert_true (g_file_set_contents (path, contents, (gssize) len, &error));
+	g_assert_no_error (error);
+	back = da_vault_load (f->vault, "tv", &error);
+	g_assert_no_error (error);
+	g_assert_cmpmem (back->data, back->len, plain, strlen (plain));
+
+	/* still bound to its account */
+	g_assert_true (g_file_set_contents (other, contents, (gssize) len, &error));
+	g_assert_no_error (error);
+	wrong = da_vault_load (f->vault, "kiosk", &error);
+	g_assert_null (wrong);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+}
+
 static void
 test_short_key (void)
 {
@@ -135,6 +166,7 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 	g_test_add ("/devauthd/vault/roundtrip", Fixture, NULL, setup, test_roundtrip, teardown);
 	g_test_add ("/devauthd/vault/tamper", Fixture, NULL, setup, test_tamper, teardown);
+	g_test_add ("/devauthd/vault/old-file", Fixture, NULL, setup, test_old_file, teardown);
 	g_test_add_func ("/devauthd/vault/short-key", test_short_key);
 	return g_test_run ();
 }
