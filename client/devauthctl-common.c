@@ -89,6 +89,22 @@ da_error_is_not_running (const GError *error)
 	       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER);
 }
 
+/* D-Bus activation failed: the bus could not spawn devauthd, systemd could
+ * not start its unit (no such unit, masked, …), or it did not start in time.
+ * The bus sends these errors in place of the reply to a call that would
+ * have started devauthd. */
+static gboolean
+da_error_is_not_started (const GError *error)
+{
+	g_autofree gchar *name = g_dbus_error_get_remote_error (error);
+
+	if (name == NULL)
+		return FALSE;
+	return g_str_has_prefix (name, "org.freedesktop.DBus.Error.Spawn.") ||
+	       g_str_has_prefix (name, "org.freedesktop.systemd1.") ||
+	       g_str_equal (name, "org.freedesktop.DBus.Error.TimedOut");
+}
+
 void
 da_print_error (const GError *error)
 {
@@ -102,6 +118,10 @@ da_print_error (const GError *error)
 	copy = g_error_copy (error);
 	g_dbus_error_strip_remote_error (copy);
 	message = da_sanitize (copy->message);
+	if (da_error_is_not_started (error)) {
+		g_printerr ("devauthctl: devauthd is not running and could not be started: %s\n", message);
+		return;
+	}
 	g_printerr ("devauthctl: %s\n", message);
 }
 
@@ -133,25 +153,33 @@ da_fail (const GError *error)
 
 /* the bus */
 
+GDBusConnection *
+da_bus_get (GError **error)
+{
+	g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+
+	if (bus == NULL) {
+		g_prefix_error (error, "cannot connect to the system bus: ");
+		return NULL;
+	}
+	return g_steal_pointer (&bus);
+}
+
+/* A proxy of the manager; @flags: which of its properties and signals the
+ * verb does without (DO_NOT_LOAD_PROPERTIES, DO_NOT_CONNECT_SIGNALS), each
+ * one bus round trip or two saved. */
 DaDBusManager *
-da_manager_new (GError **error)
+da_manager_new (GDBusProxyFlags flags, GError **error)
 {
 	g_autoptr(GDBusConnection) bus = NULL;
 	g_autoptr(DaDBusManager) manager = NULL;
 	g_autofree gchar *owner = NULL;
 
-	bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
-	if (bus == NULL) {
-		g_prefix_error (error, "cannot connect to the system bus: ");
+	bus = da_bus_get (error);
+	if (bus == NULL)
 		return NULL;
-	}
 	/* auto-start stays on: D-Bus activation starts devauthd when it can */
-	manager = da_dbus_manager_proxy_new_sync (bus,
-						  G_DBUS_PROXY_FLAGS_NONE,
-						  DA_BUS_NAME,
-						  DA_MANAGER_PATH,
-						  NULL,
-						  error);
+	manager = da_dbus_manager_proxy_new_sync (bus, flags, DA_BUS_NAME, DA_MANAGER_PATH, NULL, error);
 	if (manager == NULL)
 		return NULL;
 	owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (manager));
@@ -205,8 +233,9 @@ da_account_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags
 	g_autoptr(DaDBusAccount) account = NULL;
 	g_auto(GStrv) names = NULL;
 
+	/* the manager proxy has started devauthd already */
 	account = da_dbus_account_proxy_new_sync (g_dbus_proxy_get_connection (manager_proxy),
-						  flags,
+						  flags | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
 						  DA_BUS_NAME,
 						  path,
 						  NULL,

@@ -12,6 +12,11 @@ G_BEGIN_DECLS
 #define DA_MANAGER_PATH	    "/org/devauth/DeviceAuth1"
 #define DA_DBUS_ERROR_PREFIX "org.devauth.DeviceAuth1.Error."
 
+/* For a manager proxy that only calls methods: no GetAll, no AddMatch for
+ * its properties or signals. */
+#define DA_MANAGER_CALLS_ONLY                                                                      \
+	(G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS)
+
 /* The exit codes of every verb; devauthctl(1) and --help document them. */
 typedef enum {
 	DA_EXIT_OK = 0,
@@ -74,8 +79,10 @@ int
 da_fail (const GError *error);
 
 /* the bus */
+GDBusConnection *
+da_bus_get (GError **error);
 DaDBusManager *
-da_manager_new (GError **error);
+da_manager_new (GDBusProxyFlags flags, GError **error);
 DaDBusAccount *
 da_account_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error);
 GVariant *

@@ -503,7 +503,7 @@ da_cmd_login (int argc, char **argv)
 		return da_usage_error ("login", "unknown QR code style '%s'", qr_style);
 	prompt.show_qr = !no_qr;
 
-	manager = da_manager_new (&error);
+	manager = da_manager_new (G_DBUS_PROXY_FLAGS_NONE, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	self = da_login_new (manager, argc == 2 ? argv[1] : "", &prompt);

@@ -181,7 +181,7 @@ da_cmd_status (int argc, char **argv)
 	if (argc == 2)
 		name = argv[1];
 
-	manager = da_manager_new (&error);
+	manager = da_manager_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	accounts = da_status_load_accounts (manager, name, &error);
@@ -261,7 +261,7 @@ da_cmd_list (int argc, char **argv)
 	if (argc > 1)
 		return da_usage_error ("list", "too many arguments");
 
-	manager = da_manager_new (&error);
+	manager = da_manager_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	accounts = da_status_load_accounts (manager, NULL, &error);

@@ -96,49 +96,83 @@ da_token_read_fd (int fd, DaSecret *secret, GError **error)
 	return TRUE;
 }
 
+/* Calls @method of the Manager on the connection itself, without a proxy:
+ * no AddMatch, StartServiceByName, GetNameOwner or GetAll round trips, just
+ * the call. Auto-start stays on (no G_DBUS_CALL_FLAGS_NO_AUTO_START), so the
+ * bus starts devauthd by D-Bus activation when the name has no owner. */
+static GVariant *
+da_token_call (GDBusConnection *bus,
+	       const gchar *method,
+	       const gchar *account,
+	       GVariant *options,
+	       const GVariantType *reply_type,
+	       GUnixFDList **out_fd_list,
+	       GError **error)
+{
+	return g_dbus_connection_call_with_unix_fd_list_sync (bus,
+							      DA_BUS_NAME,
+							      DA_MANAGER_PATH,
+							      da_dbus_manager_interface_info ()->name,
+							      method,
+							      g_variant_new ("(s@a{sv})", account, options),
+							      reply_type,
+							      G_DBUS_CALL_FLAGS_NONE,
+							      -1,
+							      NULL,
+							      out_fd_list,
+							      NULL,
+							      error);
+}
+
 static gboolean
-da_token_get_fd (DaDBusManager *manager,
+da_token_get_fd (GDBusConnection *bus,
 		 const gchar *account,
 		 GVariant *options,
 		 DaSecret *secret,
 		 GError **error)
 {
-	g_autoptr(GVariant) handle = NULL;
-	g_autoptr(GVariant) info = NULL;
+	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GUnixFDList) fd_list = NULL;
 	g_auto(DaFd) fd = -1;
+	gint32 handle = -1;
 
-	if (!da_dbus_manager_call_get_token_fd_sync (manager, account, options, NULL,
-						     &handle, &info, &fd_list, NULL, error))
+	reply = da_token_call (bus, "GetTokenFd", account, options,
+			       G_VARIANT_TYPE ("(ha{sv})"), &fd_list, error);
+	if (reply == NULL)
 		return FALSE;
 	if (fd_list == NULL) {
 		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
 				     "devauthd sent no file descriptor");
 		return FALSE;
 	}
-	fd = g_unix_fd_list_get (fd_list, g_variant_get_handle (handle), error);
+	g_variant_get (reply, "(h@a{sv})", &handle, NULL);
+	fd = g_unix_fd_list_get (fd_list, handle, error);
 	if (fd < 0)
 		return FALSE;
 	return da_token_read_fd (fd, secret, error);
 }
 
 static gboolean
-da_token_get_string (DaDBusManager *manager,
+da_token_get_string (GDBusConnection *bus,
 		     const gchar *account,
 		     GVariant *options,
 		     DaSecret *secret,
 		     GError **error)
 {
-	g_autofree gchar *token = NULL;
-	g_autoptr(GVariant) info = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	const gchar *token;
 	gsize len;
 
-	if (!da_dbus_manager_call_get_token_sync (manager, account, options, &token, &info, NULL, error))
+	reply = da_token_call (bus, "GetToken", account, options,
+			       G_VARIANT_TYPE ("(sa{sv})"), NULL, error);
+	if (reply == NULL)
 		return FALSE;
+	/* the reply's own buffers belong to GDBus and are not wiped: one
+	 * reason why the memfd is the default */
+	g_variant_get (reply, "(&s@a{sv})", &token, NULL);
 	len = strlen (token);
 	secret->len = MIN (len, DA_TOKEN_MAX_SIZE + 1);
 	memcpy (secret->data, token, secret->len);
-	explicit_bzero (token, len);
 	return TRUE;
 }
 
@@ -211,7 +245,7 @@ da_cmd_token (int argc, char **argv)
 		G_OPTION_ENTRY_NULL,
 	};
 	g_autoptr(GOptionContext) context = NULL;
-	g_autoptr(DaDBusManager) manager = NULL;
+	g_autoptr(GDBusConnection) bus = NULL;
 	g_autoptr(DaSecret) secret = NULL;
 	g_autoptr(GError) error = NULL;
 	GVariant *options;
@@ -232,16 +266,16 @@ da_cmd_token (int argc, char **argv)
 	if (min_validity_str != NULL && !da_parse_seconds (min_validity_str, &min_validity))
 		return da_usage_error ("token", "invalid number of seconds '%s'", min_validity_str);
 
-	manager = da_manager_new (&error);
-	if (manager == NULL)
+	bus = da_bus_get (&error);
+	if (bus == NULL)
 		return da_fail (error);
 
 	secret = da_token_secret_new ();
 	options = da_token_options (min_validity_str != NULL, min_validity);
 	if (no_fd)
-		ok = da_token_get_string (manager, account, options, secret, &error);
+		ok = da_token_get_string (bus, account, options, secret, &error);
 	else
-		ok = da_token_get_fd (manager, account, options, secret, &error);
+		ok = da_token_get_fd (bus, account, options, secret, &error);
 	if (!ok || !da_token_check (secret, &error))
 		return da_fail (error);
 

@@ -68,10 +68,22 @@ da_wait_on_timeout (gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* g_timeout_add_seconds() rounds to whole seconds and may fire up to a
+ * quarter of a second early, but --timeout waits at least SECONDS. */
+static guint
+da_wait_timeout_add (guint seconds, GSourceFunc func, gpointer user_data)
+{
+	if (seconds <= G_MAXUINT / 1000)
+		return g_timeout_add (seconds * 1000, func, user_data);
+	return g_timeout_add_seconds (seconds, func, user_data);
+}
+
 static gboolean
 da_wait_add_account (DaWait *self, DaDBusManager *manager, const gchar *path, GError **error)
 {
-	g_autoptr(DaDBusAccount) account = da_account_new (manager, path, G_DBUS_PROXY_FLAGS_NONE, error);
+	/* PropertiesChanged comes with the properties; Account has no signals */
+	g_autoptr(DaDBusAccount) account =
+	    da_account_new (manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 
 	if (account == NULL)
 		return FALSE;
@@ -142,7 +154,7 @@ da_cmd_wait (int argc, char **argv)
 	if (timeout_str != NULL && !da_parse_seconds (timeout_str, &timeout))
 		return da_usage_error ("wait", "invalid number of seconds '%s'", timeout_str);
 
-	manager = da_manager_new (&error);
+	manager = da_manager_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	self.accounts = g_ptr_array_new_with_free_func (g_object_unref);
@@ -153,7 +165,7 @@ da_cmd_wait (int argc, char **argv)
 
 	self.loop = g_main_loop_new (NULL, FALSE);
 	if (timeout > 0)
-		self.timeout_id = g_timeout_add_seconds (timeout, da_wait_on_timeout, &self);
+		self.timeout_id = da_wait_timeout_add (timeout, da_wait_on_timeout, &self);
 	g_main_loop_run (self.loop);
 	return self.exit_code;
 }

@@ -199,7 +199,7 @@ da_cmd_watch (int argc, char **argv)
 		return da_usage_error ("watch", "unknown QR code style '%s'", qr_style);
 	self.prompt.show_qr = !no_qr;
 
-	manager = da_manager_new (&error);
+	manager = da_manager_new (G_DBUS_PROXY_FLAGS_NONE, &error);
 	if (manager == NULL)
 		return da_fail (error);
 
