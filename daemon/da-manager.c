@@ -90,8 +90,9 @@ da_manager_recheck (DaManager *self, gboolean network_back)
 }
 
 static void
-network_changed_cb (GNetworkMonitor *monitor, gboolean available, DaManager *self)
+network_changed (DaManager *self, GNetworkMonitor *monitor)
 {
+	gboolean available = g_network_monitor_get_network_available (monitor);
 	gboolean back = available && !self->network_available;
 
 	self->network_available = available;
@@ -99,6 +100,20 @@ network_changed_cb (GNetworkMonitor *monitor, gboolean available, DaManager *sel
 		g_info ("the network is back");
 		da_manager_recheck (self, TRUE);
 	}
+}
+
+/* routes changed (netlink) */
+static void
+network_changed_cb (GNetworkMonitor *monitor, gboolean available, DaManager *self)
+{
+	network_changed (self, monitor);
+}
+
+/* NetworkManager's state changed: GIO's NetworkManager monitor says it only so */
+static void
+network_available_cb (GNetworkMonitor *monitor, GParamSpec *pspec, DaManager *self)
+{
+	network_changed (self, monitor);
 }
 
 static void
@@ -213,10 +228,25 @@ da_manager_new (DaConfig *config, const gchar *state_dir)
 	    g_hash_table_lookup (self->by_name, config->default_account) == NULL)
 		g_warning ("devauthd.conf: [Daemon] DefaultAccount: no account '%s'",
 			   config->default_account);
+	g_info ("%u accounts loaded", self->accounts->len);
+	return self;
+}
+
+/* Starts following the network, for an immediate retry when it comes back.
+ * Called once the daemon is ready: GIO's default monitor asks NetworkManager
+ * over the bus, synchronously, which start-up need not wait for. */
+void
+da_manager_watch_network (DaManager *self)
+{
+	g_return_if_fail (DA_IS_MANAGER (self));
+
+	if (self->network_monitor != NULL)
+		return;
 	self->network_monitor = g_object_ref (g_network_monitor_get_default ());
 	self->network_available = g_network_monitor_get_network_available (self->network_monitor);
 	g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb),
 			  self);
-	g_info ("%u accounts loaded", self->accounts->len);
-	return self;
+	g_signal_connect (self->network_monitor, "notify::network-available",
+			  G_CALLBACK (network_available_cb), self);
+	g_debug ("following the network with %s", G_OBJECT_TYPE_NAME (self->network_monitor));
 }

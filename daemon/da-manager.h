@@ -24,5 +24,7 @@ guint
 da_manager_count_signed_in (DaManager *self);
 void
 da_manager_recheck (DaManager *self, gboolean network_back);
+void
+da_manager_watch_network (DaManager *self);
 
 G_END_DECLS

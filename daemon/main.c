@@ -94,6 +94,7 @@ name_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_
 
 	g_info ("owning %s", name);
 	sd_notify (0, "READY=1");
+	da_manager_watch_network (d->manager);
 	update_status (d);
 	for (guint i = 0; i < accounts->len; i++)
 		da_account_auto_login (g_ptr_array_index (accounts, i));

@@ -1089,3 +1089,119 @@ def test_resume(h):
     token, _ = h.get_token(min_validity=1)
     status, _ = h.idp.userinfo(token)
     check_equal(status, 200, "userinfo with the token after the wake-up")
+
+
+# NetworkManager's D-Bus API as far as GIO's network monitor reads it
+NM_XML = """<node><interface name="org.freedesktop.NetworkManager">
+  <property name="State" type="u" access="read"/>
+  <property name="Connectivity" type="u" access="read"/>
+</interface></node>"""
+NM_POLICY = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="root">
+    <allow own="org.freedesktop.NetworkManager"/>
+  </policy>
+  <policy context="default">
+    <allow send_destination="org.freedesktop.NetworkManager"/>
+  </policy>
+</busconfig>
+"""
+NM_STATE_DISCONNECTED, NM_STATE_CONNECTED_GLOBAL = 20, 70
+NM_CONNECTIVITY_NONE, NM_CONNECTIVITY_FULL = 1, 4
+
+
+class StandInNetworkManager:
+    """org.freedesktop.NetworkManager on the private bus: the State and
+    Connectivity properties, and PropertiesChanged when they change."""
+
+    PATH = "/org/freedesktop/NetworkManager"
+    IFACE = "org.freedesktop.NetworkManager"
+
+    def __init__(self, h):
+        self.props = {"State": NM_STATE_CONNECTED_GLOBAL, "Connectivity": NM_CONNECTIVITY_FULL}
+        self.ready = threading.Event()
+        self.context = GLib.MainContext.new()
+        self.loop = GLib.MainLoop.new(self.context, False)
+        self.thread = threading.Thread(target=self._run, args=(h,), daemon=True)
+        self.thread.start()
+        check(self.ready.wait(harness.START_TIMEOUT), "the stand-in NetworkManager did not start")
+        check(self.owned, "owning org.freedesktop.NetworkManager on the private bus")
+
+    def _run(self, h):
+        self.context.push_thread_default()
+        self.conn = h.bus.connect()
+        info = Gio.DBusNodeInfo.new_for_xml(NM_XML).interfaces[0]
+        self.conn.register_object(self.PATH, info, None,
+                                  lambda *a: GLib.Variant("u", self.props[a[4]]), None)
+        reply = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "RequestName",
+                                    GLib.Variant("(su)", (self.IFACE, 0)),
+                                    GLib.VariantType("(u)"), Gio.DBusCallFlags.NONE, 5000, None)
+        self.owned = reply.unpack()[0] == 1
+        self.ready.set()
+        self.loop.run()
+
+    def set(self, **props):
+        def emit():
+            self.props.update(props)
+            changed = {k: GLib.Variant("u", v) for k, v in props.items()}
+            self.conn.emit_signal(None, self.PATH, "org.freedesktop.DBus.Properties",
+                                  "PropertiesChanged",
+                                  GLib.Variant("(sa{sv}as)", (self.IFACE, changed, [])))
+            return False
+        self.context.invoke_full(GLib.PRIORITY_DEFAULT, emit)
+
+    def stop(self):
+        self.loop.quit()
+        self.thread.join(5)
+
+
+def test_network_back(h):
+    """NetworkManager says the network is back: every account looks at its
+    tokens at once instead of sleeping out its backoff."""
+    h.start_idp("--interval", "1", "--access-ttl", "6")
+    policy = os.path.join(h.tmp, "nm.conf")
+    with open(policy, "w") as f:
+        f.write(NM_POLICY)
+    h.start_bus(extra_policies=[policy])
+    nm = StandInNetworkManager(h)
+    h.add_cleanup(nm.stop)
+    proxy = start_proxy(h, h.idp)
+    h.start_daemon({"demo": proxied_conf(h.idp, proxy)})
+    wait_until(lambda: "following the network with GNetworkMonitorNM" in h.daemon.log(), 10,
+               "devauthd to follow the network through NetworkManager")
+    h.sign_in()
+
+    # the network goes; refreshes fail until the backoff is long
+    nm.set(State=NM_STATE_DISCONNECTED, Connectivity=NM_CONNECTIVITY_NONE)
+    proxy.set_mode("reset")
+    t_reset = time.time()
+    attempts = []
+
+    def three_attempts():
+        nonlocal attempts
+        attempts = []
+        for e in proxy.connections_since(t_reset, mode="reset"):
+            if not attempts or e["t"] - attempts[-1] > 0.5:
+                attempts.append(e["t"])
+        return len(attempts) >= 3
+
+    wait_until(three_attempts, 40, "three failed refresh attempts", interval=0.2)
+    gap = attempts[2] - attempts[1]
+
+    # the IdP is reachable again, but nothing says so but NetworkManager
+    h.idp.reset_stats()
+    proxy.set_mode("pass")
+    time.sleep(0.3)
+    check_equal(h.idp.stats()["refreshes"], [], "refreshes before the network came back")
+    t_back = time.time()
+    nm.set(State=NM_STATE_CONNECTED_GLOBAL, Connectivity=NM_CONNECTIVITY_FULL)
+    wait_until(lambda: [r["result"] for r in h.idp.stats()["refreshes"]] == ["tokens"], 5,
+               "a refresh right after the network came back", interval=0.1)
+    took = time.time() - t_back
+    print_err(f"retries {gap:.1f} s apart before; refreshed {took:.2f} s after the network")
+    check(took < gap, f"the refresh came {took:.2f} s after the network, no sooner than the "
+          f"backoff ({gap:.1f} s) would have")
+    check("the network is back" in h.daemon.log(), "no log line about the network")
+    wait_until(lambda: h.properties()["LastError"] == "", 5, "LastError cleared")
