@@ -595,7 +595,7 @@ da_account_configured_endpoints (DaAccount *self)
 	if (self->config->device_authorization_endpoint == NULL ||
 	    self->config->token_endpoint == NULL)
 		return NULL;
-	endpoints = g_new0 (DaOidcEndpoints, 1);
+	endpoints = da_oidc_endpoints_new ();
 	endpoints->issuer = g_strdup (self->config->issuer);
 	endpoints->device_authorization_endpoint = g_strdup (self->config->device_authorization_endpoint);
 	endpoints->token_endpoint = g_strdup (self->config->token_endpoint);
@@ -606,7 +606,15 @@ da_account_configured_endpoints (DaAccount *self)
 static void
 da_account_take_discovered (DaAccount *self, DaOidcEndpoints *found)
 {
-	/* explicit settings win over what discovery says */
+	/* explicit settings win over what discovery says; the discovered
+	 * endpoints are shared by the issuer's accounts, so change a copy */
+	if (self->config->device_authorization_endpoint != NULL ||
+	    self->config->token_endpoint != NULL || self->config->revocation_endpoint != NULL) {
+		DaOidcEndpoints *copy = da_oidc_endpoints_copy (found);
+
+		da_oidc_endpoints_unref (found);
+		found = copy;
+	}
 	if (self->config->device_authorization_endpoint != NULL) {
 		g_free (found->device_authorization_endpoint);
 		found->device_authorization_endpoint = g_strdup (self->config->device_authorization_endpoint);
@@ -619,7 +627,7 @@ da_account_take_discovered (DaAccount *self, DaOidcEndpoints *found)
 		g_free (found->revocation_endpoint);
 		found->revocation_endpoint = g_strdup (self->config->revocation_endpoint);
 	}
-	da_oidc_endpoints_free (self->endpoints);
+	da_oidc_endpoints_unref (self->endpoints);
 	self->endpoints = found;
 }
 
@@ -1364,7 +1372,7 @@ da_account_finalize (GObject *object)
 
 	da_account_config_free (self->config);
 	g_clear_object (&self->client);
-	da_oidc_endpoints_free (self->endpoints);
+	da_oidc_endpoints_unref (self->endpoints);
 	da_token_free (self->access);
 	da_token_free (self->refresh);
 	g_free (self->last_error);

@@ -23,10 +23,24 @@ G_DEFINE_QUARK (da-oidc-error-quark, da_oidc_error)
 
 /* ---- plain structs ---- */
 
+/* Endpoints are reference counted: every account of an issuer shares the
+ * discovered ones; da_oidc_endpoints_copy() makes a copy to change. */
+DaOidcEndpoints *
+da_oidc_endpoints_new (void)
+{
+	return g_rc_box_new0 (DaOidcEndpoints);
+}
+
+DaOidcEndpoints *
+da_oidc_endpoints_ref (DaOidcEndpoints *self)
+{
+	return g_rc_box_acquire (self);
+}
+
 DaOidcEndpoints *
 da_oidc_endpoints_copy (const DaOidcEndpoints *self)
 {
-	DaOidcEndpoints *copy = g_new0 (DaOidcEndpoints, 1);
+	DaOidcEndpoints *copy = da_oidc_endpoints_new ();
 	copy->issuer = g_strdup (self->issuer);
 	copy->device_authorization_endpoint = g_strdup (self->device_authorization_endpoint);
 	copy->token_endpoint = g_strdup (self->token_endpoint);
@@ -35,17 +49,24 @@ da_oidc_endpoints_copy (const DaOidcEndpoints *self)
 	return copy;
 }
 
-void
-da_oidc_endpoints_free (DaOidcEndpoints *self)
+static void
+da_oidc_endpoints_clear (gpointer data)
 {
-	if (self == NULL)
-		return;
+	DaOidcEndpoints *self = data;
+
 	g_free (self->issuer);
 	g_free (self->device_authorization_endpoint);
 	g_free (self->token_endpoint);
 	g_free (self->revocation_endpoint);
 	g_free (self->userinfo_endpoint);
-	g_free (self);
+}
+
+void
+da_oidc_endpoints_unref (DaOidcEndpoints *self)
+{
+	if (self == NULL)
+		return;
+	g_rc_box_release_full (self, da_oidc_endpoints_clear);
 }
 
 void
@@ -314,7 +335,7 @@ DaOidcEndpoints *
 da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_issuer, GError **error)
 {
 	g_autoptr(JsonParser) parser = NULL;
-	g_autoptr(DaOidcEndpoints) self = g_new0 (DaOidcEndpoints, 1);
+	g_autoptr(DaOidcEndpoints) self = da_oidc_endpoints_new ();
 	g_autofree gchar *want = NULL;
 	g_autofree gchar *got = NULL;
 	JsonObject *obj = NULL;
@@ -1020,8 +1041,8 @@ discover_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
 		GTask *task = g_ptr_array_index (waiters, i);
 		if (found != NULL)
-			g_task_return_pointer (task, da_oidc_endpoints_copy (found),
-					       (GDestroyNotify) da_oidc_endpoints_free);
+			g_task_return_pointer (task, da_oidc_endpoints_ref (found),
+					       (GDestroyNotify) da_oidc_endpoints_unref);
 		else
 			g_task_return_error (task, g_error_copy (error));
 	}
@@ -1045,8 +1066,8 @@ da_oidc_client_discover_async (DaOidcClient *self,
 
 	g_task_set_source_tag (task, da_oidc_client_discover_async);
 	if (cached != NULL) {
-		g_task_return_pointer (task, da_oidc_endpoints_copy (cached),
-				       (GDestroyNotify) da_oidc_endpoints_free);
+		g_task_return_pointer (task, da_oidc_endpoints_ref ((DaOidcEndpoints *) cached),
+				       (GDestroyNotify) da_oidc_endpoints_unref);
 		return;
 	}
 	waiters = g_hash_table_lookup (self->discovering, issuer);
@@ -1065,7 +1086,7 @@ da_oidc_client_discover_async (DaOidcClient *self,
 	g_hash_table_insert (self->discovering, g_strdup (issuer), waiters);
 	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
 				      "application/json");
-	request_async (self, msg, parse_discovery_cb, (GDestroyNotify) da_oidc_endpoints_free, issuer,
+	request_async (self, msg, parse_discovery_cb, (GDestroyNotify) da_oidc_endpoints_unref, issuer,
 		       NULL, discover_done_cb, discover_done_cb, g_strdup (issuer));
 }
 
@@ -1246,7 +1267,7 @@ da_oidc_client_init (DaOidcClient *self)
 {
 	self->retry_at = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 	self->discovered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-						  (GDestroyNotify) da_oidc_endpoints_free);
+						  (GDestroyNotify) da_oidc_endpoints_unref);
 	self->discovering = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
 						   (GDestroyNotify) g_ptr_array_unref);
 }

@@ -62,15 +62,19 @@ typedef struct {
 } DaOidcClientAuth;
 
 DaOidcEndpoints *
+da_oidc_endpoints_new (void);
+DaOidcEndpoints *
+da_oidc_endpoints_ref (DaOidcEndpoints *self);
+DaOidcEndpoints *
 da_oidc_endpoints_copy (const DaOidcEndpoints *self);
 void
-da_oidc_endpoints_free (DaOidcEndpoints *self);
+da_oidc_endpoints_unref (DaOidcEndpoints *self);
 void
 da_oidc_device_auth_free (DaOidcDeviceAuth *self);
 void
 da_oidc_tokens_free (DaOidcTokens *self);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcEndpoints, da_oidc_endpoints_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcEndpoints, da_oidc_endpoints_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcDeviceAuth, da_oidc_device_auth_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcTokens, da_oidc_tokens_free)
 

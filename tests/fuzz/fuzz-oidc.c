@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 	len = size - 1;
 	switch (data[0] & 7) {
 	case 0:
-		da_oidc_endpoints_free (
+		da_oidc_endpoints_unref (
 			da_oidc_parse_discovery (body, len, "https://kc.example/realms/tv", NULL));
 		break;
 	case 1:
