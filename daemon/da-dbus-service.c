@@ -900,13 +900,14 @@ da_bus_account_notify_cb (DaAccount *account, GParamSpec *pspec, DaBusAccount *b
 	g_source_unref (ba->changes_source);
 }
 
+/* any account's status, from the manager: one handler for all of them */
 static void
-da_bus_account_status_changed_cb (DaAccount *account,
-				  const gchar *state,
-				  GVariant *details,
-				  DaBusAccount *ba)
+account_status_changed_cb (DaManager *manager,
+			   DaAccount *account,
+			   const gchar *state,
+			   GVariant *details,
+			   DaService *self)
 {
-	DaService *self = ba->self;
 	const gchar *name = da_account_get_name (account);
 
 	if (g_strcmp0 (state, "awaiting-user") != 0) {
@@ -933,8 +934,6 @@ da_bus_account_new (DaService *self, DaAccount *account)
 	for (guint i = 0; i < ACCOUNT_N_PROPS; i++)
 		da_bus_account_take (ba, i);
 	g_signal_connect (account, "notify", G_CALLBACK (da_bus_account_notify_cb), ba);
-	g_signal_connect (account, "status-changed", G_CALLBACK (da_bus_account_status_changed_cb),
-			  ba);
 	return ba;
 }
 
@@ -1149,6 +1148,8 @@ da_service_new (DaManager *manager)
 
 	register_errors ();
 	self->manager = g_object_ref (manager);
+	g_signal_connect_object (manager, "account-status-changed",
+				 G_CALLBACK (account_status_changed_cb), self, 0);
 	self->skeleton = da_dbus_manager_skeleton_new ();
 	da_dbus_manager_set_version (self->skeleton, PACKAGE_VERSION);
 	g_signal_connect (self->skeleton, "handle-get-token", G_CALLBACK (handle_get_token), self);

@@ -24,6 +24,21 @@ struct _DaManager {
 
 G_DEFINE_TYPE (DaManager, da_manager, G_TYPE_OBJECT)
 
+enum {
+	SIGNAL_ACCOUNT_STATUS_CHANGED,
+	N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+/* One handler per account, here; whoever wants every account's status
+ * connects once to the manager (a handler costs about 250 bytes). */
+static void
+account_status_changed_cb (DaAccount *account, const gchar *state, GVariant *details,
+			   DaManager *self)
+{
+	g_signal_emit (self, signals[SIGNAL_ACCOUNT_STATUS_CHANGED], 0, account, state, details);
+}
+
 const DaConfig *
 da_manager_get_config (DaManager *self)
 {
@@ -137,6 +152,13 @@ static void
 da_manager_class_init (DaManagerClass *klass)
 {
 	G_OBJECT_CLASS (klass)->finalize = da_manager_finalize;
+
+	/* DaManager::account-status-changed: (account, state, details), an
+	 * account's DaAccount::status-changed */
+	signals[SIGNAL_ACCOUNT_STATUS_CHANGED] =
+		g_signal_new ("account-status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+			      0, NULL, NULL, NULL, G_TYPE_NONE, 3, DA_TYPE_ACCOUNT, G_TYPE_STRING,
+			      G_TYPE_VARIANT);
 }
 
 static void
@@ -222,6 +244,8 @@ da_manager_new (DaConfig *config, const gchar *state_dir)
 		DaAccountConfig *account_config = g_ptr_array_steal_index (config->accounts, 0);
 		DaAccount *account = da_account_new (account_config, self->client, self->keyring, self->vault);
 		g_ptr_array_add (self->accounts, account);
+		g_signal_connect_object (account, "status-changed",
+					 G_CALLBACK (account_status_changed_cb), self, 0);
 		g_hash_table_insert (self->by_name, (gpointer) da_account_get_name (account), account);
 	}
 	if (config->default_account != NULL &&

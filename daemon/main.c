@@ -47,7 +47,11 @@ update_status (DaDaemon *d)
 }
 
 static void
-status_changed_cb (DaAccount *account, const gchar *state, GVariant *details, DaDaemon *d)
+status_changed_cb (DaManager *manager,
+		   DaAccount *account,
+		   const gchar *state,
+		   GVariant *details,
+		   DaDaemon *d)
 {
 	update_status (d);
 }
@@ -230,9 +234,7 @@ main (int argc, char **argv)
 	d.loop = g_main_loop_new (NULL, FALSE);
 	d.manager = da_manager_new (g_steal_pointer (&config), state_dir);
 	d.service = da_service_new (d.manager);
-	for (guint i = 0; i < da_manager_get_accounts (d.manager)->len; i++)
-		g_signal_connect (g_ptr_array_index (da_manager_get_accounts (d.manager), i),
-				  "status-changed", G_CALLBACK (status_changed_cb), &d);
+	g_signal_connect (d.manager, "account-status-changed", G_CALLBACK (status_changed_cb), &d);
 
 	g_unix_signal_add (SIGTERM, quit_cb, &d);
 	g_unix_signal_add (SIGINT, quit_cb, &d);
