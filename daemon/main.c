@@ -21,6 +21,7 @@ typedef struct {
 	DaService *service;
 	guint owner_id;
 	guint watchdog_id;
+	guint trim_id;
 	gint exit_code;
 } DaDaemon;
 
@@ -29,6 +30,7 @@ da_daemon_clear (DaDaemon *d)
 {
 	g_clear_handle_id (&d->owner_id, g_bus_unown_name);
 	g_clear_handle_id (&d->watchdog_id, g_source_remove);
+	g_clear_handle_id (&d->trim_id, g_source_remove);
 	g_clear_object (&d->service);
 	g_clear_object (&d->manager);
 	g_clear_pointer (&d->loop, g_main_loop_unref);
@@ -46,6 +48,16 @@ update_status (DaDaemon *d)
 		    total, total == 1 ? "" : "s");
 }
 
+static gboolean
+trim_cb (gpointer user_data)
+{
+	DaDaemon *d = user_data;
+
+	d->trim_id = 0;
+	malloc_trim (0);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 status_changed_cb (DaManager *manager,
 		   DaAccount *account,
@@ -54,6 +66,10 @@ status_changed_cb (DaManager *manager,
 		   DaDaemon *d)
 {
 	update_status (d);
+	/* a sign-in, a sign-out or many of them at once leave the heap full
+	 * of holes; once things are quiet, give the free pages back */
+	g_clear_handle_id (&d->trim_id, g_source_remove);
+	d->trim_id = g_timeout_add_seconds_full (G_PRIORITY_LOW, 1, trim_cb, d, NULL);
 }
 
 /* logind: a monotonic timer does not count a suspend, so every account
