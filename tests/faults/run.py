@@ -10,9 +10,7 @@ Needs DEVAUTHD, DEVAUTHCTL and SOURCE_ROOT in the environment (meson sets them).
 
 import os
 import re
-import signal
 import sys
-import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,39 +57,8 @@ def run_case(case):
     if fn is None:
         print(f"no test_{case} in test_faults.py")
         return 1
-    start = time.monotonic()
-    h = harness.Harness(f"faults.{case}")
-
-    def terminated(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        print(f"FAIL faults.{case}: terminated (timeout?)", flush=True)
-        traceback.print_stack(frame, file=sys.stdout)
-        harness.emergency_cleanup()
-        if h.daemon is not None:
-            print("---- devauthd log ----\n" + h.daemon.log()[-20000:], flush=True)
-        os._exit(1)
-
-    signal.signal(signal.SIGTERM, terminated)
-    failed = False
-    try:
-        fn(h)
-    except BaseException:  # noqa: BLE001 - clean up, then fail
-        failed = True
-        print(f"FAIL faults.{case}", flush=True)
-        traceback.print_exc(file=sys.stdout)
-        print(h.diagnostics(), flush=True)
     # a known bug fails on purpose (should_fail in meson.build): nothing to keep
-    problems = h.close(keep=failed and case not in known_bugs())
-    if problems:
-        failed = True
-        print(f"FAIL faults.{case}: teardown", flush=True)
-        for p in problems:
-            print(p, flush=True)
-    if failed and os.path.isdir(h.tmp):
-        print(f"kept {h.tmp}", flush=True)
-    if not failed:
-        print(f"PASS faults.{case} ({time.monotonic() - start:.1f} s)", flush=True)
-    return 1 if failed else 0
+    return harness.run_case(f"faults.{case}", fn, keep_on_failure=case not in known_bugs())
 
 
 def main(argv):

@@ -137,6 +137,53 @@ def emergency_cleanup():
             pass
 
 
+def run_case(name, fn, keep_on_failure=True, emergency=()):
+    """Runs fn(h) with a fresh Harness named @name, as every test runner
+    here does; returns the exit status (0 passed, 1 failed; never 77).
+
+    On meson's timeout (SIGTERM, then SIGKILL half a second later) there is
+    no time for a clean teardown: it says why, kills everything, calls
+    @emergency (quick functions that must not raise) and exits. A failed
+    case keeps its temporary directory unless @keep_on_failure is false."""
+    start = time.monotonic()
+    h = Harness(name)
+
+    def terminated(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        print(f"FAIL {name}: terminated (timeout?)", flush=True)
+        traceback.print_stack(frame, file=sys.stdout)
+        emergency_cleanup()
+        for cleanup in reversed(list(emergency)):
+            try:
+                cleanup()
+            except Exception:  # noqa: BLE001 - best effort, then exit
+                traceback.print_exc(file=sys.stdout)
+        if h.daemon is not None:
+            print("---- devauthd log ----\n" + h.daemon.log()[-20000:], flush=True)
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, terminated)
+    failed = False
+    try:
+        fn(h)
+    except BaseException:  # noqa: BLE001 - KeyboardInterrupt too: clean up, then fail
+        failed = True
+        print(f"FAIL {name}", flush=True)
+        traceback.print_exc(file=sys.stdout)
+        print(h.diagnostics(), flush=True)
+    problems = h.close(keep=failed and keep_on_failure)
+    if problems:
+        failed = True
+        print(f"FAIL {name}: teardown", flush=True)
+        for p in problems:
+            print(p, flush=True)
+    if failed and os.path.isdir(h.tmp):
+        print(f"kept {h.tmp}", flush=True)
+    if not failed:
+        print(f"PASS {name} ({time.monotonic() - start:.1f} s)", flush=True)
+    return 1 if failed else 0
+
+
 class Process:
     """A child in a process group of its own; stopped through the group."""
 

@@ -12,9 +12,7 @@ is registered in tests/integration/meson.build, and nothing else is.
 import importlib
 import os
 import re
-import signal
 import sys
-import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,40 +61,7 @@ def run_case(module_name, case):
     if fn is None:
         print(f"no test_{case} in test_{module_name}.py")
         return 1
-    start = time.monotonic()
-    h = harness.Harness(f"{module_name}.{case}")
-
-    def terminated(signum, frame):
-        # meson's timeout: SIGTERM, then SIGKILL half a second later. No
-        # time for a clean teardown: say why, kill everything, unlink.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        print(f"FAIL {module_name}.{case}: terminated (timeout?)", flush=True)
-        traceback.print_stack(frame, file=sys.stdout)
-        harness.emergency_cleanup()
-        if h.daemon is not None:
-            print("---- devauthd log ----\n" + h.daemon.log()[-20000:], flush=True)
-        os._exit(1)
-
-    signal.signal(signal.SIGTERM, terminated)
-    failed = False
-    try:
-        fn(h)
-    except BaseException:  # noqa: BLE001 - KeyboardInterrupt too: clean up, then fail
-        failed = True
-        print(f"FAIL {module_name}.{case}", flush=True)
-        traceback.print_exc(file=sys.stdout)
-        print(h.diagnostics(), flush=True)
-    problems = h.close(keep=failed)
-    if problems:
-        failed = True
-        print(f"FAIL {module_name}.{case}: teardown", flush=True)
-        for p in problems:
-            print(p, flush=True)
-    if failed and os.path.isdir(h.tmp):
-        print(f"kept {h.tmp}", flush=True)
-    if not failed:
-        print(f"PASS {module_name}.{case} ({time.monotonic() - start:.1f} s)", flush=True)
-    return 1 if failed else 0
+    return harness.run_case(f"{module_name}.{case}", fn)
 
 
 def main(argv):

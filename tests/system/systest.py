@@ -11,10 +11,7 @@ a test that cannot run fails.
 import fcntl
 import os
 import shutil
-import signal
 import sys
-import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get("SOURCE_ROOT", os.path.abspath(os.path.join(HERE, "..", "..")))
@@ -35,43 +32,7 @@ def on_emergency(fn):
 def run(main):
     """Runs main(h) with a fresh harness; exits with the test's status."""
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
-    start = time.monotonic()
-    h = harness.Harness(f"system.{name}")
-
-    def terminated(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        print(f"FAIL {name}: terminated (timeout?)", flush=True)
-        traceback.print_stack(frame, file=sys.stdout)
-        harness.emergency_cleanup()
-        for fn in reversed(_EMERGENCY):
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - best effort, then exit
-                traceback.print_exc(file=sys.stdout)
-        if h.daemon is not None:
-            print("---- devauthd log ----\n" + h.daemon.log()[-20000:], flush=True)
-        os._exit(1)
-
-    signal.signal(signal.SIGTERM, terminated)
-    failed = False
-    try:
-        main(h)
-    except BaseException:  # noqa: BLE001 - KeyboardInterrupt too: clean up, then fail
-        failed = True
-        print(f"FAIL {name}", flush=True)
-        traceback.print_exc(file=sys.stdout)
-        print(h.diagnostics(), flush=True)
-    problems = h.close(keep=failed)
-    if problems:
-        failed = True
-        print(f"FAIL {name}: teardown", flush=True)
-        for p in problems:
-            print(p, flush=True)
-    if failed and os.path.isdir(h.tmp):
-        print(f"kept {h.tmp}", flush=True)
-    if not failed:
-        print(f"PASS {name} ({time.monotonic() - start:.1f} s)", flush=True)
-    sys.exit(1 if failed else 0)
+    sys.exit(harness.run_case(f"system.{name}", main, emergency=_EMERGENCY))
 
 
 # ---------------------------------------------------------------- the staged installation
