@@ -46,10 +46,11 @@ import json
 import socket
 import socketserver
 import ssl
-import struct
 import threading
 import time
 import urllib.parse
+
+from tcp_proxy import reset_close  # tests/integration: the same reset
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 FORWARDED_HEADERS = ("Content-Type", "Authorization", "Accept", "User-Agent")
@@ -170,7 +171,7 @@ class FaultProxy:
         with self._lock:
             conns = list(self._conns)
         for c in conns:
-            _abort(c)
+            reset_close(c)
         if self._thread is not None:
             self._thread.join(10)
 
@@ -202,18 +203,6 @@ class FaultProxy:
                 resp.getheader("Retry-After")
         finally:
             conn.close()
-
-
-def _abort(sock):
-    """Closes with a TCP reset."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
-        sock.close()
-    except OSError:
-        pass
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -318,7 +307,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 break
         self.close_connection = True
-        _abort(self.connection)
+        reset_close(self.connection)
 
     def _fault_reset(self, fault):
         self.send_response(200)
@@ -328,7 +317,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b'{"access_token":"' + b"a" * 83)
         self.wfile.flush()
         self.close_connection = True
-        _abort(self.connection)
+        reset_close(self.connection)
 
     def _fault_truncated(self, fault):
         full = json.dumps({"access_token": "x" * 40, "token_type": "Bearer", "expires_in": 300,

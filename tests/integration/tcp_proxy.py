@@ -25,7 +25,7 @@ MODES = ("pass", "reset", "hang")
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"PATCH ")
 
 
-def _reset(sock):
+def reset_close(sock):
     """Closes with RST (SO_LINGER 0) rather than FIN."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -69,7 +69,7 @@ class FaultProxy:
             for s in stale:
                 del self._live[s]
         for s in stale:
-            _reset(s)
+            reset_close(s)
 
     # what it saw
 
@@ -112,7 +112,7 @@ class FaultProxy:
                 mode = self.mode
             self._record("connect", mode)
             if mode == "reset":
-                _reset(client)
+                reset_close(client)
             elif mode == "hang":
                 with self._lock:
                     self._live[client] = "hang"
@@ -134,13 +134,13 @@ class FaultProxy:
                 break
         with self._lock:
             self._live.pop(client, None)
-        _reset(client)
+        reset_close(client)
 
     def _forward(self, client):
         try:
             upstream = socket.create_connection(self.target, timeout=5)
         except OSError:
-            _reset(client)
+            reset_close(client)
             return
         upstream.settimeout(None)
         with self._lock:
@@ -201,6 +201,6 @@ class FaultProxy:
             live, self._live = list(self._live), {}
             threads = list(self._threads)
         for s in live:
-            _reset(s)
+            reset_close(s)
         for t in threads:
             t.join(5)

@@ -1033,6 +1033,46 @@ LOGIN1_POLICY = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Con
 """
 
 
+def check_prompt_retry(h, proxy, what, event, before_outage=None):
+    """Refreshes fail (the proxy resets them) until the backoff has grown;
+    then the IdP is reachable again and nothing says so but @event: the
+    refresh must come at once, sooner than the backoff would have let it."""
+    if before_outage is not None:
+        before_outage()
+    proxy.set_mode("reset")
+    t_reset = time.time()
+    attempts = []
+
+    def three_attempts():
+        nonlocal attempts
+        attempts = []
+        for e in proxy.connections_since(t_reset, mode="reset"):
+            if not attempts or e["t"] - attempts[-1] > 0.5:
+                attempts.append(e["t"])
+        return len(attempts) >= 3
+
+    wait_until(three_attempts, 40, "three failed refresh attempts", interval=0.2)
+    check(h.properties()["LastError"] != "", "LastError is empty after failed refreshes")
+    gap = attempts[2] - attempts[1]
+
+    h.idp.reset_stats()
+    proxy.set_mode("pass")
+    time.sleep(0.3)
+    check_equal(h.idp.stats()["refreshes"], [], f"refreshes before {what}")
+    t_event = time.time()
+    event()
+    wait_until(lambda: [r["result"] for r in h.idp.stats()["refreshes"]] == ["tokens"], 5,
+               f"a refresh right after {what}", interval=0.1)
+    took = time.time() - t_event
+    print_err(f"retries {gap:.1f} s apart before; refreshed {took:.2f} s after {what}")
+    check(took < gap, f"the refresh came {took:.2f} s after {what}, no sooner than the "
+          f"backoff ({gap:.1f} s) would have")
+    wait_until(lambda: h.properties()["LastError"] == "", 5, "LastError cleared")
+    token, _ = h.get_token(min_validity=1)
+    status, _ = h.idp.userinfo(token)
+    check_equal(status, 200, f"userinfo with the token after {what}")
+
+
 def test_resume(h):
     """A device that wakes up (logind's PrepareForSleep(false)) looks at
     its tokens at once instead of sleeping out its backoff."""
@@ -1053,42 +1093,12 @@ def test_resume(h):
                              GLib.VariantType("(u)"), Gio.DBusCallFlags.NONE, 5000, None)
     check_equal(reply.unpack()[0], 1, "owning org.freedesktop.login1 on the private bus")
 
-    # refreshes fail until the backoff is long
-    proxy.set_mode("reset")
-    t_reset = time.time()
-    attempts = []
+    def wake_up():
+        for sleeping in (True, False):
+            logind.emit_signal(None, "/org/freedesktop/login1", "org.freedesktop.login1.Manager",
+                               "PrepareForSleep", GLib.Variant("(b)", (sleeping,)))
 
-    def three_attempts():
-        nonlocal attempts
-        attempts = []
-        for e in proxy.connections_since(t_reset, mode="reset"):
-            if not attempts or e["t"] - attempts[-1] > 0.5:
-                attempts.append(e["t"])
-        return len(attempts) >= 3
-
-    wait_until(three_attempts, 40, "three failed refresh attempts", interval=0.2)
-    check(h.properties()["LastError"] != "", "LastError is empty after failed refreshes")
-    gap = attempts[2] - attempts[1]
-
-    # the IdP is reachable again, but nothing says so but the wake-up
-    h.idp.reset_stats()
-    proxy.set_mode("pass")
-    time.sleep(0.3)
-    check_equal(h.idp.stats()["refreshes"], [], "refreshes before the wake-up")
-    t_wake = time.time()
-    for sleeping in (True, False):
-        logind.emit_signal(None, "/org/freedesktop/login1", "org.freedesktop.login1.Manager",
-                           "PrepareForSleep", GLib.Variant("(b)", (sleeping,)))
-    wait_until(lambda: [r["result"] for r in h.idp.stats()["refreshes"]] == ["tokens"], 5,
-               "a refresh right after the wake-up", interval=0.1)
-    took = time.time() - t_wake
-    print_err(f"retries {gap:.1f} s apart before; refreshed {took:.2f} s after the wake-up")
-    check(took < gap, f"the refresh came {took:.2f} s after the wake-up, no sooner than the "
-          f"backoff ({gap:.1f} s) would have")
-    wait_until(lambda: h.properties()["LastError"] == "", 5, "LastError cleared")
-    token, _ = h.get_token(min_validity=1)
-    status, _ = h.idp.userinfo(token)
-    check_equal(status, 200, "userinfo with the token after the wake-up")
+    check_prompt_retry(h, proxy, "the wake-up", wake_up)
 
 
 # NetworkManager's D-Bus API as far as GIO's network monitor reads it
@@ -1173,35 +1183,9 @@ def test_network_back(h):
                "devauthd to follow the network through NetworkManager")
     h.sign_in()
 
-    # the network goes; refreshes fail until the backoff is long
-    nm.set(State=NM_STATE_DISCONNECTED, Connectivity=NM_CONNECTIVITY_NONE)
-    proxy.set_mode("reset")
-    t_reset = time.time()
-    attempts = []
-
-    def three_attempts():
-        nonlocal attempts
-        attempts = []
-        for e in proxy.connections_since(t_reset, mode="reset"):
-            if not attempts or e["t"] - attempts[-1] > 0.5:
-                attempts.append(e["t"])
-        return len(attempts) >= 3
-
-    wait_until(three_attempts, 40, "three failed refresh attempts", interval=0.2)
-    gap = attempts[2] - attempts[1]
-
-    # the IdP is reachable again, but nothing says so but NetworkManager
-    h.idp.reset_stats()
-    proxy.set_mode("pass")
-    time.sleep(0.3)
-    check_equal(h.idp.stats()["refreshes"], [], "refreshes before the network came back")
-    t_back = time.time()
-    nm.set(State=NM_STATE_CONNECTED_GLOBAL, Connectivity=NM_CONNECTIVITY_FULL)
-    wait_until(lambda: [r["result"] for r in h.idp.stats()["refreshes"]] == ["tokens"], 5,
-               "a refresh right after the network came back", interval=0.1)
-    took = time.time() - t_back
-    print_err(f"retries {gap:.1f} s apart before; refreshed {took:.2f} s after the network")
-    check(took < gap, f"the refresh came {took:.2f} s after the network, no sooner than the "
-          f"backoff ({gap:.1f} s) would have")
+    check_prompt_retry(
+        h, proxy, "the network came back",
+        lambda: nm.set(State=NM_STATE_CONNECTED_GLOBAL, Connectivity=NM_CONNECTIVITY_FULL),
+        before_outage=lambda: nm.set(State=NM_STATE_DISCONNECTED,
+                                     Connectivity=NM_CONNECTIVITY_NONE))
     check("the network is back" in h.daemon.log(), "no log line about the network")
-    wait_until(lambda: h.properties()["LastError"] == "", 5, "LastError cleared")
