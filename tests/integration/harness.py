@@ -298,8 +298,14 @@ class OutputReader:
                 self._chunks.append(data.decode("utf-8", "replace"))
                 self._lock.notify_all()
 
-    def text(self):
+    def text(self, eof_timeout=5.0):
+        """Everything read so far, once the stream has ended (waiting up to
+        EOF_TIMEOUT for that: the process may have exited before this
+        thread read its last words)."""
+        deadline = time.monotonic() + eof_timeout
         with self._lock:
+            while not self._eof and time.monotonic() < deadline:
+                self._lock.wait(max(0.0, min(0.5, deadline - time.monotonic())))
             return "".join(self._chunks)
 
     def wait_for(self, pattern, timeout, what=None):
