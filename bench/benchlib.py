@@ -48,6 +48,7 @@ def build_dir():
 
 def exe(name):
     paths = {"devauthd": "daemon/devauthd", "devauthctl": "client/devauthctl",
+             "devauthctl-bus": "client/devauthctl-bus",
              "bench-cli-gdbus": "bench/bench-cli-gdbus", "bench-cli-sdbus": "bench/bench-cli-sdbus",
              "bench-client": "bench/bench-client", "bench-floor": "bench/bench-floor"}
     path = os.path.join(build_dir(), paths[name])

@@ -8,6 +8,10 @@
  * By default the token comes in a sealed memfd (GetTokenFd), so it never
  * shows in a bus monitor. It is written to stdout with write(2), not stdio,
  * and every buffer that held it is wiped before it is freed.
+ *
+ * This is the bus path: devauthctl (devauthctl-front.c) gets the token over
+ * devauthd's Varlink socket itself when it can, and runs this one when the
+ * socket is not there, with --no-fd, and for usage errors.
  */
 
 #include "config.h"

@@ -6,6 +6,10 @@
  *
  * Each verb lives in its own file (devauthctl-VERB.c) and parses its own
  * options with a GOptionContext, so that every verb has its own --help.
+ *
+ * Built as devauthctl-bus and installed in libexecdir: the devauthctl that
+ * users run is devauthctl-front.c, which answers `token` over devauthd's
+ * Varlink socket and runs this program for everything else.
  */
 
 #include "config.h"
@@ -67,6 +71,8 @@ main (int argc, char **argv)
 	g_autofree gchar *prgname = NULL;
 
 	setlocale (LC_ALL, "");
+	/* installed as devauthctl-bus, run by devauthctl (devauthctl-front.c) */
+	g_set_prgname ("devauthctl");
 
 	if (argc < 2)
 		return da_usage_error (NULL, "no verb given");

@@ -790,7 +790,8 @@ da_account_flow_started_cb (GObject *source, GAsyncResult *res, gpointer user_da
 	if (qr_text == NULL)
 		qr_text = da_flow_get_verification_uri (flow);
 	self->qr_modules = da_qr_encode (qr_text, &self->qr_size, &qr_error);
-	if (self->qr_modules == NULL)
+	/* without libqrencode, da-qr.c has said so once */
+	if (self->qr_modules == NULL && !g_error_matches (qr_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
 		g_warning ("account %s: no QR code: %s", self->config->name, qr_error->message);
 	g_info ("account %s: sign-in started, user code %s, expires in %" G_GINT64_FORMAT " s",
 		self->config->name, da_flow_get_user_code (flow),

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "da-caller.h"
+
 G_BEGIN_DECLS
 
 #define DA_ACTION_GET_TOKEN   "org.devauth.get-token"
@@ -10,20 +12,24 @@ G_BEGIN_DECLS
 #define DA_ACTION_LOGIN	      "org.devauth.login"
 #define DA_ACTION_LOGOUT      "org.devauth.logout"
 
-/* polkit checks in flight, in all and per bus name; more fail at once */
+/* polkit checks in flight (or waiting for polkit to be reached), in all
+ * and per caller (bus name, else process); more fail at once */
 #define DA_AUTHORITY_CHECKS_MAX		 64
 #define DA_AUTHORITY_CHECKS_PER_NAME_MAX 8
 
-/* Asks polkit, asynchronously, whether a bus peer may do something. */
+/* Asks polkit, asynchronously, whether a caller may do something: a bus
+ * peer (subject system-bus-name) or a process on one of our sockets
+ * (unix-process). libpolkit-gobject-1 is loaded, and polkit reached, on the
+ * first check; until then the daemon maps neither it nor libsystemd. */
 #define DA_TYPE_AUTHORITY (da_authority_get_type ())
 G_DECLARE_FINAL_TYPE (DaAuthority, da_authority, DA, AUTHORITY, GObject)
 
 DaAuthority *
-da_authority_new (GError **error);
+da_authority_new (void);
 
 void
 da_authority_check_async (DaAuthority *self,
-			  const gchar *bus_name,
+			  const DaCaller *caller,
 			  const gchar *action_id,
 			  const gchar *account,
 			  const gchar *app_id,

@@ -8,14 +8,14 @@
 
 #include "da-bus-callers.h"
 #include "da-error.h"
+#include "da-rate.h"
 
 /* more distinct callers than this are served without a cache */
 #define DA_BUS_CALLERS_MAX 4096
 
 typedef struct {
 	DaCaller *caller;
-	gdouble tokens; /* token bucket of GetToken calls */
-	gint64 refilled_us;
+	DaRate rate; /* of GetToken calls */
 } DaCallerEntry;
 
 struct _DaBusCallers {
@@ -60,8 +60,7 @@ da_bus_callers_ensure_entry (DaBusCallers *self, const gchar *bus_name)
 	if (g_hash_table_size (self->entries) >= DA_BUS_CALLERS_MAX)
 		return NULL;
 	entry = g_new0 (DaCallerEntry, 1);
-	entry->tokens = self->burst;
-	entry->refilled_us = g_get_monotonic_time ();
+	da_rate_init (&entry->rate, self->burst);
 	g_hash_table_insert (self->entries, g_strdup (bus_name), entry);
 	return entry;
 }
@@ -71,17 +70,8 @@ gboolean
 da_bus_callers_take_token (DaBusCallers *self, const gchar *bus_name)
 {
 	DaCallerEntry *entry = da_bus_callers_ensure_entry (self, bus_name);
-	gint64 now = g_get_monotonic_time ();
 
-	if (entry == NULL)
-		return TRUE;
-	entry->tokens = MIN (self->burst, entry->tokens + (gdouble) (now - entry->refilled_us) *
-								 self->rate / G_USEC_PER_SEC);
-	entry->refilled_us = now;
-	if (entry->tokens < 1.0)
-		return FALSE;
-	entry->tokens -= 1.0;
-	return TRUE;
+	return entry == NULL || da_rate_take (&entry->rate, self->rate, self->burst);
 }
 
 static DaCaller *

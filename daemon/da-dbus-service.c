@@ -26,7 +26,7 @@ struct _DaService {
 	guint object_manager_id;
 	GHashTable *bus_accounts; /* object path → DaBusAccount */
 	DaBusCallers *callers;
-	DaAuthority *authority; /* NULL: polkit unavailable, only root and [Access] */
+	DaAuthority *authority; /* polkit, loaded and reached on first use */
 	GHashTable *flow_owners; /* account name → GHashTable set of bus names */
 };
 
@@ -256,12 +256,7 @@ da_request_authorize (DaRequest *req, const DaCaller *caller)
 		req->run (req);
 		return;
 	}
-	if (req->self->authority == NULL) {
-		da_request_fail (req, g_error_new (DA_ERROR, DA_ERROR_PERMISSION_DENIED,
-						   "not authorized (polkit is not available)"));
-		return;
-	}
-	da_authority_check_async (req->self->authority, da_request_sender (req), req->action,
+	da_authority_check_async (req->self->authority, caller, req->action,
 				  da_account_get_name (req->account), caller->app_id, interactive, NULL,
 				  da_request_authority_cb, req);
 }
@@ -1066,8 +1061,6 @@ da_service_export (DaService *self, GDBusConnection *connection, GError **error)
 	GHashTableIter iter;
 	gpointer value;
 
-	g_autoptr(GError) error_local = NULL;
-
 	if (!account_properties_match_xml (error))
 		return FALSE;
 	if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton), connection,
@@ -1077,11 +1070,7 @@ da_service_export (DaService *self, GDBusConnection *connection, GError **error)
 	self->callers = da_bus_callers_new (
 		connection, da_manager_get_config (self->manager)->token_requests_per_sec);
 	g_signal_connect (self->callers, "vanished", G_CALLBACK (caller_vanished_cb), self);
-	self->authority = da_authority_new (&error_local);
-	if (self->authority == NULL)
-		g_warning ("polkit is not available, only root and the callers in [Access] are "
-			   "served: %s",
-			   error_local->message);
+	self->authority = da_authority_new ();
 	for (guint i = 0; i < accounts->len; i++) {
 		DaBusAccount *ba = da_bus_account_new (self, g_ptr_array_index (accounts, i));
 		g_hash_table_insert (self->bus_accounts, ba->path, ba);
@@ -1139,6 +1128,13 @@ da_service_init (DaService *self)
 	/* keyed by their paths, as GDBusObjectManagerServer kept them */
 	self->bus_accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
 						    (GDestroyNotify) da_bus_account_free);
+}
+
+/* polkit, once exported */
+DaAuthority *
+da_service_get_authority (DaService *self)
+{
+	return self->authority;
 }
 
 DaService *

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "da-authority.h"
 #include "da-manager.h"
 
 G_BEGIN_DECLS
@@ -18,5 +19,7 @@ DaService *
 da_service_new (DaManager *manager);
 gboolean
 da_service_export (DaService *self, GDBusConnection *connection, GError **error);
+DaAuthority *
+da_service_get_authority (DaService *self);
 
 G_END_DECLS

@@ -4,21 +4,25 @@
 #include "config.h"
 
 #include <glib-unix.h>
+#include <errno.h>
 #include <locale.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
-#include <systemd/sd-daemon.h>
 
 #include "da-config.h"
 #include "da-dbus-service.h"
 #include "da-manager.h"
+#include "da-notify.h"
+#include "da-varlink.h"
 
 typedef struct {
 	GMainLoop *loop;
 	GDBusConnection *bus;
 	DaManager *manager;
 	DaService *service;
+	DaVarlinkServer *varlink;
+	gchar *runtime_dir;
 	guint owner_id;
 	guint watchdog_id;
 	guint trim_id;
@@ -31,7 +35,9 @@ da_daemon_clear (DaDaemon *d)
 	g_clear_handle_id (&d->owner_id, g_bus_unown_name);
 	g_clear_handle_id (&d->watchdog_id, g_source_remove);
 	g_clear_handle_id (&d->trim_id, g_source_remove);
+	g_clear_object (&d->varlink);
 	g_clear_object (&d->service);
+	g_clear_pointer (&d->runtime_dir, g_free);
 	g_clear_object (&d->manager);
 	g_clear_pointer (&d->loop, g_main_loop_unref);
 	g_clear_object (&d->bus);
@@ -44,7 +50,7 @@ update_status (DaDaemon *d)
 {
 	guint total = da_manager_get_accounts (d->manager)->len;
 
-	sd_notifyf (0, "STATUS=Signed in: %u of %u account%s", da_manager_count_signed_in (d->manager),
+	da_notifyf ("STATUS=Signed in: %u of %u account%s", da_manager_count_signed_in (d->manager),
 		    total, total == 1 ? "" : "s");
 }
 
@@ -105,6 +111,31 @@ export_objects (DaDaemon *d, GError **error)
 	return da_service_export (d->service, d->bus, error);
 }
 
+/* GetToken on a socket of our own, once the bus name is ours (so that a
+ * second devauthd that fails to own it never replaces the socket); without
+ * it devauthctl goes through the bus, so a failure is only a warning */
+static void
+start_varlink (DaDaemon *d)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = g_build_filename (d->runtime_dir, DA_VARLINK_SOCKET_NAME, NULL);
+
+	if (d->varlink != NULL)
+		return;
+	if (g_mkdir_with_parents (d->runtime_dir, 0755) < 0) {
+		g_warning ("cannot make %s: %s; GetToken is served on the bus only", d->runtime_dir,
+			   g_strerror (errno));
+		return;
+	}
+	d->varlink = da_varlink_server_new (d->manager, da_service_get_authority (d->service));
+	if (!da_varlink_server_listen (d->varlink, path, &error)) {
+		g_warning ("%s; GetToken is served on the bus only", error->message);
+		g_clear_object (&d->varlink);
+		return;
+	}
+	g_debug ("Varlink interface %s on %s", DA_VARLINK_INTERFACE, path);
+}
+
 static void
 name_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_data)
 {
@@ -113,7 +144,8 @@ name_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_
 	GPtrArray *accounts = da_manager_get_accounts (d->manager);
 
 	g_info ("owning %s", name);
-	sd_notify (0, "READY=1");
+	start_varlink (d);
+	da_notify ("READY=1");
 	da_manager_watch_network (d->manager);
 	update_status (d);
 	for (guint i = 0; i < accounts->len; i++)
@@ -141,7 +173,7 @@ quit_cb (gpointer user_data)
 	DaDaemon *d = user_data;
 
 	g_info ("stopping");
-	sd_notify (0, "STOPPING=1");
+	da_notify ("STOPPING=1");
 	g_main_loop_quit (d->loop);
 	return G_SOURCE_CONTINUE;
 }
@@ -149,7 +181,7 @@ quit_cb (gpointer user_data)
 static gboolean
 watchdog_cb (gpointer user_data)
 {
-	sd_notify (0, "WATCHDOG=1");
+	da_notify ("WATCHDOG=1");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -227,13 +259,15 @@ main (int argc, char **argv)
 	config_dir = dir_from_env (opt_config_dir, "CONFIGURATION_DIRECTORY", DA_CONFIG_DIR);
 	state_dir = dir_from_env (opt_state_dir, "STATE_DIRECTORY", DA_STATE_DIR);
 	runtime_dir = dir_from_env (opt_runtime_dir, "RUNTIME_DIRECTORY", DA_RUNTIME_DIR);
+	d.runtime_dir = g_strdup (runtime_dir);
 	g_debug ("configuration in %s, state in %s, runtime files in %s", config_dir, state_dir,
 		 runtime_dir);
 
 	config = da_config_load (config_dir, &error);
 	if (config == NULL) {
 		g_printerr ("devauthd: %s\n", error->message);
-		sd_notifyf (0, "STATUS=Bad configuration: %s", error->message);
+		/* one line: a newline would start another assignment */
+		da_notifyf ("STATUS=Bad configuration: %s", g_strdelimit (error->message, "\n", ' '));
 		return EXIT_FAILURE;
 	}
 
@@ -254,8 +288,10 @@ main (int argc, char **argv)
 
 	g_unix_signal_add (SIGTERM, quit_cb, &d);
 	g_unix_signal_add (SIGINT, quit_cb, &d);
-	if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
-		d.watchdog_id = g_timeout_add ((guint) (watchdog_usec / 2000), watchdog_cb, NULL);
+	/* a keep-alive every half of the interval systemd waits */
+	if (da_watchdog_enabled (&watchdog_usec) > 0)
+		d.watchdog_id = g_timeout_add ((guint) CLAMP (watchdog_usec / 2000, 1, G_MAXUINT),
+					       watchdog_cb, NULL);
 
 	if (!export_objects (&d, &error)) {
 		g_critical ("cannot export the D-Bus objects: %s", error->message);

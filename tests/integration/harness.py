@@ -722,10 +722,13 @@ class Daemon:
         _LIVE_KEYRINGS.add(self.keyring_name)
         self.config_dir = os.path.join(harness.tmp, "config")
         self.state_dir = os.path.join(harness.tmp, "state")
-        self.runtime_dir = os.path.join(harness.tmp, "runtime")
-        for d in (self.config_dir, os.path.join(self.config_dir, "accounts.d"),
-                  self.state_dir, self.runtime_dir):
+        for d in (self.config_dir, os.path.join(self.config_dir, "accounts.d"), self.state_dir):
             os.makedirs(d, mode=0o700, exist_ok=True)
+        # like /run/devauthd: every uid reaches the Varlink socket in it
+        self.runtime_dir = tempfile.mkdtemp(prefix="devauthd-it-run-")
+        os.chmod(self.runtime_dir, 0o755)
+        harness.add_cleanup(lambda: shutil.rmtree(self.runtime_dir, ignore_errors=True))
+        self.varlink_socket = os.path.join(self.runtime_dir, "org.devauth.DeviceAuth1")
         key_file = os.path.join(self.config_dir, "storage.key")
         with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
             f.write(os.urandom(32))
@@ -1074,6 +1077,8 @@ class Harness:
     def ctl_env(self):
         env = dict(os.environ)
         env.update({"DBUS_SYSTEM_BUS_ADDRESS": self.bus.address if self.bus else "unix:path=/nonexistent",
+                    # devauthctl token asks devauthd's Varlink socket first
+                    "DEVAUTH_VARLINK_SOCKET": self.daemon.varlink_socket if self.daemon else "",
                     "LC_ALL": "C.UTF-8", "NO_COLOR": "1", "TERM": "dumb"})
         env.pop("G_DBUS_DEBUG", None)
         return env

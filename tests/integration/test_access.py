@@ -528,8 +528,13 @@ def test_secrets(h):
     refresh_tokens.append(read_key_token(h, "devauthd:demo:refresh"))
     check(second != first, "Refresh gave the same access token")
     check(refresh_tokens[1] != refresh_tokens[0], "the refresh token did not rotate")
+    # the CLI through devauthd's Varlink socket (nothing on the bus), then
+    # through the bus (GetTokenFd)
     rc, out, err = h.ctl("token")
     check_equal((rc, out), (0, second + "\n"), f"devauthctl token ({err!r})")
+    rc, out, err = run_process([env_path("DEVAUTHCTL"), "token"], timeout=30,
+                               env={**h.ctl_env(), "DEVAUTH_VARLINK_SOCKET": ""})
+    check_equal((rc, out), (0, second + "\n"), f"devauthctl token on the bus ({err!r})")
 
     # not dumpable: a process of the same uid and capabilities, but without
     # CAP_SYS_PTRACE, cannot open its memory; it can open that of a

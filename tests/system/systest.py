@@ -43,6 +43,7 @@ def run(main):
 STAGED_FILES = {
     "usr/bin/devauthctl": 0o755,
     "usr/libexec/devauthd": 0o755,
+    "usr/libexec/devauthctl-bus": 0o755,
     "usr/lib/systemd/system/devauthd.service": 0o644,
     "usr/lib/systemd/system/devauth-wait-online.service": 0o644,
     "usr/lib/systemd/system/devauth-online.target": 0o644,

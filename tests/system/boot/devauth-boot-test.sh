@@ -245,9 +245,27 @@ token3=$(token_hash as_user kiosk) || fail "kiosk (granted by a polkit rule) get
 [ "$token3" = "$token1" ] || fail "kiosk got another token"
 ok polkit
 
+step varlink
+# devauthctl token asks devauthd's Varlink socket: with no bus at all, the
+# token still comes, and polkit still decides
+sock=/run/devauthd/org.devauth.DeviceAuth1
+[ "$(stat -c '%a %U' "$sock" 2>&1)" = "666 devauthd" ] || fail "$sock: $(stat -c '%a %U' "$sock" 2>&1)"
+[ "$(stat -c %a /run/devauthd 2>&1)" = 755 ] || fail "/run/devauthd: $(stat -c %a /run/devauthd 2>&1)"
+token4=$(token_hash as_user kiosk env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent) ||
+	fail "kiosk gets no token through the Varlink socket"
+[ "$token4" = "$token1" ] || fail "kiosk got another token through the Varlink socket"
+err=$(as_user tester env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent devauthctl token "$ACCOUNT" 2>&1 >/dev/null) &&
+	fail "tester got a token through the Varlink socket"
+case $err in
+*"not authorized to"*) ;;
+*) fail "tester through the Varlink socket: $err" ;;
+esac
+ok varlink
+
 step cleanup
 devauthctl logout "$ACCOUNT" || fail "devauthctl logout"
 systemctl stop devauthd.service || fail "systemctl stop devauthd"
+[ ! -e /run/devauthd/org.devauth.DeviceAuth1 ] || fail "the Varlink socket outlives devauthd"
 ring=$(as_user devauthd keyctl search @u keyring "$KEYRING" 2>/dev/null) &&
 	as_user devauthd keyctl unlink "$ring" @u >/dev/null
 ok cleanup

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A token bucket: @rate calls a second on average, bursts of @burst. Both
+ * fronts (D-Bus and Varlink) keep one per caller for GetToken. */
+typedef struct {
+	gdouble tokens;
+	gint64 refilled_us; /* monotonic */
+} DaRate;
+
+static inline void
+da_rate_init (DaRate *rate, gdouble burst)
+{
+	rate->tokens = burst;
+	rate->refilled_us = g_get_monotonic_time ();
+}
+
+static inline gboolean
+da_rate_take (DaRate *rate, gdouble per_sec, gdouble burst)
+{
+	gint64 now = g_get_monotonic_time ();
+
+	rate->tokens = MIN (burst, rate->tokens + (gdouble) (now - rate->refilled_us) * per_sec /
+							  G_USEC_PER_SEC);
+	rate->refilled_us = now;
+	if (rate->tokens < 1.0)
+		return FALSE;
+	rate->tokens -= 1.0;
+	return TRUE;
+}
+
+G_END_DECLS

@@ -1,0 +1,925 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "da-account.h"
+#include "da-caller.h"
+#include "da-error.h"
+#include "da-rate.h"
+#include "da-secret.h"
+#include "da-varlink.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+/* distinct uids whose rate is remembered; more are served without a limit
+ * of their own, like the bus front does with its callers */
+#define DA_VARLINK_UIDS_MAX 4096
+
+#define DA_VARLINK_SERVICE_ERROR "org.varlink.service."
+/* bytes of a caller's input that an error may echo back */
+#define DA_VARLINK_ECHO_MAX 256
+
+static const gchar da_varlink_description[] =
+	"# devauthd: access tokens of this device's accounts.\n"
+	"#\n"
+	"# The D-Bus interface org.devauth.DeviceAuth1 on the system bus is the whole\n"
+	"# API. This interface serves its hot path, GetToken, to callers that want a\n"
+	"# token without a bus round trip. Callers are authorized as on the bus.\n"
+	"interface org.devauth.DeviceAuth1\n"
+	"\n"
+	"# An access token of an account, as the D-Bus method GetToken gives it.\n"
+	"# account: the account's name; empty or left out: the default account.\n"
+	"# minValidity: seconds the token must stay valid (default 30, at most 3600).\n"
+	"method GetToken(account: ?string, minValidity: ?int) -> (\n"
+	"  token: string,\n"
+	"  expiresAt: int,\n"
+	"  tokenType: string,\n"
+	"  scope: ?string\n"
+	")\n"
+	"\n"
+	"error NoSuchAccount (message: string)\n"
+	"error NotSignedIn (message: string)\n"
+	"error PermissionDenied (message: string)\n"
+	"error LoginInProgress (message: string)\n"
+	"error LoginDenied (message: string)\n"
+	"error LoginExpired (message: string)\n"
+	"error IdpUnreachable (message: string)\n"
+	"error IdpError (message: string)\n"
+	"error InvalidArgument (message: string)\n"
+	"error RateLimited (message: string)\n"
+	"error Cancelled (message: string)\n"
+	"error Internal (message: string)\n";
+
+static const gchar da_varlink_service_description[] =
+	"interface org.varlink.service\n"
+	"method GetInfo() -> (vendor: string, product: string, version: string, url: string, "
+	"interfaces: []string)\n"
+	"method GetInterfaceDescription(interface: string) -> (description: string)\n"
+	"error InterfaceNotFound (interface: string)\n"
+	"error MethodNotFound (method: string)\n"
+	"error MethodNotImplemented (method: string)\n"
+	"error InvalidParameter (parameter: string)\n"
+	"error PermissionDenied ()\n"
+	"error ExpectedMore ()\n";
+
+typedef struct _DaVarlinkConn DaVarlinkConn;
+
+struct _DaVarlinkServer {
+	GObject parent_instance;
+	DaManager *manager;
+	DaAuthority *authority;
+	gchar *path;		/* NULL until listening */
+	dev_t path_dev;		/* the socket file made, to remove only that one */
+	ino_t path_ino;
+	gint listen_fd;
+	guint listen_id;
+	GList *conns;		  /* of DaVarlinkConn */
+	guint n_conns;
+	GHashTable *conns_per_uid; /* uid → count */
+	GHashTable *rates;	   /* uid → DaRate */
+	gdouble rate;		   /* GetToken calls a second per uid */
+	gdouble burst;
+};
+
+G_DEFINE_TYPE (DaVarlinkServer, da_varlink_server, G_TYPE_OBJECT)
+
+/* A connection lives until it is closed and no request of it is in flight. */
+struct _DaVarlinkConn {
+	gint ref_count;
+	DaVarlinkServer *server; /* NULL once closed */
+	gint fd;
+	guint32 uid;
+	DaCaller *caller; /* resolved at the first request */
+	GByteArray *in;	  /* wiped: a request holds no secret, but cheap */
+	GString *out;	  /* the reply being written; wiped (tokens) */
+	gsize out_done;
+	guint in_id;
+	guint out_id;
+	guint idle_id;
+	gboolean busy;	     /* a request in flight: read no more until it is answered */
+	gboolean processing; /* in conn_process(), which goes on by itself */
+	GCancellable *cancellable;
+};
+
+typedef struct {
+	DaVarlinkConn *conn;
+	DaAccount *account;
+	guint min_validity;
+} DaVarlinkCall;
+
+static void conn_close (DaVarlinkConn *conn);
+static void conn_watch_in (DaVarlinkConn *conn);
+static void conn_process (DaVarlinkConn *conn);
+
+/* ---- JSON out ---- */
+
+/* A JSON string; invalid UTF-8 becomes U+FFFD. */
+static void
+append_json_string (GString *out, const gchar *str)
+{
+	const gchar *p = str;
+	const gchar *end = str + strlen (str);
+
+	g_string_append_c (out, '"');
+	while (p < end) {
+		const gchar *next;
+		gboolean valid = g_utf8_validate (p, end - p, &next);
+
+		for (; p < next; p++) {
+			guchar c = (guchar) *p;
+
+			if (c == '"' || c == '\\')
+				g_string_append_printf (out, "\\%c", c);
+			else if (c < 0x20)
+				g_string_append_printf (out, "\\u%04x", c);
+			else
+				g_string_append_c (out, (gchar) c);
+		}
+		if (!valid) {
+			g_string_append (out, "\\ufffd");
+			p++;
+		}
+	}
+	g_string_append_c (out, '"');
+}
+
+/* ---- replies ---- */
+
+static void
+conn_unref (DaVarlinkConn *conn)
+{
+	if (!g_atomic_int_dec_and_test (&conn->ref_count))
+		return;
+	g_clear_pointer (&conn->caller, da_caller_free);
+	da_secret_wipe (conn->in->data, conn->in->len);
+	g_byte_array_unref (conn->in);
+	da_secret_wipe (conn->out->str, conn->out->allocated_len);
+	g_string_free (conn->out, TRUE);
+	g_clear_object (&conn->cancellable);
+	g_free (conn);
+}
+
+static DaVarlinkConn *
+conn_ref (DaVarlinkConn *conn)
+{
+	g_atomic_int_inc (&conn->ref_count);
+	return conn;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaVarlinkConn, conn_unref)
+
+static gboolean
+idle_timeout_cb (gpointer user_data)
+{
+	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
+
+	conn->idle_id = 0;
+	g_debug ("varlink: closing a connection of uid %u that sent nothing for %d s", conn->uid,
+		 DA_VARLINK_IDLE_TIMEOUT_SEC);
+	conn_close (conn);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+conn_arm_idle (DaVarlinkConn *conn)
+{
+	g_clear_handle_id (&conn->idle_id, g_source_remove);
+	conn->idle_id = g_timeout_add_seconds (DA_VARLINK_IDLE_TIMEOUT_SEC, idle_timeout_cb, conn);
+}
+
+static gboolean
+conn_write (DaVarlinkConn *conn)
+{
+	while (conn->out_done < conn->out->len) {
+		gssize n = send (conn->fd, conn->out->str + conn->out_done,
+				 conn->out->len - conn->out_done, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return FALSE;
+		if (n < 0) {
+			g_debug ("varlink: cannot answer uid %u: %s", conn->uid, g_strerror (errno));
+			conn_close (conn);
+			return TRUE;
+		}
+		conn->out_done += (gsize) n;
+	}
+	/* all sent: forget it, and go on with the next request */
+	da_secret_wipe (conn->out->str, conn->out->len);
+	g_string_truncate (conn->out, 0);
+	conn->out_done = 0;
+	conn->busy = FALSE;
+	conn_arm_idle (conn);
+	conn_watch_in (conn);
+	if (!conn->processing)
+		conn_process (conn);
+	return TRUE;
+}
+
+static gboolean
+conn_out_cb (gint fd, GIOCondition condition, gpointer user_data)
+{
+	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
+
+	if (conn->server == NULL)
+		return G_SOURCE_REMOVE;
+	conn->out_id = 0;
+	if (conn_write (conn))
+		return G_SOURCE_REMOVE;
+	if (conn->server != NULL)
+		conn->out_id = g_source_get_id (g_main_current_source ());
+	return G_SOURCE_CONTINUE;
+}
+
+/* Sends conn->out with its NUL; the connection is idle again after it. */
+static void
+conn_send (DaVarlinkConn *conn)
+{
+	if (conn->server == NULL)
+		return;
+	g_string_append_c (conn->out, '\0');
+	if (!conn_write (conn) && conn->out_id == 0)
+		conn->out_id = g_unix_fd_add (conn->fd, G_IO_OUT, conn_out_cb, conn);
+}
+
+static void
+conn_reply_error_message (DaVarlinkConn *conn, const gchar *name, const gchar *key, const gchar *value)
+{
+	g_string_append (conn->out, "{\"error\":");
+	append_json_string (conn->out, name);
+	g_string_append (conn->out, ",\"parameters\":{");
+	if (key != NULL) {
+		/* a caller's own words (a parameter's name, a method's) echoed
+		 * back in part only */
+		g_autofree gchar *echo = g_utf8_make_valid (value, -1);
+
+		if (strlen (echo) > DA_VARLINK_ECHO_MAX)
+			*g_utf8_find_prev_char (echo, echo + DA_VARLINK_ECHO_MAX + 1) = '\0';
+		append_json_string (conn->out, key);
+		g_string_append_c (conn->out, ':');
+		append_json_string (conn->out, echo);
+	}
+	g_string_append (conn->out, "}}");
+	conn_send (conn);
+}
+
+/* org.devauth.DeviceAuth1.Error.X on the bus is org.devauth.DeviceAuth1.X here */
+static void
+conn_reply_gerror (DaVarlinkConn *conn, GError *error)
+{
+	const gchar *dbus_name;
+	g_autofree gchar *name = NULL;
+
+	da_error_convert (&error);
+	dbus_name = da_error_to_dbus_name (error->code);
+	name = g_strconcat (DA_VARLINK_INTERFACE ".", strrchr (dbus_name, '.') + 1, NULL);
+	conn_reply_error_message (conn, name, "message", error->message);
+	g_error_free (error);
+}
+
+/* Room for @more bytes without a realloc(), which would leave a copy of
+ * what is already there (a token) in freed memory. */
+static void
+conn_reserve (DaVarlinkConn *conn, gsize more)
+{
+	GString *bigger;
+
+	if (conn->out->allocated_len > conn->out->len + more)
+		return;
+	bigger = g_string_sized_new (conn->out->len + more);
+	g_string_append_len (bigger, conn->out->str, (gssize) conn->out->len);
+	da_secret_wipe (conn->out->str, conn->out->allocated_len);
+	g_string_free (conn->out, TRUE);
+	conn->out = bigger;
+}
+
+static void
+conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
+{
+	/* escaped, a character takes at most 6 bytes */
+	conn_reserve (conn, 6 * (strlen (token->token) +
+				 (token->token_type != NULL ? strlen (token->token_type) : 6) +
+				 (token->scope != NULL ? strlen (token->scope) : 0)) +
+				    128);
+	g_string_append (conn->out, "{\"parameters\":{\"token\":");
+	append_json_string (conn->out, token->token);
+	g_string_append_printf (conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":",
+				token->expires_at);
+	append_json_string (conn->out, token->token_type != NULL ? token->token_type : "Bearer");
+	if (token->scope != NULL) {
+		g_string_append (conn->out, ",\"scope\":");
+		append_json_string (conn->out, token->scope);
+	}
+	g_string_append (conn->out, "}}");
+	conn_send (conn);
+}
+
+/* ---- GetToken ---- */
+
+static void
+da_varlink_call_free (DaVarlinkCall *call)
+{
+	conn_unref (call->conn);
+	g_object_unref (call->account);
+	g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaVarlinkCall, da_varlink_call_free)
+
+static void
+get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaVarlinkCall) call = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaToken) token = NULL;
+
+	token = da_account_get_token_finish (DA_ACCOUNT (source), res, &error);
+	if (token == NULL)
+		conn_reply_gerror (call->conn, g_steal_pointer (&error));
+	else
+		conn_reply_token (call->conn, token);
+}
+
+static void
+run_get_token (DaVarlinkCall *call)
+{
+	g_autoptr(DaToken) cached = da_account_get_cached_token (call->account, call->min_validity);
+
+	if (cached != NULL) {
+		conn_reply_token (call->conn, cached);
+		da_varlink_call_free (call);
+		return;
+	}
+	da_account_get_token_async (call->account, call->min_validity, call->conn->cancellable,
+				    get_token_cb, call);
+}
+
+static void
+authority_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaVarlinkCall) call = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!da_authority_check_finish (DA_AUTHORITY (source), res, &error)) {
+		g_debug ("varlink: %s refused for uid %u: %s", DA_ACTION_GET_TOKEN, call->conn->uid,
+			 error->message);
+		conn_reply_gerror (call->conn, g_steal_pointer (&error));
+		return;
+	}
+	run_get_token (g_steal_pointer (&call));
+}
+
+/* root; then the account's [Access]; then polkit, as on the bus */
+static void
+authorize (DaVarlinkServer *self, DaVarlinkCall *call)
+{
+	const DaCaller *caller = call->conn->caller;
+
+	if (caller->uid == 0 ||
+	    da_caller_is_allowed_by_config (caller, da_account_get_config (call->account))) {
+		run_get_token (call);
+		return;
+	}
+	da_authority_check_async (self->authority, caller, DA_ACTION_GET_TOKEN,
+				  da_account_get_name (call->account), caller->app_id, FALSE,
+				  call->conn->cancellable, authority_cb, call);
+}
+
+static gboolean
+take_rate (DaVarlinkServer *self, guint32 uid)
+{
+	DaRate *rate = g_hash_table_lookup (self->rates, GUINT_TO_POINTER (uid));
+
+	if (rate == NULL) {
+		if (g_hash_table_size (self->rates) >= DA_VARLINK_UIDS_MAX)
+			return TRUE;
+		rate = g_new0 (DaRate, 1);
+		da_rate_init (rate, self->burst);
+		g_hash_table_insert (self->rates, GUINT_TO_POINTER (uid), rate);
+	}
+	return da_rate_take (rate, self->rate, self->burst);
+}
+
+/* The caller, from what the kernel says about the peer; once per connection. */
+static gboolean
+conn_resolve_caller (DaVarlinkConn *conn, GError **error)
+{
+	struct ucred cred = {0};
+	socklen_t len = sizeof (cred);
+	g_autoptr(DaCaller) caller = NULL;
+	gid_t gids[256];
+	socklen_t gids_len = sizeof (gids);
+	guint n_gids = 0;
+	gchar label[256];
+	socklen_t label_len = sizeof (label) - 1;
+	gint pidfd = -1;
+	socklen_t pidfd_len = sizeof (pidfd);
+
+	if (conn->caller != NULL)
+		return TRUE;
+	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		g_set_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+			     "cannot identify the caller: %s", g_strerror (errno));
+		return FALSE;
+	}
+	/* more than 256 groups: those are left out, which can only deny */
+	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERGROUPS, gids, &gids_len) == 0)
+		n_gids = gids_len / sizeof (gid_t);
+	caller = da_caller_new (NULL, cred.uid, (const guint32 *) gids, n_gids, (guint32) cred.pid);
+	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &pidfd_len) == 0 && pidfd >= 0)
+		da_caller_take_pidfd (caller, pidfd);
+	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERSEC, label, &label_len) == 0)
+		da_caller_set_security_label (caller, label, label_len);
+	if (!da_caller_resolve (caller, "/proc", error)) {
+		g_prefix_error (error, "cannot identify the caller: ");
+		return FALSE;
+	}
+	if (g_log_get_debug_enabled ()) {
+		g_autofree gchar *description = da_caller_describe (caller);
+		g_debug ("varlink: caller %s", description);
+	}
+	conn->caller = g_steal_pointer (&caller);
+	return TRUE;
+}
+
+/* InvalidParameter for a parameter of the wrong name or type; out of range,
+ * the bus front's InvalidArgument with its message */
+static gboolean
+parse_get_token (JsonObject *params,
+		 const gchar **account,
+		 guint *min_validity,
+		 const gchar **bad,
+		 GError **error)
+{
+	g_autoptr(GList) members = params != NULL ? json_object_get_members (params) : NULL;
+
+	*account = "";
+	*min_validity = DA_GET_TOKEN_MIN_VALIDITY_DEFAULT;
+	for (GList *l = members; l != NULL; l = l->next) {
+		const gchar *key = l->data;
+		JsonNode *node = json_object_get_member (params, key);
+
+		*bad = key;
+		if (g_str_equal (key, "account")) {
+			if (JSON_NODE_HOLDS_NULL (node))
+				continue;
+			if (json_node_get_value_type (node) != G_TYPE_STRING)
+				return FALSE;
+			*account = json_node_get_string (node);
+		} else if (g_str_equal (key, "minValidity")) {
+			gint64 v;
+
+			if (JSON_NODE_HOLDS_NULL (node))
+				continue;
+			if (json_node_get_value_type (node) != G_TYPE_INT64)
+				return FALSE;
+			v = json_node_get_int (node);
+			if (v < 0 || v > DA_GET_TOKEN_MIN_VALIDITY_MAX) {
+				g_set_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+					     "option 'min-validity' must be at most %d seconds",
+					     DA_GET_TOKEN_MIN_VALIDITY_MAX);
+				return FALSE;
+			}
+			*min_validity = (guint) v;
+		} else {
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static void
+handle_get_token (DaVarlinkConn *conn, JsonObject *params)
+{
+	DaVarlinkServer *self = conn->server;
+	g_autoptr(GError) error = NULL;
+	const gchar *name = NULL;
+	const gchar *bad = NULL;
+	DaVarlinkCall *call;
+	DaAccount *account;
+	guint min_validity = 0;
+
+	if (!parse_get_token (params, &name, &min_validity, &bad, &error)) {
+		if (error != NULL)
+			conn_reply_gerror (conn, g_steal_pointer (&error));
+		else
+			conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
+						  "parameter", bad);
+		return;
+	}
+	account = da_manager_lookup (self->manager, name, &error);
+	if (account == NULL) {
+		conn_reply_gerror (conn, g_steal_pointer (&error));
+		return;
+	}
+	if (!take_rate (self, conn->uid)) {
+		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_RATE_LIMITED,
+						      "too many token requests; slow down"));
+		return;
+	}
+	if (!conn_resolve_caller (conn, &error)) {
+		g_message ("varlink: %s", error->message);
+		conn_reply_gerror (conn, g_steal_pointer (&error));
+		return;
+	}
+	call = g_new0 (DaVarlinkCall, 1);
+	call->conn = conn_ref (conn);
+	call->account = g_object_ref (account);
+	call->min_validity = min_validity;
+	authorize (self, call);
+}
+
+/* ---- org.varlink.service ---- */
+
+static void
+handle_get_info (DaVarlinkConn *conn)
+{
+	g_string_append (conn->out, "{\"parameters\":{\"vendor\":\"devauth\",\"product\":\"devauthd\","
+				    "\"version\":");
+	append_json_string (conn->out, PACKAGE_VERSION);
+	g_string_append (conn->out, ",\"url\":\"\",\"interfaces\":[\"org.varlink.service\",\"" DA_VARLINK_INTERFACE
+				    "\"]}}");
+	conn_send (conn);
+}
+
+static void
+handle_get_interface_description (DaVarlinkConn *conn, JsonObject *params)
+{
+	JsonNode *node = params != NULL ? json_object_get_member (params, "interface") : NULL;
+	const gchar *interface;
+
+	if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING) {
+		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
+					  "parameter", "interface");
+		return;
+	}
+	interface = json_node_get_string (node);
+	if (g_str_equal (interface, DA_VARLINK_INTERFACE) ||
+	    g_str_equal (interface, "org.varlink.service")) {
+		g_string_append (conn->out, "{\"parameters\":{\"description\":");
+		append_json_string (conn->out, g_str_equal (interface, DA_VARLINK_INTERFACE)
+						       ? da_varlink_description
+						       : da_varlink_service_description);
+		g_string_append (conn->out, "}}");
+		conn_send (conn);
+		return;
+	}
+	conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InterfaceNotFound", "interface",
+				  interface);
+}
+
+/* ---- requests ---- */
+
+static gboolean
+get_bool_member (JsonObject *object, const gchar *key)
+{
+	JsonNode *node = json_object_get_member (object, key);
+
+	return node != NULL && json_node_get_value_type (node) == G_TYPE_BOOLEAN &&
+	       json_node_get_boolean (node);
+}
+
+/* One request, without its NUL. Every path ends in a reply, or in none for
+ * a oneway call, or with the connection closed. */
+static void
+conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
+{
+	g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+	g_autoptr(GError) error = NULL;
+	JsonNode *root;
+	JsonObject *request;
+	JsonObject *params = NULL;
+	JsonNode *node;
+	const gchar *method;
+	const gchar *dot;
+
+	if (!g_utf8_validate (data, (gssize) len, NULL) ||
+	    !json_parser_load_from_data (parser, data, (gssize) len, &error) ||
+	    (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+	    (node = json_object_get_member (json_node_get_object (root), "method")) == NULL ||
+	    json_node_get_value_type (node) != G_TYPE_STRING) {
+		g_debug ("varlink: uid %u sent a request that is not a Varlink call", conn->uid);
+		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+						      "not a Varlink call (a JSON object with a "
+						      "\"method\", ended by a NUL byte)"));
+		conn_close (conn);
+		return;
+	}
+	request = json_node_get_object (root);
+	method = json_node_get_string (node);
+	node = json_object_get_member (request, "parameters");
+	if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+		params = json_node_get_object (node);
+	else if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
+		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
+					  "parameter", "parameters");
+		return;
+	}
+	if (get_bool_member (request, "oneway")) {
+		/* nothing here is worth doing without an answer */
+		conn->busy = FALSE;
+		return;
+	}
+	if (get_bool_member (request, "upgrade")) {
+		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "MethodNotImplemented",
+					  "method", method);
+		return;
+	}
+	if (g_str_equal (method, DA_VARLINK_INTERFACE ".GetToken"))
+		handle_get_token (conn, params);
+	else if (g_str_equal (method, "org.varlink.service.GetInfo"))
+		handle_get_info (conn);
+	else if (g_str_equal (method, "org.varlink.service.GetInterfaceDescription"))
+		handle_get_interface_description (conn, params);
+	else if ((dot = strrchr (method, '.')) != NULL &&
+		 ((dot - method == strlen (DA_VARLINK_INTERFACE) &&
+		   strncmp (method, DA_VARLINK_INTERFACE, dot - method) == 0) ||
+		  (dot - method == strlen ("org.varlink.service") &&
+		   strncmp (method, "org.varlink.service", dot - method) == 0)))
+		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "MethodNotFound", "method",
+					  method);
+	else {
+		g_autofree gchar *interface = dot != NULL ? g_strndup (method, dot - method)
+							  : g_strdup (method);
+		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InterfaceNotFound",
+					  "interface", interface);
+	}
+}
+
+/* Handles the requests in the buffer, one at a time: the next one once
+ * the last one is answered. */
+static void
+conn_process (DaVarlinkConn *conn)
+{
+	g_autoptr(DaVarlinkConn) hold = conn_ref (conn);
+
+	conn->processing = TRUE;
+	while (conn->server != NULL && !conn->busy) {
+		guint8 *nul = conn->in->len > 0 ? memchr (conn->in->data, '\0', conn->in->len) : NULL;
+		g_autofree gchar *request = NULL;
+		gsize len;
+
+		if (nul == NULL)
+			break;
+		len = (gsize) (nul - conn->in->data);
+		request = g_strndup ((const gchar *) conn->in->data, len);
+		da_secret_wipe (conn->in->data, len + 1);
+		g_byte_array_remove_range (conn->in, 0, (guint) len + 1);
+		g_clear_handle_id (&conn->idle_id, g_source_remove);
+		conn->busy = TRUE;
+		conn_handle (conn, request, len);
+	}
+	conn->processing = FALSE;
+	if (conn->server != NULL && !conn->busy && conn->idle_id == 0)
+		conn_arm_idle (conn);
+}
+
+static gboolean
+conn_in_cb (gint fd, GIOCondition condition, gpointer user_data)
+{
+	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
+	guint8 buf[4096];
+	gssize n;
+
+	if (conn->server == NULL)
+		return G_SOURCE_REMOVE;
+	n = recv (conn->fd, buf, sizeof (buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return G_SOURCE_CONTINUE;
+	conn->in_id = 0;
+	if (n <= 0) {
+		conn_close (conn);
+		return G_SOURCE_REMOVE;
+	}
+	g_byte_array_append (conn->in, buf, (guint) n);
+	da_secret_wipe (buf, (gsize) n);
+	if (memchr (conn->in->data, '\0', conn->in->len) == NULL &&
+	    conn->in->len > DA_VARLINK_REQUEST_MAX) {
+		g_debug ("varlink: uid %u sent a request of more than %d bytes", conn->uid,
+			 DA_VARLINK_REQUEST_MAX);
+		conn->busy = TRUE;
+		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+						      "request larger than %d bytes",
+						      DA_VARLINK_REQUEST_MAX));
+		conn_close (conn);
+		return G_SOURCE_REMOVE;
+	}
+	conn_process (conn);
+	if (conn->server == NULL || conn->busy || conn->in_id != 0)
+		return G_SOURCE_REMOVE;
+	conn->in_id = g_source_get_id (g_main_current_source ());
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+conn_watch_in (DaVarlinkConn *conn)
+{
+	if (conn->server != NULL && conn->in_id == 0)
+		conn->in_id = g_unix_fd_add (conn->fd, G_IO_IN, conn_in_cb, conn);
+}
+
+/* Closes the socket now; the last call in flight frees the rest. */
+static void
+conn_close (DaVarlinkConn *conn)
+{
+	DaVarlinkServer *self = conn->server;
+	guint n;
+
+	if (self == NULL)
+		return;
+	conn->server = NULL;
+	g_cancellable_cancel (conn->cancellable);
+	g_clear_handle_id (&conn->in_id, g_source_remove);
+	g_clear_handle_id (&conn->out_id, g_source_remove);
+	g_clear_handle_id (&conn->idle_id, g_source_remove);
+	close (conn->fd);
+	conn->fd = -1;
+	self->conns = g_list_remove (self->conns, conn);
+	g_debug ("varlink: closed a connection of uid %u", conn->uid);
+	self->n_conns--;
+	n = GPOINTER_TO_UINT (g_hash_table_lookup (self->conns_per_uid, GUINT_TO_POINTER (conn->uid)));
+	if (n <= 1)
+		g_hash_table_remove (self->conns_per_uid, GUINT_TO_POINTER (conn->uid));
+	else
+		g_hash_table_insert (self->conns_per_uid, GUINT_TO_POINTER (conn->uid),
+				     GUINT_TO_POINTER (n - 1));
+	conn_unref (conn);
+}
+
+/* ---- the socket ---- */
+
+static void
+accept_one (DaVarlinkServer *self, gint fd)
+{
+	struct ucred cred = {0};
+	socklen_t len = sizeof (cred);
+	DaVarlinkConn *conn;
+	guint n_uid;
+
+	if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close (fd);
+		return;
+	}
+	n_uid = GPOINTER_TO_UINT (g_hash_table_lookup (self->conns_per_uid, GUINT_TO_POINTER (cred.uid)));
+	if (self->n_conns >= DA_VARLINK_CONNECTIONS_MAX ||
+	    n_uid >= DA_VARLINK_CONNECTIONS_PER_UID_MAX) {
+		g_debug ("varlink: refusing a connection of uid %u: %u open (%u of that uid)", cred.uid,
+			 self->n_conns, n_uid);
+		close (fd);
+		return;
+	}
+	conn = g_new0 (DaVarlinkConn, 1);
+	conn->ref_count = 1;
+	conn->server = self;
+	conn->fd = fd;
+	conn->uid = cred.uid;
+	conn->in = g_byte_array_new ();
+	conn->out = g_string_new (NULL);
+	conn->cancellable = g_cancellable_new ();
+	self->conns = g_list_prepend (self->conns, conn);
+	self->n_conns++;
+	g_hash_table_insert (self->conns_per_uid, GUINT_TO_POINTER (cred.uid),
+			     GUINT_TO_POINTER (n_uid + 1));
+	conn_arm_idle (conn);
+	conn_watch_in (conn);
+}
+
+static gboolean
+listen_cb (gint listen_fd, GIOCondition condition, gpointer user_data)
+{
+	DaVarlinkServer *self = user_data;
+
+	/* a few at a time, so that a flood cannot starve the bus front */
+	for (guint i = 0; i < 16; i++) {
+		gint fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				g_warning ("varlink: accept: %s", g_strerror (errno));
+			break;
+		}
+		accept_one (self, fd);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* Listens on @path, a socket everyone may connect to (each call is
+ * authorized); a stale socket from an earlier run is replaced. */
+gboolean
+da_varlink_server_listen (DaVarlinkServer *self, const gchar *path, GError **error)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct stat st;
+	gint fd;
+
+	g_return_val_if_fail (self->listen_fd < 0, FALSE);
+	if (strlen (path) >= sizeof (addr.sun_path)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+			     "socket path '%s' is too long", path);
+		return FALSE;
+	}
+	strcpy (addr.sun_path, path);
+	if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
+		unlink (path);
+	fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof (addr)) < 0 ||
+	    chmod (path, 0666) < 0 || listen (fd, 64) < 0) {
+		int errsv = errno;
+
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot listen on %s: %s", path, g_strerror (errsv));
+		if (fd >= 0)
+			close (fd);
+		return FALSE;
+	}
+	if (lstat (path, &st) == 0) {
+		self->path_dev = st.st_dev;
+		self->path_ino = st.st_ino;
+	}
+	self->listen_fd = fd;
+	self->path = g_strdup (path);
+	self->listen_id = g_unix_fd_add (fd, G_IO_IN, listen_cb, self);
+	return TRUE;
+}
+
+guint
+da_varlink_server_get_n_connections (DaVarlinkServer *self)
+{
+	return self->n_conns;
+}
+
+static void
+da_varlink_server_dispose (GObject *object)
+{
+	DaVarlinkServer *self = DA_VARLINK_SERVER (object);
+
+	while (self->conns != NULL)
+		conn_close (self->conns->data);
+	g_clear_handle_id (&self->listen_id, g_source_remove);
+	if (self->listen_fd >= 0) {
+		struct stat st;
+
+		close (self->listen_fd);
+		self->listen_fd = -1;
+		/* not a socket that a devauthd which replaced this one made */
+		if (lstat (self->path, &st) == 0 && st.st_dev == self->path_dev &&
+		    st.st_ino == self->path_ino)
+			unlink (self->path);
+	}
+	g_clear_object (&self->manager);
+	g_clear_object (&self->authority);
+	G_OBJECT_CLASS (da_varlink_server_parent_class)->dispose (object);
+}
+
+static void
+da_varlink_server_finalize (GObject *object)
+{
+	DaVarlinkServer *self = DA_VARLINK_SERVER (object);
+
+	g_free (self->path);
+	g_hash_table_unref (self->conns_per_uid);
+	g_hash_table_unref (self->rates);
+	G_OBJECT_CLASS (da_varlink_server_parent_class)->finalize (object);
+}
+
+static void
+da_varlink_server_class_init (DaVarlinkServerClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+	object_class->dispose = da_varlink_server_dispose;
+	object_class->finalize = da_varlink_server_finalize;
+}
+
+static void
+da_varlink_server_init (DaVarlinkServer *self)
+{
+	self->listen_fd = -1;
+	self->conns_per_uid = g_hash_table_new (NULL, NULL);
+	self->rates = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+}
+
+DaVarlinkServer *
+da_varlink_server_new (DaManager *manager, DaAuthority *authority)
+{
+	DaVarlinkServer *self = g_object_new (DA_TYPE_VARLINK_SERVER, NULL);
+
+	self->manager = g_object_ref (manager);
+	self->authority = g_object_ref (authority);
+	self->rate = MAX (da_manager_get_config (manager)->token_requests_per_sec, 1);
+	self->burst = self->rate * 2;
+	return self;
+}
