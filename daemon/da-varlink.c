@@ -435,6 +435,12 @@ conn_resolve_caller (DaVarlinkConn *conn, GError **error)
 			     "cannot identify the caller: %s", g_strerror (errno));
 		return FALSE;
 	}
+	/* root may have every token, whatever unit or app it is: no need to
+	 * know more (the hot path of devauthctl token run by root) */
+	if (cred.uid == 0) {
+		conn->caller = da_caller_new (NULL, 0, NULL, 0, (guint32) cred.pid);
+		return TRUE;
+	}
 	/* more than 256 groups: those are left out, which can only deny */
 	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERGROUPS, gids, &gids_len) == 0)
 		n_gids = gids_len / sizeof (gid_t);
@@ -687,22 +693,20 @@ conn_process (DaVarlinkConn *conn)
 		conn_arm_idle (conn);
 }
 
+/* Reads what there is and handles the requests in it; FALSE once the
+ * connection is closed. */
 static gboolean
-conn_in_cb (gint fd, GIOCondition condition, gpointer user_data)
+conn_read (DaVarlinkConn *conn)
 {
-	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
 	guint8 buf[4096];
 	gssize n;
 
-	if (conn->server == NULL)
-		return G_SOURCE_REMOVE;
 	n = recv (conn->fd, buf, sizeof (buf), MSG_DONTWAIT);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return G_SOURCE_CONTINUE;
-	conn->in_id = 0;
+		return TRUE;
 	if (n <= 0) {
 		conn_close (conn);
-		return G_SOURCE_REMOVE;
+		return FALSE;
 	}
 	g_byte_array_append (conn->in, buf, (guint) n);
 	da_secret_wipe (buf, (gsize) n);
@@ -715,10 +719,22 @@ conn_in_cb (gint fd, GIOCondition condition, gpointer user_data)
 						      "request larger than %d bytes",
 						      DA_VARLINK_REQUEST_MAX));
 		conn_close (conn);
-		return G_SOURCE_REMOVE;
+		return FALSE;
 	}
 	conn_process (conn);
-	if (conn->server == NULL || conn->busy || conn->in_id != 0)
+	return conn->server != NULL;
+}
+
+static gboolean
+conn_in_cb (gint fd, GIOCondition condition, gpointer user_data)
+{
+	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
+
+	if (conn->server == NULL)
+		return G_SOURCE_REMOVE;
+	/* a reply sent at once watches again with a source of its own */
+	conn->in_id = 0;
+	if (!conn_read (conn) || conn->busy || conn->in_id != 0)
 		return G_SOURCE_REMOVE;
 	conn->in_id = g_source_get_id (g_main_current_source ());
 	return G_SOURCE_CONTINUE;
@@ -766,6 +782,7 @@ accept_one (DaVarlinkServer *self, gint fd)
 {
 	struct ucred cred = {0};
 	socklen_t len = sizeof (cred);
+	g_autoptr(DaVarlinkConn) hold = NULL;
 	DaVarlinkConn *conn;
 	guint n_uid;
 
@@ -794,7 +811,11 @@ accept_one (DaVarlinkServer *self, gint fd)
 	g_hash_table_insert (self->conns_per_uid, GUINT_TO_POINTER (cred.uid),
 			     GUINT_TO_POINTER (n_uid + 1));
 	conn_arm_idle (conn);
-	conn_watch_in (conn);
+	/* a client writes its request right after connect(): it is often
+	 * here already, and answered without a round through the main loop */
+	hold = conn_ref (conn);
+	if (conn_read (conn) && !conn->busy)
+		conn_watch_in (conn);
 }
 
 static gboolean
