@@ -818,23 +818,38 @@ accept_one (DaVarlinkServer *self, gint fd)
 		conn_watch_in (conn);
 }
 
+static gboolean listen_cb (gint listen_fd, GIOCondition condition, gpointer user_data);
+
+static gboolean
+listen_resume_cb (gpointer user_data)
+{
+	DaVarlinkServer *self = user_data;
+
+	self->listen_id = g_unix_fd_add (self->listen_fd, G_IO_IN, listen_cb, self);
+	return G_SOURCE_REMOVE;
+}
+
+/* One connection at a time: the main loop sees the ends of earlier ones
+ * (a client that calls in a loop, one connection per call) and the bus
+ * front's work in between. */
 static gboolean
 listen_cb (gint listen_fd, GIOCondition condition, gpointer user_data)
 {
 	DaVarlinkServer *self = user_data;
+	gint fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	/* a few at a time, so that a flood cannot starve the bus front */
-	for (guint i = 0; i < 16; i++) {
-		gint fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				g_warning ("varlink: accept: %s", g_strerror (errno));
-			break;
-		}
+	if (fd >= 0) {
 		accept_one (self, fd);
+		return G_SOURCE_CONTINUE;
 	}
-	return G_SOURCE_CONTINUE;
+	if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+		return G_SOURCE_CONTINUE;
+	/* out of file descriptors, or worse: the socket stays readable, so
+	 * pause rather than spin */
+	g_warning ("varlink: accept: %s; not accepting for 1 s", g_strerror (errno));
+	self->listen_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, listen_resume_cb,
+						      self, NULL);
+	return G_SOURCE_REMOVE;
 }
 
 /* Listens on @path, a socket everyone may connect to (each call is

@@ -257,6 +257,13 @@ def test_protocol(h):
     # the bus front keeps its own count
     check_equal(h.get_token()[0], token, "GetToken on the bus during the burst")
 
+    # one connection per call, in a loop (devauthctl token in a script): the
+    # ones already closed never count against the limit
+    for i in range(3 * CONNECTIONS_PER_UID_MAX):
+        c = Varlink(path)
+        check("parameters" in c.call("org.varlink.service.GetInfo"), f"call {i} of a loop")
+        c.close()
+
     # connections: 16 per uid; the 17th is closed at once, the others serve on
     v.close()
     # (the daemon sees v's end before it answers on a connection made after it)
