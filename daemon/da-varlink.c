@@ -891,12 +891,6 @@ da_varlink_server_listen (DaVarlinkServer *self, const gchar *path, GError **err
 	return TRUE;
 }
 
-guint
-da_varlink_server_get_n_connections (DaVarlinkServer *self)
-{
-	return self->n_conns;
-}
-
 static void
 da_varlink_server_dispose (GObject *object)
 {

@@ -31,7 +31,5 @@ DaVarlinkServer *
 da_varlink_server_new (DaManager *manager, DaAuthority *authority);
 gboolean
 da_varlink_server_listen (DaVarlinkServer *self, const gchar *path, GError **error);
-guint
-da_varlink_server_get_n_connections (DaVarlinkServer *self);
 
 G_END_DECLS
