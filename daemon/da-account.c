@@ -6,6 +6,7 @@
 #include "da-account.h"
 #include "da-error.h"
 #include "da-flow.h"
+#include "da-hint.h"
 #include "da-qr.h"
 #include "da-vault.h"
 
@@ -644,6 +645,26 @@ da_account_idp_error (const GError *error, const gchar *what)
 	return g_error_new (DA_ERROR, code, "%s: %s", what, error->message);
 }
 
+/* An IdP's refusal, with the hint that says what to change when there is one */
+static GError *
+da_account_refusal_error (DaAccount *self, DaHintRequest request, const GError *error,
+			  const gchar *what)
+{
+	DaHintClient client = {self->config->client_id, self->config->client_secret != NULL,
+			       self->config->pkce};
+	g_autofree gchar *hint = NULL;
+	GError *mapped = da_account_idp_error (error, what);
+
+	if (error->domain == DA_OIDC_ERROR)
+		hint = da_hint_for_refusal (request, error->message, &client);
+	if (hint != NULL) {
+		g_autofree gchar *msg = g_strdup_printf ("%s; %s", mapped->message, hint);
+		g_free (mapped->message);
+		mapped->message = g_steal_pointer (&msg);
+	}
+	return mapped;
+}
+
 static void
 da_account_discover_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -780,7 +801,8 @@ da_account_flow_started_cb (GObject *source, GAsyncResult *res, gpointer user_da
 	if (flow != self->flow)
 		return;
 	if (!da_flow_start_finish (flow, res, &error)) {
-		g_autoptr(GError) mapped = da_account_idp_error (error, "cannot start the sign-in");
+		g_autoptr(GError) mapped = da_account_refusal_error (self, DA_HINT_DEVICE_REQUEST, error,
+								     "cannot start the sign-in");
 		g_clear_object (&self->flow);
 		da_account_set_last_error (self, mapped->message);
 		da_account_complete_login_waiters (self, mapped);
@@ -961,10 +983,13 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 	g_autoptr(GError) mapped = NULL;
 
 	if (g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_INVALID_GRANT)) {
+		g_autoptr(GError) refused = da_account_refusal_error (
+			self, DA_HINT_REFRESH, error, "the IdP no longer accepts the sign-in");
+		g_autofree gchar *last_error = g_strdup_printf ("%s; sign in again", refused->message);
 		g_info ("account %s: the IdP no longer accepts the refresh token (%s)",
 			self->config->name, error->message);
 		da_account_forget_tokens (self);
-		da_account_set_last_error (self, "the IdP no longer accepts the sign-in; sign in again");
+		da_account_set_last_error (self, last_error);
 		if (self->flow == NULL) {
 			da_account_set_state (self, DA_ACCOUNT_STATE_REAUTH_REQUIRED);
 			da_account_emit_status (self, da_account_build_failure ("reauth-required",
@@ -975,7 +1000,7 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		}
 		mapped = da_account_not_signed_in (self);
 	} else {
-		mapped = da_account_idp_error (error, "cannot refresh the token");
+		mapped = da_account_refusal_error (self, DA_HINT_REFRESH, error, "cannot refresh the token");
 		da_account_set_last_error (self, mapped->message);
 		g_message ("account %s: %s", self->config->name, mapped->message);
 		da_account_plan_retry (self);

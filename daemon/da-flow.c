@@ -5,6 +5,7 @@
 
 #include "da-error.h"
 #include "da-flow.h"
+#include "da-hint.h"
 
 struct _DaFlow {
 	GObject parent_instance;
@@ -124,8 +125,13 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		/* after an answer we do not understand, never poll again: a
 		 * device code replayed after success revokes the tokens */
 		{
-			g_autofree gchar *msg = g_strdup_printf ("the IdP refused the sign-in: %s",
-								 error->message);
+			DaHintClient client = {self->client_id, self->client_secret != NULL,
+					       self->code_verifier != NULL};
+			g_autofree gchar *hint = da_hint_for_refusal (DA_HINT_DEVICE_POLL, error->message,
+								      &client);
+			g_autofree gchar *msg = g_strdup_printf ("the IdP refused the sign-in: %s%s%s",
+								 error->message, hint != NULL ? "; " : "",
+								 hint != NULL ? hint : "");
 			da_flow_finish_error (self, DA_ERROR_IDP_ERROR, msg);
 		}
 		return;
