@@ -14,6 +14,9 @@ Sections (each can be skipped for a quick look with --only a,b,...):
   startup     exec -> READY=1 vs the floor's exec -> name acquired
   memory      smaps_rollup: 1 account, 1000 accounts, oidc-agent
   idpload     polls per login, refreshes per lifetime, 1000 accounts' spread
+  keycloak    devauthd and oidc-agent side by side against the real Keycloak
+              (tests/keycloak): cached token, forced refresh, requests per
+              sign-in and per hour of an idle device
 """
 
 import argparse
@@ -22,11 +25,14 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
@@ -39,6 +45,7 @@ THROUGHPUT_ROUNDS = 6
 THROUGHPUT_SECONDS = 2
 
 R = {"machine": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+EVERYTHING = ("transport", "cli", "singleflight", "startup", "memory", "idpload", "keycloak")
 
 
 # ---------------------------------------------------------------- helpers
@@ -88,9 +95,11 @@ def smaps_breakdown(pid, top=8):
 
 
 class OidcAgent:
-    """oidc-agent on the console (no daemon), its config in a temp dir."""
+    """oidc-agent on the console (no daemon), its config in a temp dir.
+    With idp (the loopback oidc-provider), account "bench" is made from a
+    refresh token; without, accounts are added with add_device()."""
 
-    def __init__(self, h, idp):
+    def __init__(self, h, idp=None):
         self.dir = os.path.join(h.tmp, "oidc-agent")
         os.makedirs(os.path.join(self.dir, "config"), mode=0o700)
         self.sock = os.path.join(self.dir, "agent.sock")
@@ -104,6 +113,8 @@ class OidcAgent:
         logf.close()
         h.add_cleanup(self.proc.stop)
         B.wait_until(lambda: os.path.exists(self.sock), 10, "oidc-agent's socket")
+        if idp is None:
+            return
         rt = device_flow_refresh_token(idp)
         rc, out, err = harness.run_process(
             ["oidc-gen", f"--iss={idp.issuer}", "--client-id=devauth-demo",
@@ -115,10 +126,38 @@ class OidcAgent:
     def pids(self):
         return [self.proc.pid] + B.children_of(self.proc.pid)
 
-    def token(self):
-        rc, out, err = harness.run_process(["oidc-token", "bench"], timeout=20, env=self.env)
+    def token(self, account="bench", *options):
+        rc, out, err = harness.run_process(["oidc-token", *options, account], timeout=20,
+                                           env=self.env)
         harness.check(rc == 0, f"oidc-token: {err}")
         return out.strip()
+
+    def add_device(self, name, issuer, client_id, secret, approve, scope="openid offline_access",
+                   timeout=90):
+        """oidc-gen with the device flow: approve(verification_uri, user_code)
+        is called with what oidc-gen shows (the URL and the code to type;
+        it shows no verification_uri_complete). Returns the monotonic times
+        (started, code shown, oidc-gen done)."""
+        t0 = time.monotonic()
+        proc = harness.Process(
+            "oidc-gen", ["oidc-gen", f"--iss={issuer}", f"--client-id={client_id}",
+                         f"--client-secret={secret}", "--flow=device", f"--scope={scope}",
+                         "--pw-env", "--no-url-call", "--no-webserver", "--confirm-default",
+                         "--prompt=none", name],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            out = harness.OutputReader(proc.popen.stdout)
+            uri = out.wait_for(r"(http://\S+/device)\s", 30, "oidc-gen's verification URL").group(1)
+            code = out.wait_for(r"enter the code:\s*(\S+)", 10, "oidc-gen's user code").group(1)
+            t_code = time.monotonic()
+            approve(uri, code)
+            rc = proc.wait(timeout)
+            text = out.text()
+            harness.check(rc == 0 and "setup correctly" in text,
+                          f"oidc-gen {name} failed ({rc}): {text[-2000:]}")
+        finally:
+            proc.stop(signal.SIGKILL)
+        return t0, t_code, time.monotonic()
 
 
 # ---------------------------------------------------------------- sections
@@ -476,6 +515,409 @@ def world_idpload(args):
     return out
 
 
+# ---------------------------------------------------------------- the real Keycloak
+
+
+KC_DIR = os.path.join(B.SOURCE_ROOT, "tests", "keycloak")
+KC_TOOL = os.path.join(B.SOURCE_ROOT, "tools", "keycloak")
+KC_REALM = "devauth"          # Keycloak's default access token lifespan, 300 s
+KC_SHORT_REALM = "devauth-short"  # the same realm with 15 s access tokens
+KC_DEVICE_CLIENT = "tv-device"    # what a device maker registers: public, PKCE S256
+KC_AGENT_CLIENT = "oidc-agent"    # confidential: oidc-agent sends client_secret_basic
+KC_USER = "alice"
+# a browser's Accept header: Keycloak routes the device page's form POST
+# (/realms/R/device) to its device authorization endpoint without it
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+DEVICE_GRANT = harness.DEVICE_GRANT
+KC_SETTLE = 2.0
+
+
+def kc_modules():
+    if KC_DIR not in sys.path:
+        sys.path.insert(0, KC_DIR)
+    import approver
+    import keycloak
+    return approver, keycloak
+
+
+def kc_realm_facts(keycloak):
+    """Lifespans and oidc-agent's secret, from the realm files the server imported."""
+    realms = {r["realm"]: r for r in keycloak.realm_documents()}
+    agent = next(c for c in realms[KC_REALM]["clients"] if c["clientId"] == KC_AGENT_CLIENT)
+    device = next(c for c in realms[KC_REALM]["clients"] if c["clientId"] == KC_DEVICE_CLIENT)
+    return {"lifespan": {n: realms[n]["accessTokenLifespan"] for n in (KC_REALM, KC_SHORT_REALM)},
+            "agent_secret": agent["secret"],
+            "interval": {KC_DEVICE_CLIENT: int(device["attributes"]["oauth2.device.polling.interval"]),
+                         KC_AGENT_CLIENT: int(agent["attributes"]["oauth2.device.polling.interval"])}}
+
+
+def kc_kind(r):
+    """What a request at the proxy was."""
+    p = r["path"]
+    if p.endswith("/.well-known/openid-configuration"):
+        return "discovery"
+    if p.endswith("/protocol/openid-connect/certs"):
+        return "jwks"
+    if p.endswith("/protocol/openid-connect/auth/device"):
+        return "device_authorization"
+    if p.endswith("/protocol/openid-connect/token"):
+        if r["grant_type"] == DEVICE_GRANT:
+            return "poll"
+        if r["grant_type"] == "refresh_token":
+            return "refresh"
+        return "token_other"
+    if p.endswith("/protocol/openid-connect/userinfo"):
+        return "userinfo"
+    if p.endswith("/protocol/openid-connect/revoke"):
+        return "revoke"
+    if "/login-actions/" in p or re.search(r"/device(/status)?/?$", p) or "/resources/" in p:
+        return "browser"  # the person's approval pages, not the device's requests
+    return "other"
+
+
+def kc_counts(records):
+    out = {}
+    for r in records:
+        k = kc_kind(r)
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def kc_approve(approver, uri, user_code=None):
+    """Keycloak's real pages, by tests/keycloak/approver.py, as a browser
+    (fresh cookie jar, a browser's Accept header)."""
+    b = approver.Browser()
+    b.opener.addheaders = [("Accept", BROWSER_ACCEPT), ("User-Agent", "devauthd-bench-approver")]
+    outcome, b = approver.approve(uri, user=KC_USER, user_code=user_code, browser=b)
+    harness.check(outcome == "approved", f"the approval of {uri}: {outcome}")
+    return [kind for kind, _ in b.pages]
+
+
+def kc_signin_row(proxy, t0, t_code, t_approved, t_done, pages):
+    """The requests of one sign-in, from its start to signed-in + KC_SETTLE
+    (anything the client sends right after the tokens is its too)."""
+    recs = [r for r in proxy.since(t0) if r["t0"] <= t_done + KC_SETTLE]
+    polls = [r for r in recs if kc_kind(r) == "poll"]
+    counts = kc_counts(recs)
+    flow = counts.get("device_authorization", 0) + len(polls)
+    return {"counts": counts, "device_flow_requests": flow,
+            "all_requests": sum(v for k, v in counts.items() if k != "browser"),
+            "polls": [r["error"] or r["status"] for r in polls],
+            "poll_gaps_s": [round(b["t0"] - a["t0"], 2) for a, b in zip(polls, polls[1:])],
+            "approval_done_after_code_s": round(t_approved - t_code, 2),
+            "tokens_after_approval_s": round(t_done - t_approved, 2),
+            "signin_s": round(t_done - t0, 2), "pages": pages}
+
+
+def kc_sign_in_devauthd(h, approver, proxy, account, delay):
+    t0 = time.monotonic()
+    since = h.mark()
+    prompt = h.login(account)
+    t_code = time.monotonic()
+    time.sleep(delay)
+    pages = kc_approve(approver, prompt["verification-uri-complete"])
+    t_approved = time.monotonic()
+    h.wait_status("signed-in", account=account, since=since, timeout=60)
+    t_done = time.monotonic()
+    time.sleep(KC_SETTLE)
+    return kc_signin_row(proxy, t0, t_code, t_approved, t_done, pages)
+
+
+def kc_sign_in_agent(agent, approver, proxy, name, issuer, secret, delay):
+    pages, approved = [], []
+
+    def approve(uri, code):
+        time.sleep(delay)
+        pages.extend(kc_approve(approver, uri, user_code=code))
+        approved.append(time.monotonic())
+
+    t0, t_code, t_done = agent.add_device(name, issuer, KC_AGENT_CLIENT, secret, approve)
+    time.sleep(KC_SETTLE)
+    # oidc-gen is done when the agent has the tokens
+    return kc_signin_row(proxy, t0, t_code, approved[0], t_done, pages)
+
+
+def kc_userinfo(state, proxy, realm, token):
+    """Keycloak's userinfo for a token, straight at Keycloak but with the
+    proxy's Host (the token's issuer), so no request shows at the proxy."""
+    req = urllib.request.Request(
+        f"{state['http']}/realms/{realm}/protocol/openid-connect/userinfo",
+        headers={"Authorization": f"Bearer {token}",
+                 "Host": urllib.parse.urlsplit(proxy.origin).netloc})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=15) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+def timed_run(argv, env, timeout=30):
+    t0 = time.monotonic()
+    done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+    return done.returncode, done.stdout, done.stderr, (time.monotonic() - t0) * 1000
+
+
+def kc_cached(h, agent, proxies, env, runs):
+    """a. A cached token: devauthctl token vs oidc-token, hyperfine, both
+    holding a valid token from Keycloak."""
+    ctl = B.exe("devauthctl")
+    cmds = {"devauthctl": f"{ctl} token kc", "oidc-token": "oidc-token kc"}
+    rc, out, err, _ = timed_run([ctl, "token", "kc"], env)
+    harness.check(rc == 0 and out.strip() == h.get_token("kc")[0], f"devauthctl token: {rc} {err}")
+    rc, out, err, _ = timed_run(["oidc-token", "kc"], env)
+    harness.check(rc == 0 and out.count(".") == 2, f"oidc-token: {rc} {err}")
+    t0 = time.monotonic()
+    result_file = os.path.join(h.tmp, "hyperfine-keycloak.json")
+    results = {k: [] for k in cmds}
+    for r in range(3):
+        order = list(cmds) if r % 2 == 0 else list(reversed(list(cmds)))
+        rc, out, err = harness.run_process(
+            ["hyperfine", "-N", "--style", "none", "--warmup", "20", "--runs", str(runs),
+             "--export-json", result_file, *[cmds[k] for k in order]], timeout=600, env=env)
+        harness.check(rc == 0, f"hyperfine failed: {err}")
+        with open(result_file) as f:
+            data = json.load(f)
+        for k, res in zip(order, data["results"]):
+            results[k].append({"mean_ms": res["mean"] * 1000, "median_ms": res["median"] * 1000,
+                               "stddev_ms": res["stddev"] * 1000, "min_ms": res["min"] * 1000})
+    during = {prog: kc_counts(proxies[(prog, "kc")].since(t0)) for prog in ("devauthd", "oidc-agent")}
+    log("keycloak cached", {k: [round(x["median_ms"], 2) for x in v] for k, v in results.items()},
+        "requests during", during)
+    return {"runs": runs, "results": results, "keycloak_requests_during": during}
+
+
+def kc_refresh(h, agent, proxies, env, rounds, warmup=2):
+    """b. A forced refresh through each, interleaved round by round (the
+    order rotates): devauthd's D-Bus Refresh then GetToken (from this
+    process's bus connection), `devauthctl refresh kc; devauthctl token kc`,
+    and `oidc-token --force-new kc`. The proxy times Keycloak's part."""
+    ctl = B.exe("devauthctl")
+    prev = {}
+
+    def dbus():
+        h.refresh("kc")
+        return h.get_token("kc", min_validity=0)[0]
+
+    def cli():
+        rc, _, err, _ = timed_run([ctl, "refresh", "kc"], env)
+        harness.check(rc == 0, f"devauthctl refresh: {rc} {err}")
+        rc, out, err, _ = timed_run([ctl, "token", "kc"], env)
+        harness.check(rc == 0, f"devauthctl token: {rc} {err}")
+        return out.strip()
+
+    def oidc():
+        rc, out, err, _ = timed_run(["oidc-token", "--force-new", "kc"], env)
+        harness.check(rc == 0, f"oidc-token --force-new: {rc} {err}")
+        return out.strip()
+
+    ways = {"devauthd_dbus": ("devauthd", dbus), "devauthctl": ("devauthd", cli),
+            "oidc-token": ("oidc-agent", oidc)}
+    per = {k: [] for k in ways}
+    names = list(ways)
+    for r in range(warmup + rounds):
+        order = names[r % 3:] + names[:r % 3]
+        for who in order:
+            prog, fn = ways[who]
+            proxy = proxies[(prog, "kc")]
+            n0 = len(proxy.records)
+            t0 = time.monotonic()
+            token = fn()
+            t1 = time.monotonic()
+            recs = proxy.records[n0:]
+            refreshes = [x for x in recs if kc_kind(x) == "refresh"]
+            harness.check(len(refreshes) == 1 and refreshes[0]["status"] == 200,
+                          f"{who}: one accepted refresh expected at Keycloak, saw {recs}")
+            harness.check(token and token != prev.get(prog), f"{who}: no new token")
+            prev[prog] = token
+            x = refreshes[0]
+            if r >= warmup:
+                per[who].append({"ms": (t1 - t0) * 1000, "keycloak_ms": (x["t1"] - x["t0"]) * 1000,
+                                 "before_ms": (x["t0"] - t0) * 1000, "after_ms": (t1 - x["t1"]) * 1000,
+                                 "requests": len(recs)})
+            time.sleep(0.2)
+    log("keycloak refresh medians (ms)", {k: round(median([x["ms"] for x in v]), 1)
+                                          for k, v in per.items()})
+    return {"rounds": rounds, "warmup": warmup, "results": per}
+
+
+def kc_window(h, agent, proxies, env, seconds, period=None):
+    """c. The short-lifespan accounts over a window: idle (period None: no
+    caller at all), or with one caller per program every period seconds
+    (devauthctl token --min-validity 2, oidc-token with its default)."""
+    ctl = B.exe("devauthctl")
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    calls = {"devauthd": [], "oidc-agent": []}
+    n = 0
+    while time.monotonic() < deadline:
+        harness.check(h.daemon.proc.poll() is None, "devauthd died")
+        if period is None:
+            time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+            continue
+        order = [("devauthd", [ctl, "token", "--min-validity", "2", "short"]),
+                 ("oidc-agent", ["oidc-token", "short"])]
+        if n % 2:
+            order.reverse()
+        for prog, argv in order:
+            proxy = proxies[(prog, "short")]
+            c0 = time.monotonic()
+            rc, out, err, ms = timed_run(argv, env)
+            c1 = time.monotonic()
+            harness.check(rc == 0 and out.count(".") == 2, f"{argv}: {rc} {err}")
+            waited = any(c0 <= x["t0"] <= c1 for x in proxy.since(c0) if kc_kind(x) == "refresh")
+            calls[prog].append({"ms": ms, "waited_for_refresh": waited})
+        n += 1
+        next_at = t0 + n * period
+        time.sleep(max(0.0, min(next_at, deadline) - time.monotonic()))
+    t1 = time.monotonic()
+    out = {"window_s": round(t1 - t0, 1), "period_s": period}
+    for prog in ("devauthd", "oidc-agent"):
+        recs = [x for x in proxies[(prog, "short")].since(t0) if x["t0"] <= t1]
+        refreshes = [x for x in recs if kc_kind(x) == "refresh"]
+        out[prog] = {"counts": kc_counts(recs), "refreshes": len(refreshes),
+                     "refresh_failures": [x["error"] or x["status"] for x in refreshes
+                                          if x["status"] != 200],
+                     "refresh_gaps_s": [round(b["t0"] - a["t0"], 1)
+                                        for a, b in zip(refreshes, refreshes[1:])]}
+        if period is not None:
+            c = calls[prog]
+            out[prog]["calls"] = len(c)
+            out[prog]["calls_waiting_for_refresh"] = sum(x["waited_for_refresh"] for x in c)
+            out[prog]["call_median_ms"] = median([x["ms"] for x in c])
+            out[prog]["call_max_ms"] = max(x["ms"] for x in c) if c else None
+    log("keycloak window", period, {p: out[p]["refreshes"] for p in ("devauthd", "oidc-agent")})
+    return out
+
+
+def kc_tool(verb, kc_dir, *extra, timeout=300):
+    return harness.run_process([KC_TOOL, verb, kc_dir, *extra], timeout=timeout)
+
+
+def world_keycloak(args):
+    """devauthd and oidc-agent side by side against the real Keycloak of
+    tests/keycloak (its own server, started and stopped here by PID)."""
+    approver, keycloak = kc_modules()
+    facts = kc_realm_facts(keycloak)
+    out = {"run": {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": B.loadavg(),
+                   "source": B._cmd(["git", "-C", B.SOURCE_ROOT, "describe", "--always", "--dirty"]),
+                   "devauthd": B._cmd([B.exe("devauthd"), "--version"]),
+                   "oidc-agent": B._cmd(["oidc-agent", "--version"]),
+                   "hyperfine": B._cmd(["hyperfine", "--version"]),
+                   "keycloak": keycloak.VERSION, "java": keycloak.java_home()},
+           "lifespan_s": facts["lifespan"], "interval_s": facts["interval"],
+           "clients": {"devauthd": KC_DEVICE_CLIENT, "oidc-agent": KC_AGENT_CLIENT}}
+    kc_dir = tempfile.mkdtemp(prefix="devauthd-keycloak.", dir="/tmp")
+    starter = subprocess.Popen([KC_TOOL, "start", kc_dir], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    h = None
+    try:
+        t = time.monotonic()
+        rc, _, err = kc_tool("wait", kc_dir, timeout=1200)
+        harness.check(rc == 0, f"Keycloak did not start: {err[-3000:]}")
+        starter.wait(30)
+        with open(os.path.join(kc_dir, "state.json")) as f:
+            state = json.load(f)
+        out["run"]["keycloak_start_s"] = round(time.monotonic() - t, 1)
+        log("Keycloak", state["version"], "serves", state["http"], "pid", state["pid"])
+
+        h = B.new_harness("bench-keycloak", extra_policy=None)
+        # one proxy per program and account: each is its own issuer URL
+        # (Keycloak takes its URLs from the request's Host), so every request
+        # at a proxy is that account's
+        accounts = {"kc": KC_REALM, "idle": KC_REALM, "short": KC_SHORT_REALM}
+        proxies = {}
+        for prog in ("devauthd", "oidc-agent"):
+            for name in accounts:
+                p = B.OriginProxy(state["http"], name=f"{prog}/{name}")
+                h.add_cleanup(p.stop)
+                proxies[(prog, name)] = p
+        issuer = {key: f"{p.origin}/realms/{accounts[key[1]]}" for key, p in proxies.items()}
+        h.start_bus()
+        B.start_daemon(h, {name: harness.account_conf(
+            issuer[("devauthd", name)], client_id=KC_DEVICE_CLIENT, scopes="openid offline_access",
+            pkce=True) for name in accounts}, FAST)
+        agent = OidcAgent(h)
+        env = dict(agent.env, DBUS_SYSTEM_BUS_ADDRESS=h.bus.address, LC_ALL="C.UTF-8",
+                   DEVAUTH_VARLINK_SOCKET=h.daemon.varlink_socket)
+        for var in ("G_MESSAGES_DEBUG", "G_DEBUG", "G_DBUS_DEBUG"):
+            env.pop(var, None)
+
+        # sign-ins, interleaved; the person approves args.kc_approval_delay s
+        # after the code is shown, through Keycloak's pages
+        signins = {"devauthd": [], "oidc-agent": []}
+        signed_in_at = {}
+        for i, name in enumerate(accounts):
+            order = ["devauthd", "oidc-agent"] if i % 2 == 0 else ["oidc-agent", "devauthd"]
+            for prog in order:
+                if prog == "devauthd":
+                    row = kc_sign_in_devauthd(h, approver, proxies[(prog, name)], name,
+                                              args.kc_approval_delay)
+                else:
+                    row = kc_sign_in_agent(agent, approver, proxies[(prog, name)], name,
+                                           issuer[(prog, name)], facts["agent_secret"],
+                                           args.kc_approval_delay)
+                row["account"] = name
+                signins[prog].append(row)
+                signed_in_at[(prog, name)] = time.monotonic()
+                log("sign-in", prog, name, row["counts"], row["polls"])
+        out["signins"] = signins
+        out["approval_delay_s"] = args.kc_approval_delay
+
+        # both tokens are Keycloak's and accepted by its userinfo
+        checks = {}
+        for prog, token in (("devauthd", h.get_token("kc")[0]), ("oidc-agent", agent.token("kc"))):
+            status, body = kc_userinfo(state, proxies[(prog, "kc")], KC_REALM, token)
+            harness.check(status == 200 and body.get("preferred_username") == KC_USER,
+                          f"userinfo for {prog}'s token: {status} {body}")
+            checks[prog] = {"userinfo": status, "preferred_username": body["preferred_username"],
+                            "token_bytes": len(token)}
+        out["tokens"] = checks
+
+        out["cached"] = kc_cached(h, agent, proxies, env, args.cli_runs)
+        out["refresh"] = kc_refresh(h, agent, proxies, env, args.kc_refresh_rounds)
+        out["idle"] = kc_window(h, agent, proxies, env, args.kc_idle_window)
+        out["busy"] = kc_window(h, agent, proxies, env, args.kc_busy_window, period=3.0)
+
+        # the 300 s accounts, untouched since their sign-in: counted directly
+        now = time.monotonic()
+        direct = {}
+        for prog in ("devauthd", "oidc-agent"):
+            t0 = signed_in_at[(prog, "idle")] + KC_SETTLE
+            recs = [x for x in proxies[(prog, "idle")].since(t0) if x["t0"] <= now]
+            direct[prog] = {"window_s": round(now - t0, 1), "counts": kc_counts(recs),
+                            "refreshes": sum(kc_kind(x) == "refresh" for x in recs)}
+        out["idle_direct"] = direct
+        log("keycloak direct idle (300 s tokens)", direct)
+        for name in accounts:
+            state_now = h.properties(name)["State"]
+            harness.check(state_now == "signed-in", f"devauthd account {name} is {state_now}")
+    except BaseException:
+        if h is not None:
+            print(h.diagnostics()[-8000:], file=sys.stderr)
+        try:
+            with open(os.path.join(kc_dir, "start.log"), errors="replace") as f:
+                print("---- tools/keycloak start ----\n" + f.read()[-3000:], file=sys.stderr)
+        except OSError:
+            pass
+        raise
+    finally:
+        if h is not None:
+            problems = h.close()
+            if problems:
+                log("teardown problems:", problems)
+        rc, _, err = kc_tool("stop", kc_dir, str(starter.pid), timeout=120)
+        if rc != 0:
+            log("tools/keycloak stop:", rc, err)
+        if starter.poll() is None:
+            starter.kill()
+        starter.wait(10)
+        out["run"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        out["run"]["load_end"] = B.loadavg()
+    return out
+
+
 # ---------------------------------------------------------------- the report
 
 
@@ -485,6 +927,82 @@ def fmt(x, nd=1):
 
 def met(ok):
     return "**met**" if ok else "**NOT met**"
+
+
+def report_keycloak(kc):
+    """Section 8: devauthd and oidc-agent against the real Keycloak."""
+    if not kc:
+        return []
+    run = kc["run"]
+    lines = ["## 8. Against the real Keycloak, beside oidc-agent", "",
+             f"Keycloak {run['keycloak']} (tests/keycloak, Java {os.path.basename(run['java'])}) "
+             f"on 127.0.0.1, started for this section ({run.get('keycloak_start_s')} s to ready); "
+             f"{run['devauthd']} (source {run['source']}) and {run['oidc-agent']}, each with its "
+             f"own client of realm `devauth` (devauthd: `{kc['clients']['devauthd']}`, public, "
+             f"PKCE S256; oidc-agent: `{kc['clients']['oidc-agent']}`, confidential: oidc-agent "
+             "needs a client secret for the device flow), both with `openid offline_access`. "
+             "Every request to Keycloak goes through a counting proxy per program and account. "
+             f"Run {run['started']} – {run.get('finished', '?')}, load {run.get('load_start')} → "
+             f"{run.get('load_end')}.", "",
+             "### Sign-in", "",
+             f"The person approves {kc['approval_delay_s']} s after the code is shown, through "
+             f"Keycloak's pages (login, grant); device code lifespan {kc['lifespan_s']} s, "
+             f"polling interval {kc['interval_s']} s. Requests to Keycloak from the start of the "
+             "sign-in to 2 s after the tokens (the browser's pages not counted).", "",
+             "| program | account | device-flow requests | all requests | polls | "
+             "tokens after approval (s) |", "|---|---|---|---|---|---|"]
+    for prog, rows in kc["signins"].items():
+        for row in rows:
+            lines.append(f"| {prog} | {row['account']} | {row['device_flow_requests']} | "
+                         f"{row['all_requests']} | {', '.join(str(x) for x in row['polls'])} | "
+                         f"{row['tokens_after_approval_s']} |")
+    c = kc["cached"]
+    med = {k: median([x["median_ms"] for x in v]) for k, v in c["results"].items()}
+    lines += ["", "### A cached token", "",
+              f"`devauthctl token kc` vs `oidc-token kc`, hyperfine, 3 rounds × {c['runs']} runs "
+              "(order alternating); medians of the rounds' medians (ms). Requests to Keycloak "
+              f"meanwhile: {c['keycloak_requests_during']}.", "",
+              "| command | median (ms) | rounds |", "|---|---|---|"]
+    for k, v in c["results"].items():
+        lines.append(f"| `{k}` | {fmt(med[k], 2)} | "
+                     + ", ".join(fmt(x["median_ms"], 2) for x in v) + " |")
+    if med.get("oidc-token"):
+        lines += ["", f"devauthctl / oidc-token: {fmt(med['devauthctl'] / med['oidc-token'], 2)}×."]
+    r = kc["refresh"]
+    lines += ["", "### A forced refresh", "",
+              f"{r['rounds']} rounds after {r['warmup']} of warm-up, the three ways interleaved; "
+              "each must make exactly one accepted refresh at Keycloak and return a new token. "
+              "Keycloak's part is timed at the proxy; medians (ms).", "",
+              "| way | total | Keycloak | before Keycloak | after Keycloak | requests |",
+              "|---|---|---|---|---|---|"]
+    labels = {"devauthd_dbus": "devauthd: D-Bus Refresh + GetToken",
+              "devauthctl": "`devauthctl refresh kc; devauthctl token kc`",
+              "oidc-token": "`oidc-token --force-new kc`"}
+    for k, v in r["results"].items():
+        lines.append(f"| {labels.get(k, k)} | {fmt(median([x['ms'] for x in v]))} | "
+                     f"{fmt(median([x['keycloak_ms'] for x in v]))} | "
+                     f"{fmt(median([x['before_ms'] for x in v]))} | "
+                     f"{fmt(median([x['after_ms'] for x in v]))} | "
+                     f"{fmt(median([x['requests'] for x in v]), 0)} |")
+    lines += ["", "### Requests to Keycloak of a device over time", "",
+              "Account `short` is in realm `devauth-short` (access token 15 s): idle (nobody asks "
+              "for a token) and busy (one `token` call per program every 3 s). Account `idle` "
+              "(access token 300 s) untouched since its sign-in. Per hour = count × 3600 / window.",
+              "", "| window | program | window (s) | refreshes | per hour | failures | "
+              "calls that waited for a refresh |", "|---|---|---|---|---|---|---|"]
+    for label, w in (("idle, 15 s tokens", kc["idle"]), ("busy, 15 s tokens", kc["busy"])):
+        for prog in ("devauthd", "oidc-agent"):
+            x = w[prog]
+            waited = (f"{x['calls_waiting_for_refresh']} of {x['calls']}" if "calls" in x else "–")
+            lines.append(f"| {label} | {prog} | {w['window_s']} | {x['refreshes']} | "
+                         f"{fmt(x['refreshes'] * 3600 / w['window_s'], 0)} | "
+                         f"{x['refresh_failures'] or 'none'} | {waited} |")
+    for prog, x in kc["idle_direct"].items():
+        lines.append(f"| idle, 300 s tokens | {prog} | {x['window_s']} | {x['refreshes']} | "
+                     f"{fmt(x['refreshes'] * 3600 / x['window_s'], 0) if x['window_s'] else 'n/a'} | "
+                     "– | – |")
+    lines += [""]
+    return lines
 
 
 def write_report(path):
@@ -728,6 +1246,8 @@ def write_report(path):
             lines.append(f"{i * 5:4d}-{i * 5 + 5:<4d}s {v:5d} " + "#" * int(round(60 * v / scale)))
         lines += ["```", ""]
 
+    lines += report_keycloak(R.get("keycloak"))
+
     lines += ["## Targets", "", "| target | measured | |", "|---|---|---|"]
     for name, value, ok in targets:
         lines.append(f"| {name} | {value} | {met(ok)} |")
@@ -751,7 +1271,7 @@ def main():
     ap.add_argument("--json", default=os.path.join(B.HERE, "results.json"))
     ap.add_argument("--notes", default=os.path.join(B.HERE, "notes.md"),
                     help="hand-written analysis appended to the report when present")
-    ap.add_argument("--only", default="transport,cli,singleflight,startup,memory,idpload")
+    ap.add_argument("--only", default=",".join(EVERYTHING))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--count", type=int, default=5000)
     ap.add_argument("--cli-runs", type=int, default=300)
@@ -759,10 +1279,20 @@ def main():
     ap.add_argument("--accounts", type=int, default=1000)
     ap.add_argument("--spread-ttl", type=int, default=60)
     ap.add_argument("--spread-window", type=int, default=150)
+    ap.add_argument("--kc-approval-delay", type=float, default=3.0,
+                    help="keycloak: seconds from the code shown to the approval")
+    ap.add_argument("--kc-refresh-rounds", type=int, default=30)
+    ap.add_argument("--kc-idle-window", type=int, default=240,
+                    help="keycloak: seconds of the idle window (15 s access tokens)")
+    ap.add_argument("--kc-busy-window", type=int, default=120,
+                    help="keycloak: seconds of the window with a caller every 3 s")
     ap.add_argument("--report-only", action="store_true",
                     help="render RESULTS.md again from results.json (and notes.md); measure nothing")
     args = ap.parse_args()
     args.only = set(args.only.split(","))
+    unknown = args.only - set(EVERYTHING)
+    if unknown:
+        raise SystemExit(f"unknown sections: {', '.join(sorted(unknown))}")
     if args.report_only:
         with open(args.json) as f:
             R.update(json.load(f))
@@ -777,21 +1307,25 @@ def main():
     R["machine"] = B.machine()
     R["load_start"] = B.loadavg()
     log("machine", R["machine"]["cpu"], "load", R["load_start"])
-    everything = {"transport", "cli", "singleflight", "startup", "memory", "idpload"}
-    if args.only != everything and os.path.exists(args.json):
+    # the keycloak section describes its own run (R["keycloak"]["run"]):
+    # run alone, it leaves the machine, times and loads of the others as they were
+    keycloak_only = args.only == {"keycloak"}
+    if args.only != set(EVERYTHING) and os.path.exists(args.json):
         # some sections only: the others keep their figures from the last run
         with open(args.json) as f:
             old = json.load(f)
         old.pop("notes", None)
-        R.update({k: v for k, v in old.items() if k not in ("machine", "load_start")})
+        keep_new = () if keycloak_only else ("machine", "load_start")
+        R.update({k: v for k, v in old.items() if k not in keep_new})
         R["rerun"] = R.get("rerun", []) + [f"{','.join(sorted(args.only))} at "
                                             f"{time.strftime('%H:%M')}"]
-    for key, value in world_transport(args).items():
-        if key == "memory" and isinstance(R.get("memory"), dict):
-            R["memory"].update(value)
-        else:
-            R[key] = value
-    save_partial(args)
+    if args.only & {"transport", "cli", "memory", "startup"}:
+        for key, value in world_transport(args).items():
+            if key == "memory" and isinstance(R.get("memory"), dict):
+                R["memory"].update(value)
+            else:
+                R[key] = value
+        save_partial(args)
     if "singleflight" in args.only:
         R["singleflight"] = singleflight()
     if "memory" in args.only:
@@ -799,8 +1333,12 @@ def main():
     save_partial(args)
     if "idpload" in args.only:
         R["idpload"] = world_idpload(args)
-    R["load_end"] = B.loadavg()
-    R["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        save_partial(args)
+    if "keycloak" in args.only:
+        R["keycloak"] = world_keycloak(args)
+    if not keycloak_only:
+        R["load_end"] = B.loadavg()
+        R["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     if os.path.exists(args.notes):
         with open(args.notes) as f:
             R["notes"] = f.read().splitlines()

@@ -286,3 +286,125 @@ def dbus_call(conn, dest, method, params, reply_type, timeout=15):
     return conn.call_sync(dest, harness.MANAGER_PATH, harness.MANAGER_IFACE, method, params,
                           GLib.VariantType(reply_type), Gio.DBusCallFlags.NO_AUTO_START,
                           int(timeout * 1000), None).unpack()
+
+
+# ---------------------------------------------------------------- a recording reverse proxy
+
+
+class OriginProxy:
+    """A loopback reverse proxy in front of a whole origin (Keycloak's
+    http://127.0.0.1:PORT): every request goes through unchanged, Host
+    included, so Keycloak (start-dev: hostname not fixed, URLs from the
+    request) names the proxy's origin as the issuer and every endpoint, and
+    a client configured with that issuer sends all its requests here:
+    discovery, JWKS, device authorization, polls, token, userinfo; the
+    approver's page loads too. Redirects are passed back, not followed.
+
+    Records (t0, t1 monotonic, method, path, grant_type, client, status,
+    error) per request; the upstream connection is kept per client
+    connection, so the proxy adds one loopback hop and no handshakes."""
+
+    HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+           "upgrade", "content-length"}
+
+    def __init__(self, target, name=""):
+        import base64
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+        parts = urllib.parse.urlsplit(target)
+        check(parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"),
+              f"refusing a non-loopback target: {target}")
+        self.name = name
+        self.records = []
+        self.lock = threading.Lock()
+        proxy = self
+        host, port = parts.hostname, parts.port
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            upstream = None
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(min(length, 1 << 20)) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP}
+                form = {}
+                if body and "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+                    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                client = (form.get("client_id") or [""])[0]
+                auth = self.headers.get("Authorization") or ""
+                if not client and auth.startswith("Basic "):
+                    try:
+                        client = urllib.parse.unquote(
+                            base64.b64decode(auth[6:]).decode().split(":", 1)[0])
+                    except ValueError:
+                        client = "?"
+                t0 = time.monotonic()
+                for attempt in (0, 1):
+                    if self.upstream is None:
+                        self.upstream = http.client.HTTPConnection(host, port, timeout=30)
+                    try:
+                        self.upstream.request(self.command, self.path, body=body, headers=headers)
+                        resp = self.upstream.getresponse()
+                        data = resp.read()
+                        break
+                    except (http.client.HTTPException, OSError):
+                        # Keycloak closed a kept connection: once more on a new one
+                        self.upstream.close()
+                        self.upstream = None
+                        if attempt:
+                            raise
+                t1 = time.monotonic()
+                error = None
+                if resp.status >= 400 and data[:1] == b"{":
+                    try:
+                        error = json.loads(data).get("error")
+                    except ValueError:
+                        pass
+                with proxy.lock:
+                    proxy.records.append({
+                        "t0": t0, "t1": t1, "wall": time.time(), "method": self.command,
+                        "path": self.path.split("?", 1)[0],
+                        "grant_type": (form.get("grant_type") or [""])[0], "client": client,
+                        "status": resp.status, "error": error})
+                self.send_response_only(resp.status, resp.reason)
+                for k, v in resp.getheaders():
+                    if k.lower() not in proxy.HOP:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_HEAD = _forward
+
+            def finish(self):
+                super().finish()
+                if self.upstream is not None:
+                    self.upstream.close()
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def since(self, t=0.0):
+        with self.lock:
+            return [r for r in self.records if r["t0"] >= t]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
