@@ -192,10 +192,12 @@ da_login_exit_code_for (const gchar *error)
 	return DA_EXIT_ERROR;
 }
 
+/* the person by name; the subject (often a UUID) only when the IdP said no name */
 static void
-da_login_succeed (DaLogin *self, const gchar *subject)
+da_login_succeed (DaLogin *self, const gchar *user_name, const gchar *subject)
 {
-	g_autofree gchar *safe = da_sanitize (subject);
+	g_autofree gchar *safe = da_sanitize (user_name != NULL && user_name[0] != '\0' ? user_name
+										 : subject);
 
 	if (!da_login_finish (self, DA_EXIT_OK))
 		return;
@@ -235,7 +237,8 @@ da_login_on_status_changed (DaDBusManager *manager,
 		return;
 	}
 	if (g_str_equal (state, "signed-in")) {
-		da_login_succeed (self, da_details_lookup_string (details, "subject"));
+		da_login_succeed (self, da_details_lookup_string (details, "user-name"),
+				  da_details_lookup_string (details, "subject"));
 		return;
 	}
 	da_login_fail (self, DA_EXIT_ERROR, "the sign-in stopped");
@@ -337,7 +340,8 @@ da_login_fallback (gpointer user_data)
 		return G_SOURCE_REMOVE;
 	}
 	if (g_strcmp0 (da_dbus_account_get_state (account), "signed-in") == 0) {
-		da_login_succeed (self, da_dbus_account_get_subject (account));
+		da_login_succeed (self, da_dbus_account_get_user_name (account),
+				  da_dbus_account_get_subject (account));
 		return G_SOURCE_REMOVE;
 	}
 	last_error = da_dbus_account_get_last_error (account);
@@ -420,12 +424,16 @@ da_login_already_signed_in (DaLogin *self, GError **error)
 {
 	g_autoptr(DaDBusAccount) account = da_login_account_new (self, self->name, error);
 	g_autofree gchar *subject = NULL;
+	const gchar *user_name;
 
 	if (account == NULL)
 		return FALSE;
 	if (g_strcmp0 (da_dbus_account_get_state (account), "signed-in") != 0)
 		return FALSE;
-	subject = da_sanitize (da_dbus_account_get_subject (account));
+	user_name = da_dbus_account_get_user_name (account);
+	subject = da_sanitize (user_name != NULL && user_name[0] != '\0'
+				       ? user_name
+				       : da_dbus_account_get_subject (account));
 	if (subject[0] != '\0')
 		g_print ("Already signed in as %s.\n", subject);
 	else

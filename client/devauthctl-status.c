@@ -76,16 +76,20 @@ da_status_print_account (DaDBusAccount *account, gint64 now)
 {
 	const gchar *state = da_str (da_dbus_account_get_state (account));
 	const gchar *subject = da_str (da_dbus_account_get_subject (account));
+	const gchar *user_name = da_str (da_dbus_account_get_user_name (account));
 	const gchar *last_error = da_str (da_dbus_account_get_last_error (account));
 	const gchar *const *scopes = da_dbus_account_get_scopes (account);
 	g_autofree gchar *name = da_sanitize (da_dbus_account_get_name (account));
 	g_autofree gchar *scopes_str = NULL;
 	gint64 token_expires_at = da_dbus_account_get_access_token_expires_at (account);
 	gint64 login_expires_at = da_dbus_account_get_login_expires_at (account);
+	gint64 sign_in_expires_at = da_dbus_account_get_sign_in_expires_at (account);
 
 	scopes_str = scopes != NULL ? g_strjoinv (" ", (gchar **)scopes) : g_strdup ("");
 	g_print ("%s\n", name);
 	da_status_print_field ("State", state);
+	if (user_name[0] != '\0')
+		da_status_print_field ("User", user_name);
 	if (subject[0] != '\0')
 		da_status_print_field ("Subject", subject);
 	da_status_print_field ("Issuer", da_str (da_dbus_account_get_issuer (account)));
@@ -95,6 +99,19 @@ da_status_print_account (DaDBusAccount *account, gint64 now)
 		da_status_print_expiry ("Access token", token_expires_at, now);
 	else
 		da_status_print_field ("Access token", "none");
+	if (g_str_equal (state, "signed-in")) {
+		if (sign_in_expires_at > 0) {
+			/* the IdP's word: the sign-in ends then unless renewed */
+			g_autofree gchar *when = da_format_time (sign_in_expires_at);
+			g_autofree gchar *relative = da_format_relative (sign_in_expires_at, now);
+			g_autofree gchar *text = g_strdup_printf (
+				"%s %s (%s) unless renewed",
+				sign_in_expires_at > now ? "ends" : "ended", when, relative);
+			da_status_print_field ("Sign-in", text);
+		} else {
+			da_status_print_field ("Sign-in", "no end announced by the IdP");
+		}
+	}
 	if (g_str_equal (state, "awaiting-user") && login_expires_at > 0)
 		da_status_print_expiry ("Sign-in code", login_expires_at, now);
 	if (last_error[0] != '\0')
@@ -123,6 +140,8 @@ da_status_json_account (DaJson *json, DaDBusAccount *account)
 	da_json_string (json, da_str (da_dbus_account_get_state (account)));
 	da_json_key (json, "subject");
 	da_json_string (json, da_str (da_dbus_account_get_subject (account)));
+	da_json_key (json, "user_name");
+	da_json_string (json, da_str (da_dbus_account_get_user_name (account)));
 	da_json_key (json, "issuer");
 	da_json_string (json, da_str (da_dbus_account_get_issuer (account)));
 	da_json_key (json, "client_id");
@@ -135,6 +154,7 @@ da_status_json_account (DaJson *json, DaDBusAccount *account)
 	da_json_time (json, "access_token_expires_at",
 		      da_dbus_account_get_access_token_expires_at (account));
 	da_json_time (json, "login_expires_at", da_dbus_account_get_login_expires_at (account));
+	da_json_time (json, "sign_in_expires_at", da_dbus_account_get_sign_in_expires_at (account));
 	da_json_key (json, "last_error");
 	da_json_string (json, da_str (da_dbus_account_get_last_error (account)));
 	da_json_end_object (json);

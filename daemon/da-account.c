@@ -7,6 +7,7 @@
 #include "da-error.h"
 #include "da-flow.h"
 #include "da-hint.h"
+#include "da-jwt.h"
 #include "da-qr.h"
 #include "da-vault.h"
 
@@ -26,6 +27,8 @@
 /* a token is not handed out in its last second: it would be dead by the
  * time the caller used it (and clocks differ a little) */
 #define DA_EXPIRY_MARGIN_US (G_USEC_PER_SEC)
+/* clock difference between device and IdP allowed on an ID token's exp and iat */
+#define DA_ID_TOKEN_LEEWAY_SEC 120
 
 struct _DaAccount {
 	GObject parent_instance;
@@ -34,6 +37,7 @@ struct _DaAccount {
 	DaKeyring *keyring; /* NULL: tokens in memory only */
 	DaVault *vault;	    /* NULL: nothing survives a reboot */
 	DaOidcEndpoints *endpoints;
+	GBytes *jwks; /* the IdP's signing keys at the last sign-in; NULL: not fetched */
 
 	DaAccountState state;
 	DaToken *access;
@@ -71,6 +75,8 @@ enum {
 	PROP_ACCESS_TOKEN_EXPIRES_AT,
 	PROP_LOGIN_EXPIRES_AT,
 	PROP_LAST_ERROR,
+	PROP_USER_NAME,
+	PROP_SIGN_IN_EXPIRES_AT,
 	N_PROPS,
 };
 
@@ -163,6 +169,27 @@ da_account_get_subject (DaAccount *self)
 	return "";
 }
 
+/* The person, as people know them: the ID token's preferred_username, else
+ * its name, else its email; "" when the IdP sent none of them. */
+static const gchar *
+da_account_get_user_name (DaAccount *self)
+{
+	if (self->refresh != NULL && self->refresh->name != NULL)
+		return self->refresh->name;
+	if (self->access != NULL && self->access->name != NULL)
+		return self->access->name;
+	return "";
+}
+
+/* When the sign-in ends unless it is renewed first (Keycloak's
+ * refresh_expires_in: the SSO idle time, capped at SSO Session Max); 0 when
+ * the IdP set no end (offline tokens) or said nothing. */
+static gint64
+da_account_get_sign_in_expires_at (DaAccount *self)
+{
+	return self->refresh != NULL ? self->refresh->expires_at : 0;
+}
+
 /* ---- state, properties and the status signal ---- */
 
 /* LastError while the tokens cannot go to the keyring and nothing worse is
@@ -237,11 +264,17 @@ da_account_build_signed_in (DaAccount *self)
 	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
 	const gchar *subject = da_account_get_subject (self);
 
+	const gchar *user_name = da_account_get_user_name (self);
+
 	if (subject[0] != '\0')
 		g_variant_builder_add (&b, "{sv}", "subject", g_variant_new_string (subject));
+	if (user_name[0] != '\0')
+		g_variant_builder_add (&b, "{sv}", "user-name", g_variant_new_string (user_name));
 	if (self->access != NULL)
 		g_variant_builder_add (&b, "{sv}", "expires-at",
 				       g_variant_new_int64 (self->access->expires_at));
+	g_variant_builder_add (&b, "{sv}", "sign-in-expires-at",
+			       g_variant_new_int64 (da_account_get_sign_in_expires_at (self)));
 	return g_variant_builder_end (&b);
 }
 
@@ -519,12 +552,54 @@ da_account_recheck (DaAccount *self, gboolean network_back)
 	da_account_refresh_timer_start (self);
 }
 
+/* What the ID token says about the person, when it verifies: its
+ * signature with the IdP's JWKS, its iss, aud, azp and exp (OIDC Core
+ * 3.1.3.7). Without a JWKS (no discovery) nothing is verified, and the
+ * claims are taken for display only, as the token came straight from the
+ * token endpoint over TLS. */
+static DaIdClaims *
+da_account_id_claims (DaAccount *self, DaOidcTokens *tokens, GError **error)
+{
+	const gchar *issuer;
+	gsize len = 0;
+	const gchar *jwks;
+
+	if (tokens->id_token == NULL)
+		return NULL;
+	if (self->jwks == NULL) {
+		DaIdClaims *claims = da_jwt_unverified_claims (tokens->id_token);
+		if (claims == NULL)
+			g_set_error_literal (error, DA_ERROR, DA_ERROR_IDP_ERROR,
+					     "the ID token is not a JWT with a subject");
+		return claims;
+	}
+	issuer = self->endpoints != NULL && self->endpoints->issuer != NULL ? self->endpoints->issuer
+									   : self->config->issuer;
+	jwks = g_bytes_get_data (self->jwks, &len);
+	return da_jwt_verify_id_token (tokens->id_token, jwks, len, issuer, self->config->client_id,
+				       now_sec (), DA_ID_TOKEN_LEEWAY_SEC, error);
+}
+
+/* The person's name as people know them */
+static const gchar *
+da_id_claims_display_name (const DaIdClaims *claims)
+{
+	if (claims->preferred_username != NULL)
+		return claims->preferred_username;
+	if (claims->name != NULL)
+		return claims->name;
+	return claims->email;
+}
+
 /* Takes new tokens from the IdP: the refresh token first, so that a
- * rotated one is kept before the new access token is handed out. */
+ * rotated one is kept before the new access token is handed out. @claims
+ * are the verified ones of the tokens' ID token, or NULL to keep what is
+ * known about the person. */
 static void
-da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
+da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims *claims)
 {
 	g_autofree gchar *subject = NULL;
+	g_autofree gchar *name = NULL;
 	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
 	gint64 lifetime = tokens->expires_in > 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
 	/* counted from when the request left, which is no later than when the
@@ -533,22 +608,39 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 	/* IdPs count expiry in whole seconds (a JWT's exp): rounding the
 	 * start down keeps ours no later than theirs */
 	gint64 expires_at = sent / G_USEC_PER_SEC + lifetime;
+	gint64 sign_in_expires_at = 0;
+	const gchar *granted = tokens->scope;
 	g_autoptr(DaToken) refresh = NULL;
 	g_autoptr(DaToken) access = NULL;
 
-	if (tokens->id_token != NULL)
-		subject = da_oidc_id_token_subject (tokens->id_token);
-	if (subject == NULL)
+	if (claims != NULL) {
+		subject = g_strdup (claims->sub);
+		name = g_strdup (da_id_claims_display_name (claims));
+	} else {
 		subject = g_strdup (da_account_get_subject (self));
+		name = g_strdup (da_account_get_user_name (self));
+	}
 	if (subject[0] == '\0')
 		g_clear_pointer (&subject, g_free);
+	if (name != NULL && name[0] == '\0')
+		g_clear_pointer (&name, g_free);
+	/* Keycloak's word on how long the refresh token lasts: 0 is "no end" */
+	if (tokens->refresh_expires_in > 0)
+		sign_in_expires_at = sent / G_USEC_PER_SEC + tokens->refresh_expires_in;
+	else if (tokens->refresh_expires_in < 0 && tokens->refresh_token == NULL && self->refresh != NULL)
+		sign_in_expires_at = self->refresh->expires_at;
+	if (granted == NULL && self->refresh != NULL)
+		granted = self->refresh->scope;
 
 	access = da_token_new (tokens->access_token, expires_at, tokens->token_type, tokens->scope,
 			       subject);
 	if (tokens->refresh_token != NULL)
-		refresh = da_token_new (tokens->refresh_token, 0, NULL, NULL, subject);
+		refresh = da_token_new (tokens->refresh_token, sign_in_expires_at, NULL, granted, subject);
 	else if (self->refresh != NULL)
-		refresh = da_token_new (self->refresh->token, 0, NULL, NULL, subject);
+		refresh = da_token_new (self->refresh->token, sign_in_expires_at, NULL, granted, subject);
+	da_token_set_name (access, name);
+	if (refresh != NULL)
+		da_token_set_name (refresh, name);
 
 	/* disk first: a rotated refresh token must outlive a crash before
 	 * anything uses the new tokens */
@@ -567,6 +659,28 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens)
 		 self->config->name, fingerprint, lifetime);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUBJECT]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_USER_NAME]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SIGN_IN_EXPIRES_AT]);
+}
+
+/* Scopes= asked for offline_access and the IdP left it out: the sign-in
+ * then ends with the IdP's browser session. Said at each sign-in. */
+static void
+da_account_check_offline (DaAccount *self, DaOidcTokens *tokens)
+{
+	g_auto(GStrv) granted = NULL;
+
+	if (tokens->scope == NULL || !g_strv_contains ((const gchar *const *) self->config->scopes,
+						       "offline_access"))
+		return;
+	granted = g_strsplit (tokens->scope, " ", -1);
+	if (g_strv_contains ((const gchar *const *) granted, "offline_access"))
+		return;
+	g_warning ("account %s: the IdP did not grant offline_access: the sign-in ends with "
+		   "the IdP's session%s (Keycloak: \"SSO Session Max\"; give the client %s the "
+		   "client scope offline_access, Clients → %s → Client scopes)",
+		   self->config->name, tokens->refresh_expires_in > 0 ? ", see SignInExpiresAt" : "",
+		   self->config->client_id, self->config->client_id);
 }
 
 static void
@@ -584,6 +698,8 @@ da_account_forget_tokens (DaAccount *self)
 	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUBJECT]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_USER_NAME]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SIGN_IN_EXPIRES_AT]);
 }
 
 /* ---- endpoints: from the configuration or from discovery ---- */
@@ -754,28 +870,10 @@ flow_error_name (const GError *error)
 }
 
 static void
-da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, gpointer user_data)
+da_account_flow_failed (DaAccount *self, const GError *error)
 {
-	DaAccount *self = DA_ACCOUNT (user_data);
-	g_autoptr(DaOidcTokens) owned = tokens;
-	g_autoptr(DaFlow) done_flow = NULL;
 	DaAccountState back;
 
-	if (flow != self->flow)
-		return;
-	done_flow = g_steal_pointer (&self->flow);
-	g_clear_pointer (&self->qr_modules, g_bytes_unref);
-	da_account_set_login_expires (self);
-
-	if (owned != NULL) {
-		g_info ("account %s: signed in after %u polls", self->config->name,
-			da_flow_get_poll_count (flow));
-		da_account_take_tokens (self, owned);
-		da_account_set_last_error (self, "");
-		da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_IN);
-		da_account_emit_status (self, da_account_build_signed_in (self));
-		return;
-	}
 	g_info ("account %s: sign-in ended: %s", self->config->name, error->message);
 	/* a failed sign-in leaves a previous one as it was */
 	back = self->state_before_flow;
@@ -787,6 +885,42 @@ da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, g
 	/* a code that expired while the UI was waiting is replaced by a fresh one */
 	if (g_error_matches (error, DA_ERROR, DA_ERROR_LOGIN_EXPIRED))
 		da_account_auto_login (self);
+}
+
+static void
+da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, gpointer user_data)
+{
+	DaAccount *self = DA_ACCOUNT (user_data);
+	g_autoptr(DaOidcTokens) owned = tokens;
+	g_autoptr(DaFlow) done_flow = NULL;
+
+	if (flow != self->flow)
+		return;
+	done_flow = g_steal_pointer (&self->flow);
+	g_clear_pointer (&self->qr_modules, g_bytes_unref);
+	da_account_set_login_expires (self);
+
+	if (owned != NULL) {
+		g_autoptr(GError) claims_error = NULL;
+		g_autoptr(DaIdClaims) claims = da_account_id_claims (self, owned, &claims_error);
+
+		if (claims_error != NULL) {
+			g_autoptr(GError) bad = g_error_new (DA_ERROR, DA_ERROR_IDP_ERROR,
+							     "the IdP's ID token is not valid: %s",
+							     claims_error->message);
+			da_account_flow_failed (self, bad);
+			return;
+		}
+		g_info ("account %s: signed in after %u polls", self->config->name,
+			da_flow_get_poll_count (flow));
+		da_account_check_offline (self, owned);
+		da_account_take_tokens (self, owned, claims);
+		da_account_set_last_error (self, "");
+		da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_IN);
+		da_account_emit_status (self, da_account_build_signed_in (self));
+		return;
+	}
+	da_account_flow_failed (self, error);
 }
 
 static void
@@ -826,12 +960,42 @@ da_account_flow_started_cb (GObject *source, GAsyncResult *res, gpointer user_da
 }
 
 static void
+da_account_start_flow (DaAccount *self)
+{
+	g_autofree gchar *scope = g_strjoinv (" ", self->config->scopes);
+	DaOidcClientAuth auth = da_account_client_auth (self);
+
+	self->state_before_flow = self->state;
+	self->flow = da_flow_new (self->client, self->endpoints->device_authorization_endpoint,
+				  self->endpoints->token_endpoint, &auth, scope, self->config->pkce,
+				  da_account_flow_done, self);
+	da_flow_start_async (self->flow, NULL, da_account_flow_started_cb, g_object_ref (self));
+}
+
+static void
+da_account_login_jwks_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaAccount) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) jwks = da_oidc_client_fetch_jwks_finish (DA_OIDC_CLIENT (source), res, &error);
+
+	if (jwks == NULL) {
+		g_autoptr(GError) mapped = da_account_idp_error (
+			error, "cannot fetch the IdP's keys for ID tokens (jwks_uri)");
+		da_account_set_last_error (self, mapped->message);
+		da_account_complete_login_waiters (self, mapped);
+		return;
+	}
+	g_clear_pointer (&self->jwks, g_bytes_unref);
+	self->jwks = g_steal_pointer (&jwks);
+	da_account_start_flow (self);
+}
+
+static void
 da_account_login_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(DaAccount) self = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *scope = NULL;
-	DaOidcClientAuth auth = da_account_client_auth (self);
 
 	if (!da_account_ensure_endpoints_finish (self, res, &error)) {
 		da_account_complete_login_waiters (self, error);
@@ -847,12 +1011,16 @@ da_account_login_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user
 		da_account_complete_login_waiters (self, no_device);
 		return;
 	}
-	scope = g_strjoinv (" ", self->config->scopes);
-	self->state_before_flow = self->state;
-	self->flow = da_flow_new (self->client, self->endpoints->device_authorization_endpoint,
-				  self->endpoints->token_endpoint, &auth, scope, self->config->pkce,
-				  da_account_flow_done, self);
-	da_flow_start_async (self->flow, NULL, da_account_flow_started_cb, g_object_ref (self));
+	/* the keys that will sign the ID token, fetched for each sign-in: an
+	 * IdP that rotated its keys (or was set up again) since the last one
+	 * signs with a key that an older copy lacks */
+	if (self->endpoints->jwks_uri != NULL &&
+	    g_strv_contains ((const gchar *const *) self->config->scopes, "openid")) {
+		da_oidc_client_fetch_jwks_async (self->client, self->endpoints->jwks_uri, NULL,
+						 da_account_login_jwks_cb, g_object_ref (self));
+		return;
+	}
+	da_account_start_flow (self);
 }
 
 void
@@ -1013,7 +1181,9 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(DaAccount) self = user_data;
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) claims_error = NULL;
 	g_autoptr(DaOidcTokens) tokens = NULL;
+	g_autoptr(DaIdClaims) claims = NULL;
 
 	tokens = da_oidc_client_tokens_finish (DA_OIDC_CLIENT (source), res, &error);
 	if (tokens == NULL) {
@@ -1026,7 +1196,19 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		da_account_complete_refresh_waiters (self, gone);
 		return;
 	}
-	da_account_take_tokens (self, tokens);
+	claims = da_account_id_claims (self, tokens, &claims_error);
+	if (claims_error != NULL) {
+		/* the grant is good; what the ID token says is not taken */
+		g_message ("account %s: the ID token of the refresh is not taken: %s",
+			   self->config->name, claims_error->message);
+	} else if (claims != NULL && g_strcmp0 (claims->sub, da_account_get_subject (self)) != 0 &&
+		   da_account_get_subject (self)[0] != '\0') {
+		/* OIDC Core 12.2: the same sub as at the sign-in */
+		g_message ("account %s: the ID token of the refresh names another subject; "
+			   "not taken", self->config->name);
+		g_clear_pointer (&claims, da_id_claims_free);
+	}
+	da_account_take_tokens (self, tokens, claims);
 	da_account_set_last_error (self, "");
 	da_account_complete_refresh_waiters (self, NULL);
 }
@@ -1371,6 +1553,12 @@ da_account_get_property (GObject *object, guint prop_id, GValue *value, GParamSp
 	case PROP_LAST_ERROR:
 		g_value_set_string (value, self->last_error != NULL ? self->last_error : "");
 		break;
+	case PROP_USER_NAME:
+		g_value_set_string (value, da_account_get_user_name (self));
+		break;
+	case PROP_SIGN_IN_EXPIRES_AT:
+		g_value_set_int64 (value, da_account_get_sign_in_expires_at (self));
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 		break;
@@ -1399,6 +1587,7 @@ da_account_finalize (GObject *object)
 	da_account_config_free (self->config);
 	g_clear_object (&self->client);
 	da_oidc_endpoints_unref (self->endpoints);
+	g_clear_pointer (&self->jwks, g_bytes_unref);
 	da_token_free (self->access);
 	da_token_free (self->refresh);
 	g_free (self->last_error);
@@ -1429,6 +1618,9 @@ da_account_class_init (DaAccountClass *klass)
 	props[PROP_LOGIN_EXPIRES_AT] = g_param_spec_int64 ("login-expires-at", NULL, NULL, 0,
 							   G_MAXINT64, 0, flags);
 	props[PROP_LAST_ERROR] = g_param_spec_string ("last-error", NULL, NULL, NULL, flags);
+	props[PROP_USER_NAME] = g_param_spec_string ("user-name", NULL, NULL, NULL, flags);
+	props[PROP_SIGN_IN_EXPIRES_AT] = g_param_spec_int64 ("sign-in-expires-at", NULL, NULL, 0,
+							     G_MAXINT64, 0, flags);
 	g_object_class_install_properties (object_class, N_PROPS, props);
 
 	signals[SIGNAL_STATUS_CHANGED] = g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass),

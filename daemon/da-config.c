@@ -373,9 +373,11 @@ account_config_validate (DaAccountConfig *self, GError **error)
 				     "and TokenEndpoint)");
 		return FALSE;
 	}
+	/* offline_access: a device stays signed in past the IdP's browser
+	 * session (Keycloak's SSO Session Max) */
 	if (self->scopes == NULL || self->scopes[0] == NULL) {
 		g_strfreev (self->scopes);
-		self->scopes = g_strsplit ("openid", " ", -1);
+		self->scopes = g_strsplit (DA_DEFAULT_SCOPES, " ", -1);
 	}
 	if (self->issuer == NULL)
 		self->issuer = g_strdup ("");

@@ -8,6 +8,7 @@
 G_BEGIN_DECLS
 
 #define DA_ACCOUNT_NAME_MAX 64
+#define DA_DEFAULT_SCOPES   "openid offline_access"
 #define DA_TOKEN_REQUESTS_PER_SEC_DEF 100
 
 /* One accounts.d/NAME.conf. */

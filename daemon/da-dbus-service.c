@@ -619,6 +619,8 @@ enum {
 	ACCOUNT_PROP_ACCESS_TOKEN_EXPIRES_AT,
 	ACCOUNT_PROP_LOGIN_EXPIRES_AT,
 	ACCOUNT_PROP_LAST_ERROR,
+	ACCOUNT_PROP_USER_NAME,
+	ACCOUNT_PROP_SIGN_IN_EXPIRES_AT,
 	ACCOUNT_N_PROPS,
 };
 
@@ -626,7 +628,8 @@ enum {
  * XML (checked by account_properties_match_xml()) */
 static const gchar *const account_properties[ACCOUNT_N_PROPS] = {
 	"name", "issuer", "client-id", "scopes", "state", "subject",
-	"access-token-expires-at", "login-expires-at", "last-error",
+	"access-token-expires-at", "login-expires-at", "last-error", "user-name",
+	"sign-in-expires-at",
 };
 
 typedef struct {
@@ -638,8 +641,10 @@ typedef struct {
 	const gchar *state;
 	gchar *subject;
 	gchar *last_error;
+	gchar *user_name;
 	gint64 access_token_expires_at;
 	gint64 login_expires_at;
+	gint64 sign_in_expires_at;
 	GSList *changes; /* of DaBusChange, the newest first: PropertiesChanged to come */
 	GSource *changes_source;
 	gchar path[]; /* the object path */
@@ -779,6 +784,12 @@ da_bus_account_take (DaBusAccount *ba, guint prop)
 	case ACCOUNT_PROP_LOGIN_EXPIRES_AT:
 		g_object_get (account, account_properties[prop], &value, NULL);
 		return take_int64 (&ba->login_expires_at, value);
+	case ACCOUNT_PROP_USER_NAME:
+		g_object_get (account, account_properties[prop], &str, NULL);
+		return take_string (&ba->user_name, str);
+	case ACCOUNT_PROP_SIGN_IN_EXPIRES_AT:
+		g_object_get (account, account_properties[prop], &value, NULL);
+		return take_int64 (&ba->sign_in_expires_at, value);
 	default:
 		/* the configuration's: they never change */
 		return FALSE;
@@ -809,6 +820,10 @@ da_bus_account_get (DaBusAccount *ba, guint prop)
 		return g_variant_ref_sink (g_variant_new_int64 (ba->access_token_expires_at));
 	case ACCOUNT_PROP_LOGIN_EXPIRES_AT:
 		return g_variant_ref_sink (g_variant_new_int64 (ba->login_expires_at));
+	case ACCOUNT_PROP_USER_NAME:
+		return string_value (ba->user_name);
+	case ACCOUNT_PROP_SIGN_IN_EXPIRES_AT:
+		return g_variant_ref_sink (g_variant_new_int64 (ba->sign_in_expires_at));
 	default:
 		/* as the skeleton converted its copy */
 		g_object_get_property (G_OBJECT (ba->account), account_properties[prop], &value);
@@ -942,6 +957,7 @@ da_bus_account_free (DaBusAccount *ba)
 		g_source_destroy (ba->changes_source);
 	g_slist_free_full (ba->changes, (GDestroyNotify) da_bus_change_free);
 	g_free (ba->subject);
+	g_free (ba->user_name);
 	g_free (ba->last_error);
 	g_free (ba);
 }

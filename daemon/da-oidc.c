@@ -46,6 +46,7 @@ da_oidc_endpoints_copy (const DaOidcEndpoints *self)
 	copy->token_endpoint = g_strdup (self->token_endpoint);
 	copy->revocation_endpoint = g_strdup (self->revocation_endpoint);
 	copy->userinfo_endpoint = g_strdup (self->userinfo_endpoint);
+	copy->jwks_uri = g_strdup (self->jwks_uri);
 	return copy;
 }
 
@@ -59,6 +60,7 @@ da_oidc_endpoints_clear (gpointer data)
 	g_free (self->token_endpoint);
 	g_free (self->revocation_endpoint);
 	g_free (self->userinfo_endpoint);
+	g_free (self->jwks_uri);
 }
 
 void
@@ -361,7 +363,8 @@ da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_iss
 	    !copy_endpoint (obj, "token_endpoint", FIELD_REQUIRED, &self->token_endpoint, error) ||
 	    !copy_endpoint (obj, "revocation_endpoint", FIELD_OPTIONAL, &self->revocation_endpoint,
 			    error) ||
-	    !copy_endpoint (obj, "userinfo_endpoint", FIELD_OPTIONAL, &self->userinfo_endpoint, error))
+	    !copy_endpoint (obj, "userinfo_endpoint", FIELD_OPTIONAL, &self->userinfo_endpoint, error) ||
+	    !copy_endpoint (obj, "jwks_uri", FIELD_OPTIONAL, &self->jwks_uri, error))
 		return NULL;
 	return g_steal_pointer (&self);
 }
@@ -478,6 +481,10 @@ da_oidc_parse_tokens (guint status, const gchar *data, gsize len, GError **error
 						     : "Bearer");
 		self->scope = scope != NULL && string_is_printable (scope) ? g_strdup (scope) : NULL;
 		self->expires_in = expires_in > 0 ? expires_in : 0;
+		/* not in any RFC: a bad value is as good as none */
+		self->refresh_expires_in = get_seconds (obj, "refresh_expires_in", G_MAXINT32, NULL);
+		if (self->refresh_expires_in < 0)
+			self->refresh_expires_in = -1;
 	}
 	wipe_json_strings (obj);
 	if (error_local != NULL) {
@@ -497,24 +504,6 @@ da_oidc_parse_revocation (guint status, const gchar *data, gsize len, GError **e
 	return FALSE;
 }
 
-static guchar *
-base64url_decode (const gchar *text, gsize text_len, gsize *out_len)
-{
-	g_autoptr(GString) s = g_string_new_len (text, (gssize) text_len);
-
-	for (gsize i = 0; i < s->len; i++) {
-		if (s->str[i] == '-')
-			s->str[i] = '+';
-		else if (s->str[i] == '_')
-			s->str[i] = '/';
-		else if (!g_ascii_isalnum (s->str[i]))
-			return NULL;
-	}
-	while (s->len % 4 != 0)
-		g_string_append_c (s, '=');
-	return g_base64_decode (s->str, out_len);
-}
-
 static gchar *
 base64url_encode (const guchar *data, gsize len)
 {
@@ -530,36 +519,6 @@ base64url_encode (const guchar *data, gsize len)
 			s[i] = '_';
 	}
 	return s;
-}
-
-/* The "sub" claim of an ID token, for display only: the token came over
- * TLS straight from the token endpoint (OIDC Core 3.1.3.7), and nothing is
- * authorized on the strength of it. */
-gchar *
-da_oidc_id_token_subject (const gchar *id_token)
-{
-	g_auto(GStrv) parts = NULL;
-	g_autofree guchar *payload = NULL;
-	g_autoptr(JsonParser) parser = NULL;
-	JsonObject *obj = NULL;
-	const gchar *sub;
-	gsize len = 0;
-
-	if (id_token == NULL || strlen (id_token) > DA_OIDC_TOKEN_MAX)
-		return NULL;
-	parts = g_strsplit (id_token, ".", 4);
-	if (g_strv_length (parts) != 3)
-		return NULL;
-	payload = base64url_decode (parts[1], strlen (parts[1]), &len);
-	if (payload == NULL)
-		return NULL;
-	parser = parse_json_object ((const gchar *) payload, len, &obj, NULL);
-	if (parser == NULL)
-		return NULL;
-	sub = get_string (obj, "sub", FIELD_REQUIRED, 255, NULL);
-	if (sub == NULL || !string_is_printable (sub))
-		return NULL;
-	return g_strdup (sub);
 }
 
 DaSecret *
@@ -1242,6 +1201,43 @@ da_oidc_client_revoke_finish (DaOidcClient *self, GAsyncResult *res, GError **er
 {
 	g_return_val_if_fail (g_task_is_valid (res, self), FALSE);
 	return g_task_propagate_pointer (G_TASK (res), error) != NULL;
+}
+
+static gpointer
+parse_jwks_cb (guint status, const gchar *data, gsize len, const gchar *extra, GError **error)
+{
+	if (status != 200) {
+		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_HTTP,
+			     "the IdP's keys (jwks_uri) answered HTTP %u", status);
+		return NULL;
+	}
+	return g_bytes_new (data, len);
+}
+
+void
+da_oidc_client_fetch_jwks_async (DaOidcClient *self,
+				 const gchar *jwks_uri,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data)
+{
+	g_autoptr(SoupMessage) msg = soup_message_new ("GET", jwks_uri);
+
+	if (msg == NULL) {
+		return_bad_url (self, jwks_uri, da_oidc_client_fetch_jwks_async, callback, user_data);
+		return;
+	}
+	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
+				      "application/jwk-set+json, application/json");
+	request_async (self, msg, parse_jwks_cb, (GDestroyNotify) g_bytes_unref, NULL, cancellable,
+		       da_oidc_client_fetch_jwks_async, callback, user_data);
+}
+
+GBytes *
+da_oidc_client_fetch_jwks_finish (DaOidcClient *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
+	return g_task_propagate_pointer (G_TASK (res), error);
 }
 
 static void

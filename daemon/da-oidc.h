@@ -35,6 +35,7 @@ typedef struct {
 	gchar *token_endpoint;
 	gchar *revocation_endpoint;
 	gchar *userinfo_endpoint;
+	gchar *jwks_uri; /* the keys that sign ID tokens; NULL without discovery */
 } DaOidcEndpoints;
 
 typedef struct {
@@ -53,6 +54,9 @@ typedef struct {
 	gchar *token_type;
 	gchar *scope;
 	gint64 expires_in;   /* 0 when the IdP sent none */
+	/* Keycloak's "refresh_expires_in": seconds the refresh token lasts; 0
+	 * when it has no end (offline tokens); -1 when the IdP sent none */
+	gint64 refresh_expires_in;
 	gint64 requested_at; /* wall clock, µs, when the request was sent */
 } DaOidcTokens;
 
@@ -87,8 +91,6 @@ DaOidcTokens *
 da_oidc_parse_tokens (guint status, const gchar *data, gsize len, GError **error);
 gboolean
 da_oidc_parse_revocation (guint status, const gchar *data, gsize len, GError **error);
-gchar *
-da_oidc_id_token_subject (const gchar *id_token);
 
 /* PKCE (RFC 7636) */
 DaSecret *
@@ -157,5 +159,15 @@ da_oidc_client_revoke_async (DaOidcClient *self,
 			     gpointer user_data);
 gboolean
 da_oidc_client_revoke_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
+
+/* The IdP's JWKS (RFC 7517), as it came: da-jwt.c reads it. */
+void
+da_oidc_client_fetch_jwks_async (DaOidcClient *self,
+				 const gchar *jwks_uri,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data);
+GBytes *
+da_oidc_client_fetch_jwks_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
 
 G_END_DECLS

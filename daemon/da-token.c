@@ -28,8 +28,18 @@ da_token_new (const gchar *token,
 DaToken *
 da_token_copy (const DaToken *self)
 {
-	return da_token_new (self->token, self->expires_at, self->token_type, self->scope,
-			     self->subject);
+	DaToken *copy = da_token_new (self->token, self->expires_at, self->token_type, self->scope,
+				      self->subject);
+
+	copy->name = g_strdup (self->name);
+	return copy;
+}
+
+void
+da_token_set_name (DaToken *self, const gchar *name)
+{
+	g_free (self->name);
+	self->name = g_strdup (name);
 }
 
 void
@@ -41,6 +51,7 @@ da_token_free (DaToken *self)
 	g_free (self->token_type);
 	g_free (self->scope);
 	g_free (self->subject);
+	g_free (self->name);
 	g_free (self);
 }
 
@@ -80,7 +91,8 @@ da_token_serialize (const DaToken *self, gsize *len)
 	g_snprintf (expires, sizeof expires, "%" G_GINT64_FORMAT, self->expires_at);
 	total = strlen (DA_TOKEN_MAGIC) + field_len ("expires-at", expires) +
 		field_len ("token-type", self->token_type) + field_len ("scope", self->scope) +
-		field_len ("subject", self->subject) + field_len ("token", self->token);
+		field_len ("subject", self->subject) + field_len ("name", self->name) +
+		field_len ("token", self->token);
 	buf = g_malloc (total + 1);
 	memcpy (buf, DA_TOKEN_MAGIC, strlen (DA_TOKEN_MAGIC));
 	pos = strlen (DA_TOKEN_MAGIC);
@@ -88,6 +100,7 @@ da_token_serialize (const DaToken *self, gsize *len)
 	pos = put_field (buf, pos, "token-type", self->token_type);
 	pos = put_field (buf, pos, "scope", self->scope);
 	pos = put_field (buf, pos, "subject", self->subject);
+	pos = put_field (buf, pos, "name", self->name);
 	pos = put_field (buf, pos, "token", self->token);
 	g_assert (pos == total);
 	buf[pos] = '\0';
@@ -166,6 +179,9 @@ da_token_parse (const gchar *data, gsize len, GError **error)
 		} else if (klen == 7 && memcmp (line, "subject", 7) == 0) {
 			g_free (self->subject);
 			self->subject = g_strndup (value, vlen);
+		} else if (klen == 4 && memcmp (line, "name", 4) == 0) {
+			g_free (self->name);
+			self->name = g_strndup (value, vlen);
 		}
 	}
 	if (self->token == NULL) {

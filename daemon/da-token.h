@@ -14,6 +14,7 @@ typedef struct {
 	gchar *token_type;
 	gchar *scope;
 	gchar *subject;
+	gchar *name; /* the user as people know them (ID token); NULL when unknown */
 } DaToken;
 
 DaToken *
@@ -24,6 +25,8 @@ da_token_new (const gchar *token,
 	      const gchar *subject);
 DaToken *
 da_token_copy (const DaToken *self);
+void
+da_token_set_name (DaToken *self, const gchar *name);
 DaSecret *
 da_token_serialize (const DaToken *self, gsize *len);
 DaToken *

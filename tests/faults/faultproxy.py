@@ -8,6 +8,7 @@ loopback target only. Every request is classified by endpoint:
     poll        POST the token endpoint, grant_type device_code
     refresh     POST the token endpoint, grant_type refresh_token
     revoke      POST the revocation endpoint
+    jwks        GET  the IdP's keys (.../certs, .../jwks)
     other       anything else
 
 and counted (with its arrival time). A fault set for a kind answers that
@@ -28,6 +29,10 @@ kind's requests instead of the IdP (``set_fault(kind, mode, **params)``,
                 valid-looking JSON string, chunked (no Content-Length), so
                 only a reader that stops counting itself is safe
     html        200, text/html, an HTML page
+    id_token    forwards, then changes the ID token of a token response:
+                ``change`` "sub" (another subject, the signature kept),
+                "signature" (one signature byte flipped), "alg-none" (an
+                unsigned token) or "aud" (another audience, signature kept)
 
 ``set_down(True)`` closes the listening socket and every open connection (as
 an IdP that went away: connection refused); ``set_down(False)`` listens on
@@ -36,10 +41,13 @@ firewall that drops packets: requests get no answer.
 
 Discovery answers are rewritten so that the endpoints point at the proxy
 (the IdP's own origin is replaced by the proxy's), so the daemon's issuer
-is the proxy's URL and every request comes through here. With ``tls`` (a
+is the proxy's URL and every request comes through here. As the issuer
+changes, so must the ID tokens' "iss": the proxy signs them again (RS256)
+with a key of its own, and answers the JWKS requests with that key. With ``tls`` (a
 (certfile, keyfile) pair) the proxy speaks HTTPS.
 """
 
+import base64
 import http.client
 import http.server
 import json
@@ -50,11 +58,43 @@ import threading
 import time
 import urllib.parse
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from tcp_proxy import reset_close  # tests/integration: the same reset
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 FORWARDED_HEADERS = ("Content-Type", "Authorization", "Accept", "User-Agent")
 STALL_MAX = 120.0
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def forge_id_token(jwt, change):
+    """The ID token as an attacker (or a broken IdP) would change it."""
+    header, payload, signature = jwt.split(".")
+    claims = json.loads(_unb64url(payload))
+    if change == "sub":
+        claims.update(sub="mallory", preferred_username="mallory")
+        return ".".join((header, _b64url(json.dumps(claims).encode()), signature))
+    if change == "aud":
+        claims["aud"] = "another-client"
+        return ".".join((header, _b64url(json.dumps(claims).encode()), signature))
+    if change == "signature":
+        raw = bytearray(_unb64url(signature))
+        raw[len(raw) // 2] ^= 0x01
+        return ".".join((header, payload, _b64url(bytes(raw))))
+    if change == "alg-none":
+        claims.update(sub="mallory")
+        return ".".join((_b64url(b'{"alg":"none","typ":"JWT"}'),
+                         _b64url(json.dumps(claims).encode()), ""))
+    raise ValueError(f"unknown ID token change {change!r}")
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -79,6 +119,7 @@ class FaultProxy:
         self._fault_changed = threading.Event()
         self._server = None
         self._thread = None
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.port = port
         self._listen()
         scheme = "https" if tls else "http"
@@ -137,6 +178,25 @@ class FaultProxy:
 
     # ------------------------------------------------------------ internals
 
+    def jwks(self):
+        numbers = self._key.public_key().public_numbers()
+
+        def b64int(n):
+            return _b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+        return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "faultproxy",
+                          "n": b64int(numbers.n), "e": b64int(numbers.e)}]}
+
+    def resign_id_token(self, jwt):
+        """The IdP's ID token, issued by the proxy's origin and signed by it."""
+        _, payload, _ = jwt.split(".")
+        claims = json.loads(_unb64url(payload))
+        theirs = f"http://{self.target_host}:{self.target_port}"
+        claims["iss"] = claims.get("iss", "").replace(theirs, self.origin)
+        signing_input = ".".join((_b64url(b'{"alg":"RS256","typ":"JWT","kid":"faultproxy"}'),
+                                  _b64url(json.dumps(claims).encode())))
+        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64url(signature)}"
+
     def _note(self, kind, answer):
         with self._lock:
             self._log.append((time.time(), kind, answer))
@@ -189,6 +249,8 @@ class FaultProxy:
             return "token"
         if method == "POST" and (path.endswith("/revoke") or path.endswith("/revocation")):
             return "revoke"
+        if method == "GET" and (path.endswith("/certs") or path.endswith("/jwks")):
+            return "jwks"
         return "other"
 
     def _forward(self, method, path, headers, body):
@@ -249,6 +311,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self.path
         kind = proxy._classify(method, urllib.parse.urlsplit(path).path, body)
         self._kind = kind
+        self._body = body
         fault = proxy.fault_for(kind)
         mode = fault["mode"] if fault else None
         proxy._note(kind, mode or "forwarded")
@@ -273,6 +336,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             ours = self.proxy.origin
             theirs = f"http://{self.proxy.target_host}:{self.proxy.target_port}"
             data = data.replace(theirs.encode(), ours.encode())
+        elif self._kind == "jwks" and status == 200:
+            data = json.dumps(self.proxy.jwks()).encode()
+        elif self._kind in ("poll", "refresh", "token") and status == 200:
+            data = self._resign(data)
         extra = {"Retry-After": retry_after} if retry_after else None
         self._send(status, ctype, data, extra)
 
@@ -318,6 +385,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
         reset_close(self.connection)
+
+    def _resign(self, data):
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return data
+        if not isinstance(doc, dict) or not isinstance(doc.get("id_token"), str):
+            return data
+        doc["id_token"] = self.proxy.resign_id_token(doc["id_token"])
+        return json.dumps(doc).encode()
+
+    def _fault_id_token(self, fault):
+        headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
+        status, ctype, data, _ = self.proxy._forward("POST", self.path, headers, self._body)
+        if status == 200:
+            doc = json.loads(self._resign(data))
+            if "id_token" in doc:
+                doc["id_token"] = forge_id_token(doc["id_token"], fault.get("change", "sub"))
+            data = json.dumps(doc).encode()
+        self._send(status, ctype, data)
 
     def _fault_truncated(self, fault):
         full = json.dumps({"access_token": "x" * 40, "token_type": "Bearer", "expires_in": 300,

@@ -39,11 +39,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 	case 4:
 		da_oidc_parse_revocation (status, body, len, NULL);
 		break;
-	default: {
-		g_autofree gchar *s = g_strndup (body, len);
-		g_free (da_oidc_id_token_subject (s));
+	default:
+		/* ID tokens: fuzz-jwt */
 		break;
-	}
 	}
 	return 0;
 }

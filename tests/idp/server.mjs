@@ -30,7 +30,11 @@ const USAGE = `usage: node server.mjs [options]
   --interval S           interval in device authorization responses (default 5;
                          0 omits the field)
   --slow-down            answer slow_down to polls sooner than the interval
-  --rotate-refresh       rotate refresh tokens on every use
+  --refresh-tokens MODE  what a refresh gives back: keycloak (default: a new
+                         refresh token, the old one still valid, as Keycloak
+                         does), rotate (a new one, the old one consumed) or
+                         same (the same one back)
+  --rotate-refresh       the same as --refresh-tokens rotate
   --require-pkce         require S256 PKCE on the device flow
   --revoke-on-replay     a poll of an already redeemed device code revokes the
                          tokens it gave (oidc-provider's own behaviour)
@@ -61,6 +65,7 @@ try {
       interval: { type: 'string', default: '5' },
       'slow-down': { type: 'boolean', default: false },
       'rotate-refresh': { type: 'boolean', default: false },
+      'refresh-tokens': { type: 'string', default: 'keycloak' },
       'require-pkce': { type: 'boolean', default: false },
       'revoke-on-replay': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -94,7 +99,10 @@ const INTERVAL = intOpt('interval', 0, 3600);
 // Keycloak's and RFC 8628's default when no interval is advertised.
 const POLL_INTERVAL_MS = (INTERVAL || 5) * 1000;
 const SLOW_DOWN = args['slow-down'];
-const ROTATE = args['rotate-refresh'];
+const REFRESH_MODE = args['rotate-refresh'] ? 'rotate' : args['refresh-tokens'];
+if (!['keycloak', 'rotate', 'same'].includes(REFRESH_MODE)) {
+  usage(`--refresh-tokens: '${REFRESH_MODE}' is not keycloak, rotate or same`);
+}
 const REQUIRE_PKCE = args['require-pkce'];
 const REVOKE_ON_REPLAY = args['revoke-on-replay'];
 const VERBOSE = args.verbose;
@@ -207,6 +215,9 @@ class RetainingAdapter {
   }
 
   async consume(id) {
+    // Keycloak with "Revoke Refresh Token" off: a refresh token stays valid
+    // after a new one was issued
+    if (this.model === 'RefreshToken' && REFRESH_MODE === 'keycloak') return;
     const p = storeGet(this.key(id));
     if (p) p.consumed = Math.floor(Date.now() / 1000);
   }
@@ -471,6 +482,9 @@ function makeProvider(issuer) {
     jwks: makeJwks(),
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     scopes: SCOPES,
+    // Keycloak puts the profile claims in the ID token too, which the
+    // daemon shows the person by
+    conformIdTokenClaims: false,
     claims: {
       openid: ['sub'],
       profile: ['name', 'preferred_username'],
@@ -546,7 +560,8 @@ function makeProvider(issuer) {
     async issueRefreshToken(ctx, client) {
       return client.grantTypeAllowed('refresh_token');
     },
-    rotateRefreshToken: () => ROTATE,
+    // 'keycloak' rotates too, but the adapter keeps the old token valid
+    rotateRefreshToken: () => REFRESH_MODE !== 'same',
     // Tokens do not die with the approving browser's session.
     expiresWithSession: async () => false,
   });

@@ -169,3 +169,31 @@ def approve(uri, user="alice", password=None, user_code=None, deny=False, cafile
             fields[button] = form["buttons"][button] or button
         status, url, body = b.open(action, form=fields)
     raise ApprovalError(f"no end after {MAX_PAGES} pages: {b.pages}")
+
+
+def main(argv):
+    """approver.py --uri URI [--user NAME] [--code CODE] [--cafile CA] [--deny]:
+    prints "approved" or "denied" and exits 0, else says why and exits 1."""
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(prog="approver.py")
+    ap.add_argument("--uri", required=True)
+    ap.add_argument("--user", default="alice")
+    ap.add_argument("--password")
+    ap.add_argument("--code")
+    ap.add_argument("--cafile")
+    ap.add_argument("--deny", action="store_true")
+    args = ap.parse_args(argv[1:])
+    try:
+        outcome, _ = approve(args.uri, user=args.user, password=args.password,
+                             user_code=args.code, deny=args.deny, cafile=args.cafile)
+    except (ApprovalError, OSError) as e:
+        print(f"approver: {e}", file=sys.stderr)
+        return 1
+    print(outcome)
+    return 0 if outcome in ("approved", "denied") else 1
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv))

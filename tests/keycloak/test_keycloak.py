@@ -3,6 +3,7 @@ each case found out about the server). One meson test per case; every case
 uses the suite's one Keycloak and signs in through Keycloak's own pages."""
 
 import os
+import re
 import signal
 import time
 
@@ -44,7 +45,15 @@ def test_signin(h):
     check_equal(status, 200, f"Keycloak's userinfo ({body})")
     check_equal(body.get("preferred_username"), "alice", "preferred_username at userinfo")
     check_equal(body.get("sub"), keycloak.user_id("devauth", "alice"), "sub at userinfo")
-    check_equal(h.properties()["Subject"], body["sub"], "Subject property")
+    props = h.properties()
+    check_equal(props["Subject"], body["sub"], "Subject property")
+    # the person by name, from the ID token that the daemon verified with
+    # Keycloak's JWKS (RS256)
+    check_equal(props["UserName"], "alice", "UserName property")
+    sig = h.wait_status("signed-in", since=since, timeout=1)
+    check_equal(sig["details"].get("user-name"), "alice", "user-name in StatusChanged")
+    # offline_access (the default scopes): Keycloak sets no end
+    check_equal(props["SignInExpiresAt"], 0, "SignInExpiresAt of an offline sign-in")
 
     rc, out, err = h.ctl("token")
     check_equal(rc, 0, f"devauthctl token ({err})")
@@ -52,6 +61,11 @@ def test_signin(h):
     rc, out, err = h.ctl("status")
     check_equal(rc, 0, f"devauthctl status ({err})")
     check_in("signed-in", out, "devauthctl status")
+    check(re.search(r"^ +User: alice$", out, re.M), f"devauthctl status names alice:\n{out}")
+    check(re.search(r"^ +Sign-in: no end announced by the IdP$", out, re.M),
+          f"devauthctl status: the sign-in's end:\n{out}")
+    rc, out, err = h.ctl("login")
+    check_equal((rc, out.strip()), (0, "Already signed in as alice."), f"devauthctl login ({err})")
 
 
 def test_denied(h):
@@ -314,7 +328,27 @@ def test_sso_session_max(h):
                                 scopes="openid offline_access", pkce=True)})
     signed_in_at = time.time()
     kc.sign_in(h, user="alice", account="online")
+    online_done = time.time()
     kc.sign_in(h, user="bob", account="offline")
+    # said beforehand: when the online sign-in ends (Keycloak's
+    # refresh_expires_in, the session's 45 s), and that the offline one
+    # has no end
+    ends = h.properties("online")["SignInExpiresAt"]
+    # the session starts at the login in the browser, between the two
+    # moments (whole seconds on both sides)
+    check(signed_in_at + 44 <= ends <= online_done + 46,
+          f"SignInExpiresAt is {ends - signed_in_at:+.0f} s from the start of the sign-in "
+          f"({online_done - signed_in_at:.1f} s long), not the session's 45 s")
+    check_equal(h.properties("offline")["SignInExpiresAt"], 0, "SignInExpiresAt (offline)")
+    rc, out, err = h.ctl("status", "online")
+    check(rc == 0 and re.search(r"^ +Sign-in: ends .* unless renewed$", out, re.M),
+          f"devauthctl status says when the sign-in ends ({err}):\n{out}")
+    # a refresh does not move it past SSO Session Max
+    h.refresh("online")
+    moved = h.properties("online")["SignInExpiresAt"]
+    check(abs(moved - ends) <= 2,
+          f"SignInExpiresAt moved from {ends - signed_in_at:+.0f} s to {moved - signed_in_at:+.0f} s "
+          "after a refresh, past SSO Session Max")
     # background refreshes at ~75% of 15 s keep both going until the
     # browser session's end at 45 s
     since = h.mark()

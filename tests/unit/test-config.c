@@ -28,9 +28,11 @@ test_account_minimal (void)
 	g_assert_cmpstr (c->name, ==, "tv");
 	g_assert_cmpstr (c->issuer, ==, "https://idp.example.com/realms/tv");
 	g_assert_cmpstr (c->client_id, ==, "tv-app");
-	/* default scope */
-	g_assert_cmpuint (g_strv_length (c->scopes), ==, 1);
+	/* default scopes: offline_access keeps a device signed in past the
+	 * IdP's browser session */
+	g_assert_cmpuint (g_strv_length (c->scopes), ==, 2);
 	g_assert_cmpstr (c->scopes[0], ==, "openid");
+	g_assert_cmpstr (c->scopes[1], ==, "offline_access");
 	g_assert_false (c->auto_login);
 	g_assert_false (c->pkce);
 	g_assert_null (c->client_secret);

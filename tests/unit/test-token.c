@@ -11,12 +11,14 @@ static void
 test_roundtrip (void)
 {
 	g_autoptr(DaToken) t = da_token_new ("eyJ.token-value", 1790000000, "Bearer", "openid profile",
-					     "alice");
+					     "0c1d5f3e-alice");
 	g_autoptr(DaSecret) data = NULL;
 	g_autoptr(DaToken) back = NULL;
+	g_autoptr(DaToken) copy = NULL;
 	g_autoptr(GError) error = NULL;
 	gsize len = 0;
 
+	da_token_set_name (t, "Alice Liddell ✓");
 	data = da_token_serialize (t, &len);
 	g_assert_cmpuint (strlen (data), ==, len);
 	back = da_token_parse (data, len, &error);
@@ -25,7 +27,10 @@ test_roundtrip (void)
 	g_assert_cmpint (back->expires_at, ==, 1790000000);
 	g_assert_cmpstr (back->token_type, ==, "Bearer");
 	g_assert_cmpstr (back->scope, ==, "openid profile");
-	g_assert_cmpstr (back->subject, ==, "alice");
+	g_assert_cmpstr (back->subject, ==, "0c1d5f3e-alice");
+	g_assert_cmpstr (back->name, ==, "Alice Liddell ✓");
+	copy = da_token_copy (back);
+	g_assert_cmpstr (copy->name, ==, "Alice Liddell ✓");
 }
 
 static void
@@ -41,6 +46,7 @@ test_optional_fields (void)
 	g_assert_nonnull (back);
 	g_assert_cmpstr (back->token, ==, "rt");
 	g_assert_null (back->subject);
+	g_assert_null (back->name);
 	g_assert_cmpint (back->expires_at, ==, 0);
 }
 
