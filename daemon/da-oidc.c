@@ -560,6 +560,7 @@ struct _DaOidcClient {
 	GHashTable *retry_at; /* host → wall-clock seconds, from Retry-After */
 	GHashTable *discovered; /* issuer → DaOidcEndpoints: one discovery per IdP */
 	GHashTable *discovering; /* issuer → GPtrArray of GTask waiting for it */
+	GHashTable *fetching_jwks; /* jwks_uri → GPtrArray of GTask waiting for it */
 };
 
 static gchar *
@@ -1214,6 +1215,30 @@ parse_jwks_cb (guint status, const gchar *data, gsize len, const gchar *extra, G
 	return g_bytes_new (data, len);
 }
 
+static void
+fetch_jwks_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	DaOidcClient *self = DA_OIDC_CLIENT (source);
+	g_autofree gchar *jwks_uri = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) waiters = NULL;
+	g_autofree gchar *key = NULL;
+	g_autoptr(GBytes) jwks = g_task_propagate_pointer (G_TASK (res), &error);
+
+	g_hash_table_steal_extended (self->fetching_jwks, jwks_uri, (gpointer *) &key,
+				     (gpointer *) &waiters);
+	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index (waiters, i);
+		if (jwks != NULL)
+			g_task_return_pointer (task, g_bytes_ref (jwks), (GDestroyNotify) g_bytes_unref);
+		else
+			g_task_return_error (task, g_error_copy (error));
+	}
+}
+
+/* The keys are fetched anew for each caller (an IdP may have rotated them
+ * since), but callers that ask while a fetch is under way share it: the
+ * sign-ins of many accounts of one IdP make one request, not one each. */
 void
 da_oidc_client_fetch_jwks_async (DaOidcClient *self,
 				 const gchar *jwks_uri,
@@ -1221,16 +1246,29 @@ da_oidc_client_fetch_jwks_async (DaOidcClient *self,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data)
 {
-	g_autoptr(SoupMessage) msg = soup_message_new ("GET", jwks_uri);
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	g_autoptr(SoupMessage) msg = NULL;
+	GPtrArray *waiters;
 
-	if (msg == NULL) {
-		return_bad_url (self, jwks_uri, da_oidc_client_fetch_jwks_async, callback, user_data);
+	g_task_set_source_tag (task, da_oidc_client_fetch_jwks_async);
+	waiters = g_hash_table_lookup (self->fetching_jwks, jwks_uri);
+	if (waiters != NULL) {
+		g_ptr_array_add (waiters, g_steal_pointer (&task));
 		return;
 	}
+	msg = soup_message_new ("GET", jwks_uri);
+	if (msg == NULL) {
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+					 "'%s' is not a URL", jwks_uri);
+		return;
+	}
+	waiters = g_ptr_array_new_with_free_func (g_object_unref);
+	g_ptr_array_add (waiters, g_steal_pointer (&task));
+	g_hash_table_insert (self->fetching_jwks, g_strdup (jwks_uri), waiters);
 	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
 				      "application/jwk-set+json, application/json");
-	request_async (self, msg, parse_jwks_cb, (GDestroyNotify) g_bytes_unref, NULL, cancellable,
-		       da_oidc_client_fetch_jwks_async, callback, user_data);
+	request_async (self, msg, parse_jwks_cb, (GDestroyNotify) g_bytes_unref, NULL, NULL,
+		       fetch_jwks_done_cb, fetch_jwks_done_cb, g_strdup (jwks_uri));
 }
 
 GBytes *
@@ -1249,6 +1287,7 @@ da_oidc_client_finalize (GObject *object)
 	g_clear_pointer (&self->retry_at, g_hash_table_unref);
 	g_clear_pointer (&self->discovered, g_hash_table_unref);
 	g_clear_pointer (&self->discovering, g_hash_table_unref);
+	g_clear_pointer (&self->fetching_jwks, g_hash_table_unref);
 	G_OBJECT_CLASS (da_oidc_client_parent_class)->finalize (object);
 }
 
@@ -1266,6 +1305,8 @@ da_oidc_client_init (DaOidcClient *self)
 						  (GDestroyNotify) da_oidc_endpoints_unref);
 	self->discovering = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
 						   (GDestroyNotify) g_ptr_array_unref);
+	self->fetching_jwks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+						     (GDestroyNotify) g_ptr_array_unref);
 }
 
 DaOidcClient *
