@@ -131,7 +131,7 @@ da_json_request_build (char *buf, size_t size, const char *account, long long mi
 	DaJsonOut out = { buf, buf + size, true };
 	bool have_account = account != NULL && account[0] != '\0';
 
-	da_out_str (&out, "{\"method\":\"" DA_VARLINK_INTERFACE ".GetToken\",\"parameters\":{");
+	da_out_str (&out, "{\"method\":\"" DA_VARLINK_METHOD_GET_TOKEN "\",\"parameters\":{");
 	if (have_account) {
 		da_out_str (&out, "\"account\":");
 		if (!da_out_json_string (&out, account))

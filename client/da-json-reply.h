@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DA_VARLINK_INTERFACE "org.devauth.DeviceAuth1"
+#include "da-names.h"
 
 /* The length of the valid UTF-8 sequence at @s (at most @len bytes) and its
  * code point in @cp; 0 when it is not valid UTF-8 (as GLib sees it). */

@@ -129,16 +129,12 @@ int
 da_exit_code_for_error (const GError *error)
 {
 	g_autofree gchar *name = g_dbus_error_get_remote_error (error);
-	const gchar *suffix;
 
-	if (name == NULL || !g_str_has_prefix (name, DA_DBUS_ERROR_PREFIX))
-		return DA_EXIT_ERROR;
-	suffix = name + strlen (DA_DBUS_ERROR_PREFIX);
-	if (g_str_equal (suffix, "LoginDenied"))
+	if (g_strcmp0 (name, DA_DBUS_ERROR (DA_ERROR_NAME_LOGIN_DENIED)) == 0)
 		return DA_EXIT_DENIED;
-	if (g_str_equal (suffix, "LoginExpired"))
+	if (g_strcmp0 (name, DA_DBUS_ERROR (DA_ERROR_NAME_LOGIN_EXPIRED)) == 0)
 		return DA_EXIT_EXPIRED;
-	if (g_str_equal (suffix, "Cancelled"))
+	if (g_strcmp0 (name, DA_DBUS_ERROR (DA_ERROR_NAME_CANCELLED)) == 0)
 		return DA_EXIT_CANCELLED;
 	return DA_EXIT_ERROR;
 }
@@ -179,7 +175,7 @@ da_manager_new (GDBusProxyFlags flags, GError **error)
 	if (bus == NULL)
 		return NULL;
 	/* auto-start stays on: D-Bus activation starts devauthd when it can */
-	manager = da_dbus_manager_proxy_new_sync (bus, flags, DA_BUS_NAME, DA_MANAGER_PATH, NULL, error);
+	manager = da_dbus_manager_proxy_new_sync (bus, flags, DA_BUS_NAME, DA_MANAGER_OBJECT_PATH, NULL, error);
 	if (manager == NULL)
 		return NULL;
 	owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (manager));

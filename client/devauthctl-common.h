@@ -4,13 +4,10 @@
 #include <gio/gio.h>
 
 #include "da-dbus-generated.h"
+#include "da-names.h"
 #include "devauthctl-qr.h"
 
 G_BEGIN_DECLS
-
-#define DA_BUS_NAME	    "org.devauth.DeviceAuth1"
-#define DA_MANAGER_PATH	    "/org/devauth/DeviceAuth1"
-#define DA_DBUS_ERROR_PREFIX "org.devauth.DeviceAuth1.Error."
 
 /* For a manager proxy that only calls methods: no GetAll, no AddMatch for
  * its properties or signals. */

@@ -29,7 +29,7 @@
 
 #include "da-json-reply.h"
 
-#define DA_SOCKET_DEFAULT DA_RUNTIME_DIR "/" DA_VARLINK_INTERFACE
+#define DA_SOCKET_DEFAULT DA_RUNTIME_DIR "/" DA_VARLINK_SOCKET_NAME
 #define DA_REQUEST_MAX	  (16 * 1024) /* devauthd reads no more */
 #define DA_REPLY_MAX	  (128 * 1024)
 #define DA_TOKEN_MAX_SIZE (64 * 1024)
@@ -382,9 +382,9 @@ da_exit_code (const DaReply *reply)
 		const char *name;
 		int code;
 	} codes[] = {
-		{ DA_VARLINK_INTERFACE ".LoginDenied", DA_EXIT_DENIED },
-		{ DA_VARLINK_INTERFACE ".LoginExpired", DA_EXIT_EXPIRED },
-		{ DA_VARLINK_INTERFACE ".Cancelled", DA_EXIT_CANCELLED },
+		{ DA_VARLINK_ERROR (DA_ERROR_NAME_LOGIN_DENIED), DA_EXIT_DENIED },
+		{ DA_VARLINK_ERROR (DA_ERROR_NAME_LOGIN_EXPIRED), DA_EXIT_EXPIRED },
+		{ DA_VARLINK_ERROR (DA_ERROR_NAME_CANCELLED), DA_EXIT_CANCELLED },
 	};
 
 	for (size_t i = 0; i < sizeof (codes) / sizeof (codes[0]); i++) {
@@ -401,7 +401,7 @@ static int
 da_print_error (const DaReply *reply)
 {
 	da_err_str ("devauthctl: ");
-	if (reply->message == NULL || da_has_prefix (reply->error, reply->error_len, "org.varlink.service.")) {
+	if (reply->message == NULL || da_has_prefix (reply->error, reply->error_len, DA_VARLINK_SERVICE_ERROR)) {
 		da_err_str ("devauthd refused the request: ");
 		da_err_sanitized (reply->error, reply->error_len);
 	} else {

@@ -115,7 +115,7 @@ da_token_call (GDBusConnection *bus,
 {
 	return g_dbus_connection_call_with_unix_fd_list_sync (bus,
 							      DA_BUS_NAME,
-							      DA_MANAGER_PATH,
+							      DA_MANAGER_OBJECT_PATH,
 							      da_dbus_manager_interface_info ()->name,
 							      method,
 							      g_variant_new ("(s@a{sv})", account, options),

@@ -4,13 +4,9 @@
 #include <gio/gio.h>
 
 #include "da-caller.h"
+#include "da-names.h"
 
 G_BEGIN_DECLS
-
-#define DA_ACTION_GET_TOKEN   "org.devauth.get-token"
-#define DA_ACTION_READ_STATUS "org.devauth.read-status"
-#define DA_ACTION_LOGIN	      "org.devauth.login"
-#define DA_ACTION_LOGOUT      "org.devauth.logout"
 
 /* polkit checks in flight (or waiting for polkit to be reached), in all
  * and per caller (bus name, else process); more fail at once */

@@ -579,7 +579,7 @@ static gchar *
 account_object_path (DaAccount *account)
 {
 	g_autofree gchar *escaped = g_dbus_escape_object_path (da_account_get_name (account));
-	return g_strconcat (DA_MANAGER_OBJECT_PATH "/account/", escaped, NULL);
+	return g_strconcat (DA_ACCOUNT_OBJECT_PREFIX, escaped, NULL);
 }
 
 static gboolean

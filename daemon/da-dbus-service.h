@@ -5,11 +5,9 @@
 
 #include "da-authority.h"
 #include "da-manager.h"
+#include "da-names.h"
 
 G_BEGIN_DECLS
-
-#define DA_BUS_NAME	       "org.devauth.DeviceAuth1"
-#define DA_MANAGER_OBJECT_PATH "/org/devauth/DeviceAuth1"
 
 /* The D-Bus front: unpacks calls, asks the core, packs replies. */
 #define DA_TYPE_SERVICE (da_service_get_type ())

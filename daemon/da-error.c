@@ -4,22 +4,23 @@
 #include <gio/gio.h>
 
 #include "da-error.h"
+#include "da-names.h"
 
 G_DEFINE_QUARK (da-error-quark, da_error)
 
 static const gchar *const da_error_names[DA_ERROR_LAST] = {
-	[DA_ERROR_NO_SUCH_ACCOUNT] = "org.devauth.DeviceAuth1.Error.NoSuchAccount",
-	[DA_ERROR_NOT_SIGNED_IN] = "org.devauth.DeviceAuth1.Error.NotSignedIn",
-	[DA_ERROR_PERMISSION_DENIED] = "org.devauth.DeviceAuth1.Error.PermissionDenied",
-	[DA_ERROR_LOGIN_IN_PROGRESS] = "org.devauth.DeviceAuth1.Error.LoginInProgress",
-	[DA_ERROR_LOGIN_DENIED] = "org.devauth.DeviceAuth1.Error.LoginDenied",
-	[DA_ERROR_LOGIN_EXPIRED] = "org.devauth.DeviceAuth1.Error.LoginExpired",
-	[DA_ERROR_IDP_UNREACHABLE] = "org.devauth.DeviceAuth1.Error.IdpUnreachable",
-	[DA_ERROR_IDP_ERROR] = "org.devauth.DeviceAuth1.Error.IdpError",
-	[DA_ERROR_INVALID_ARGUMENT] = "org.devauth.DeviceAuth1.Error.InvalidArgument",
-	[DA_ERROR_RATE_LIMITED] = "org.devauth.DeviceAuth1.Error.RateLimited",
-	[DA_ERROR_CANCELLED] = "org.devauth.DeviceAuth1.Error.Cancelled",
-	[DA_ERROR_INTERNAL] = "org.devauth.DeviceAuth1.Error.Internal",
+	[DA_ERROR_NO_SUCH_ACCOUNT] = DA_DBUS_ERROR (DA_ERROR_NAME_NO_SUCH_ACCOUNT),
+	[DA_ERROR_NOT_SIGNED_IN] = DA_DBUS_ERROR (DA_ERROR_NAME_NOT_SIGNED_IN),
+	[DA_ERROR_PERMISSION_DENIED] = DA_DBUS_ERROR (DA_ERROR_NAME_PERMISSION_DENIED),
+	[DA_ERROR_LOGIN_IN_PROGRESS] = DA_DBUS_ERROR (DA_ERROR_NAME_LOGIN_IN_PROGRESS),
+	[DA_ERROR_LOGIN_DENIED] = DA_DBUS_ERROR (DA_ERROR_NAME_LOGIN_DENIED),
+	[DA_ERROR_LOGIN_EXPIRED] = DA_DBUS_ERROR (DA_ERROR_NAME_LOGIN_EXPIRED),
+	[DA_ERROR_IDP_UNREACHABLE] = DA_DBUS_ERROR (DA_ERROR_NAME_IDP_UNREACHABLE),
+	[DA_ERROR_IDP_ERROR] = DA_DBUS_ERROR (DA_ERROR_NAME_IDP_ERROR),
+	[DA_ERROR_INVALID_ARGUMENT] = DA_DBUS_ERROR (DA_ERROR_NAME_INVALID_ARGUMENT),
+	[DA_ERROR_RATE_LIMITED] = DA_DBUS_ERROR (DA_ERROR_NAME_RATE_LIMITED),
+	[DA_ERROR_CANCELLED] = DA_DBUS_ERROR (DA_ERROR_NAME_CANCELLED),
+	[DA_ERROR_INTERNAL] = DA_DBUS_ERROR (DA_ERROR_NAME_INTERNAL),
 };
 
 const gchar *

@@ -27,7 +27,6 @@
  * of their own, like the bus front does with its callers */
 #define DA_VARLINK_UIDS_MAX 4096
 
-#define DA_VARLINK_SERVICE_ERROR "org.varlink.service."
 /* bytes of a caller's input that an error may echo back */
 #define DA_VARLINK_ECHO_MAX 256
 
@@ -556,7 +555,7 @@ handle_get_info (DaVarlinkConn *conn)
 	g_string_append (conn->out, "{\"parameters\":{\"vendor\":\"devauth\",\"product\":\"devauthd\","
 				    "\"version\":");
 	append_json_string (conn->out, PACKAGE_VERSION);
-	g_string_append (conn->out, ",\"url\":\"\",\"interfaces\":[\"org.varlink.service\",\"" DA_VARLINK_INTERFACE
+	g_string_append (conn->out, ",\"url\":\"\",\"interfaces\":[\"" DA_VARLINK_SERVICE "\",\"" DA_VARLINK_INTERFACE
 				    "\"]}}");
 	conn_send (conn);
 }
@@ -574,7 +573,7 @@ handle_get_interface_description (DaVarlinkConn *conn, JsonObject *params)
 	}
 	interface = json_node_get_string (node);
 	if (g_str_equal (interface, DA_VARLINK_INTERFACE) ||
-	    g_str_equal (interface, "org.varlink.service")) {
+	    g_str_equal (interface, DA_VARLINK_SERVICE)) {
 		g_string_append (conn->out, "{\"parameters\":{\"description\":");
 		append_json_string (conn->out, g_str_equal (interface, DA_VARLINK_INTERFACE)
 						       ? da_varlink_description
@@ -644,17 +643,17 @@ conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 					  "method", method);
 		return;
 	}
-	if (g_str_equal (method, DA_VARLINK_INTERFACE ".GetToken"))
+	if (g_str_equal (method, DA_VARLINK_METHOD_GET_TOKEN))
 		handle_get_token (conn, params);
-	else if (g_str_equal (method, "org.varlink.service.GetInfo"))
+	else if (g_str_equal (method, DA_VARLINK_SERVICE_GET_INFO))
 		handle_get_info (conn);
-	else if (g_str_equal (method, "org.varlink.service.GetInterfaceDescription"))
+	else if (g_str_equal (method, DA_VARLINK_SERVICE_GET_INTERFACE_DESCRIPTION))
 		handle_get_interface_description (conn, params);
 	else if ((dot = strrchr (method, '.')) != NULL &&
 		 ((dot - method == strlen (DA_VARLINK_INTERFACE) &&
 		   strncmp (method, DA_VARLINK_INTERFACE, dot - method) == 0) ||
-		  (dot - method == strlen ("org.varlink.service") &&
-		   strncmp (method, "org.varlink.service", dot - method) == 0)))
+		  (dot - method == strlen (DA_VARLINK_SERVICE) &&
+		   strncmp (method, DA_VARLINK_SERVICE, dot - method) == 0)))
 		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "MethodNotFound", "method",
 					  method);
 	else {

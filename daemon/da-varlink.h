@@ -5,12 +5,9 @@
 
 #include "da-authority.h"
 #include "da-manager.h"
+#include "da-names.h"
 
 G_BEGIN_DECLS
-
-/* The Varlink interface and the name of its socket in the runtime directory */
-#define DA_VARLINK_INTERFACE   "org.devauth.DeviceAuth1"
-#define DA_VARLINK_SOCKET_NAME "org.devauth.DeviceAuth1"
 
 /* connections open at once, in all and per uid; more are closed at once */
 #define DA_VARLINK_CONNECTIONS_MAX	   64

@@ -40,10 +40,13 @@ gi.require_version("Gio", "2.0")
 gi.require_version("GLib", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
-BUS_NAME = "org.devauth.DeviceAuth1"
-MANAGER_PATH = "/org/devauth/DeviceAuth1"
-MANAGER_IFACE = "org.devauth.DeviceAuth1.Manager"
-ACCOUNT_IFACE = "org.devauth.DeviceAuth1.Account"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire_names  # noqa: E402 (common/da-names.h)
+
+BUS_NAME = wire_names.BUS_NAME
+MANAGER_PATH = wire_names.MANAGER_OBJECT_PATH
+MANAGER_IFACE = wire_names.MANAGER_INTERFACE
+ACCOUNT_IFACE = wire_names.ACCOUNT_INTERFACE
 DEFAULT_TIMEOUT = 15.0
 
 

@@ -44,11 +44,13 @@ gi.require_version("Gio", "2.0")
 gi.require_version("GLib", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
-BUS_NAME = "org.devauth.DeviceAuth1"
-MANAGER_PATH = "/org/devauth/DeviceAuth1"
-MANAGER_IFACE = "org.devauth.DeviceAuth1.Manager"
-ACCOUNT_IFACE = "org.devauth.DeviceAuth1.Account"
-ERROR_PREFIX = "org.devauth.DeviceAuth1.Error."
+import wire_names  # noqa: E402 (common/da-names.h)
+
+BUS_NAME = wire_names.BUS_NAME
+MANAGER_PATH = wire_names.MANAGER_OBJECT_PATH
+MANAGER_IFACE = wire_names.MANAGER_INTERFACE
+ACCOUNT_IFACE = wire_names.ACCOUNT_INTERFACE
+ERROR_PREFIX = wire_names.DBUS_ERROR_PREFIX
 
 SOURCE_ROOT = os.environ.get(
     "SOURCE_ROOT", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -728,7 +730,7 @@ class Daemon:
         self.runtime_dir = tempfile.mkdtemp(prefix="devauthd-it-run-")
         os.chmod(self.runtime_dir, 0o755)
         harness.add_cleanup(lambda: shutil.rmtree(self.runtime_dir, ignore_errors=True))
-        self.varlink_socket = os.path.join(self.runtime_dir, "org.devauth.DeviceAuth1")
+        self.varlink_socket = os.path.join(self.runtime_dir, wire_names.VARLINK_SOCKET_NAME)
         key_file = os.path.join(self.config_dir, "storage.key")
         with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
             f.write(os.urandom(32))

@@ -21,7 +21,7 @@ from harness import (ERROR_PREFIX, TEST_USER, as_user, check, check_equal, env_p
 from test_access import LOG_RULE, NOBODY, polkit_checks, polkit_world
 from test_config import check_plain_message
 
-IFACE = "org.devauth.DeviceAuth1"
+IFACE = harness.wire_names.VARLINK_INTERFACE
 # devauthd's limits (daemon/da-varlink.h)
 CONNECTIONS_PER_UID_MAX = 16
 REQUEST_MAX = 16 * 1024

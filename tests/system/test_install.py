@@ -18,9 +18,10 @@ import re
 import stat
 
 import systest
+import harness  # noqa: E402 (on the path that systest sets)
 from systest import STAGED_FILES, UNIT_DIR, check, check_equal, run_process, subprocess_env
 
-BUS_NAME = "org.devauth.DeviceAuth1"
+BUS_NAME = harness.BUS_NAME
 
 
 def mode_of(path):
