@@ -165,7 +165,7 @@ da_bus_get (GError **error)
  * verb does without (DO_NOT_LOAD_PROPERTIES, DO_NOT_CONNECT_SIGNALS), each
  * one bus round trip or two saved. */
 DaDBusManager *
-da_manager_new (GDBusProxyFlags flags, GError **error)
+da_manager_proxy_new (GDBusProxyFlags flags, GError **error)
 {
 	g_autoptr(GDBusConnection) bus = NULL;
 	g_autoptr(DaDBusManager) manager = NULL;
@@ -223,7 +223,7 @@ da_account_load_properties (DaDBusAccount *account, GError **error)
 }
 
 DaDBusAccount *
-da_account_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error)
+da_account_proxy_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error)
 {
 	GDBusProxy *manager_proxy = G_DBUS_PROXY (manager);
 	g_autoptr(DaDBusAccount) account = NULL;
@@ -475,262 +475,90 @@ da_prompt_print (GVariant *prompt, const DaPromptOptions *options)
 		g_print ("\n");
 }
 
-/* JSON output */
-
-struct _DaJson {
-	GString *buf;
-	GArray *has_members; /* gboolean per open container */
-	gboolean after_key;
-};
-
-DaJson *
-da_json_new (void)
-{
-	DaJson *self = g_new0 (DaJson, 1);
-
-	self->buf = g_string_new (NULL);
-	self->has_members = g_array_new (FALSE, FALSE, sizeof (gboolean));
-	return self;
-}
-
-void
-da_json_free (DaJson *self)
-{
-	g_string_free (self->buf, TRUE);
-	g_array_unref (self->has_members);
-	g_free (self);
-}
-
-gchar *
-da_json_free_to_string (DaJson *self)
-{
-	gchar *str = g_string_free (g_steal_pointer (&self->buf), FALSE);
-
-	g_array_unref (self->has_members);
-	g_free (self);
-	return str;
-}
-
-/* the separator before a value or key */
-static void
-da_json_separate (DaJson *self)
-{
-	gboolean *has_members;
-
-	if (self->after_key) {
-		self->after_key = FALSE;
-		return;
-	}
-	if (self->has_members->len == 0)
-		return;
-	has_members = &g_array_index (self->has_members, gboolean, self->has_members->len - 1);
-	if (*has_members)
-		g_string_append_c (self->buf, ',');
-	*has_members = TRUE;
-}
-
-static void
-da_json_append_escaped (GString *buf, const gchar *str)
-{
-	g_autofree gchar *valid = g_utf8_make_valid (str != NULL ? str : "", -1);
-
-	g_string_append_c (buf, '"');
-	for (const gchar *p = valid; *p != '\0'; p++) {
-		guchar c = (guchar)*p;
-
-		if (c == '"')
-			g_string_append (buf, "\\\"");
-		else if (c == '\\')
-			g_string_append (buf, "\\\\");
-		else if (c == '\n')
-			g_string_append (buf, "\\n");
-		else if (c == '\r')
-			g_string_append (buf, "\\r");
-		else if (c == '\t')
-			g_string_append (buf, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			g_string_append_printf (buf, "\\u%04x", c);
-		else
-			g_string_append_c (buf, (gchar)c);
-	}
-	g_string_append_c (buf, '"');
-}
-
-static void
-da_json_open (DaJson *self, gchar bracket)
-{
-	gboolean empty = FALSE;
-
-	da_json_separate (self);
-	g_string_append_c (self->buf, bracket);
-	g_array_append_val (self->has_members, empty);
-}
-
-static void
-da_json_close (DaJson *self, gchar bracket)
-{
-	g_return_if_fail (self->has_members->len > 0);
-	g_array_set_size (self->has_members, self->has_members->len - 1);
-	g_string_append_c (self->buf, bracket);
-}
-
-void
-da_json_begin_object (DaJson *self)
-{
-	da_json_open (self, '{');
-}
-
-void
-da_json_end_object (DaJson *self)
-{
-	da_json_close (self, '}');
-}
-
-void
-da_json_begin_array (DaJson *self)
-{
-	da_json_open (self, '[');
-}
-
-void
-da_json_end_array (DaJson *self)
-{
-	da_json_close (self, ']');
-}
-
-void
-da_json_key (DaJson *self, const gchar *key)
-{
-	da_json_separate (self);
-	da_json_append_escaped (self->buf, key);
-	g_string_append_c (self->buf, ':');
-	self->after_key = TRUE;
-}
-
-void
-da_json_string (DaJson *self, const gchar *value)
-{
-	da_json_separate (self);
-	da_json_append_escaped (self->buf, value);
-}
-
-void
-da_json_int (DaJson *self, gint64 value)
-{
-	da_json_separate (self);
-	g_string_append_printf (self->buf, "%" G_GINT64_FORMAT, value);
-}
-
-void
-da_json_uint (DaJson *self, guint64 value)
-{
-	da_json_separate (self);
-	g_string_append_printf (self->buf, "%" G_GUINT64_FORMAT, value);
-}
-
-void
-da_json_double (DaJson *self, gdouble value)
-{
-	gchar str[G_ASCII_DTOSTR_BUF_SIZE];
-
-	if (!isfinite (value)) {
-		da_json_null (self);
-		return;
-	}
-	da_json_separate (self);
-	g_string_append (self->buf, g_ascii_dtostr (str, sizeof (str), value));
-}
-
-void
-da_json_bool (DaJson *self, gboolean value)
-{
-	da_json_separate (self);
-	g_string_append (self->buf, value ? "true" : "false");
-}
-
-void
-da_json_null (DaJson *self)
-{
-	da_json_separate (self);
-	g_string_append (self->buf, "null");
-}
+/* JSON output, with json-glib */
 
 static gboolean
-da_json_variant_number (DaJson *self, GVariant *value)
+da_json_add_number (JsonBuilder *builder, GVariant *value)
 {
 	if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTE))
-		da_json_uint (self, g_variant_get_byte (value));
+		json_builder_add_int_value (builder, g_variant_get_byte (value));
 	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT16))
-		da_json_int (self, g_variant_get_int16 (value));
+		json_builder_add_int_value (builder, g_variant_get_int16 (value));
 	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT16))
-		da_json_uint (self, g_variant_get_uint16 (value));
+		json_builder_add_int_value (builder, g_variant_get_uint16 (value));
 	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
-		da_json_int (self, g_variant_get_int32 (value));
+		json_builder_add_int_value (builder, g_variant_get_int32 (value));
 	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
-		da_json_uint (self, g_variant_get_uint32 (value));
+		json_builder_add_int_value (builder, g_variant_get_uint32 (value));
 	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
-		da_json_int (self, g_variant_get_int64 (value));
+		json_builder_add_int_value (builder, g_variant_get_int64 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64) &&
+		 g_variant_get_uint64 (value) <= G_MAXINT64)
+		json_builder_add_int_value (builder, (gint64) g_variant_get_uint64 (value));
 	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
-		da_json_uint (self, g_variant_get_uint64 (value));
+		json_builder_add_double_value (builder, (gdouble) g_variant_get_uint64 (value));
+	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE) &&
+		 isfinite (g_variant_get_double (value)))
+		json_builder_add_double_value (builder, g_variant_get_double (value));
 	else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-		da_json_double (self, g_variant_get_double (value));
+		json_builder_add_null_value (builder);
 	else
 		return FALSE;
 	return TRUE;
 }
 
-static void
-da_json_variant_dict (DaJson *self, GVariant *value)
-{
-	GVariantIter iter;
-	const gchar *key;
-	GVariant *child;
-
-	da_json_begin_object (self);
-	g_variant_iter_init (&iter, value);
-	while (g_variant_iter_loop (&iter, "{&sv}", &key, &child)) {
-		da_json_key (self, key);
-		da_json_variant (self, child);
-	}
-	da_json_end_object (self);
-}
-
-static void
-da_json_variant_container (DaJson *self, GVariant *value)
-{
-	GVariantIter iter;
-	GVariant *child;
-
-	da_json_begin_array (self);
-	g_variant_iter_init (&iter, value);
-	while ((child = g_variant_iter_next_value (&iter)) != NULL) {
-		da_json_variant (self, child);
-		g_variant_unref (child);
-	}
-	da_json_end_array (self);
-}
-
-/* Any D-Bus value as JSON: a{sv} becomes an object, other containers arrays. */
+/* Any D-Bus value as JSON: a{sv} becomes an object, other containers
+ * arrays (json_gvariant_serialize () would make strings of some). */
 void
-da_json_variant (DaJson *self, GVariant *value)
+da_json_add_variant (JsonBuilder *builder, GVariant *value)
 {
-	if (da_json_variant_number (self, value))
+	if (da_json_add_number (builder, value))
 		return;
 	if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN)) {
-		da_json_bool (self, g_variant_get_boolean (value));
+		json_builder_add_boolean_value (builder, g_variant_get_boolean (value));
 	} else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) ||
 		   g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH) ||
 		   g_variant_is_of_type (value, G_VARIANT_TYPE_SIGNATURE)) {
-		da_json_string (self, g_variant_get_string (value, NULL));
+		json_builder_add_string_value (builder, g_variant_get_string (value, NULL));
 	} else if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT)) {
 		g_autoptr(GVariant) inner = g_variant_get_variant (value);
-		da_json_variant (self, inner);
+		da_json_add_variant (builder, inner);
 	} else if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT)) {
-		da_json_variant_dict (self, value);
+		GVariantIter iter;
+		const gchar *key;
+		GVariant *child;
+
+		json_builder_begin_object (builder);
+		g_variant_iter_init (&iter, value);
+		while (g_variant_iter_loop (&iter, "{&sv}", &key, &child)) {
+			json_builder_set_member_name (builder, key);
+			da_json_add_variant (builder, child);
+		}
+		json_builder_end_object (builder);
 	} else if (g_variant_is_container (value)) {
-		da_json_variant_container (self, value);
+		GVariantIter iter;
+		GVariant *child;
+
+		json_builder_begin_array (builder);
+		g_variant_iter_init (&iter, value);
+		while ((child = g_variant_iter_next_value (&iter)) != NULL) {
+			da_json_add_variant (builder, child);
+			g_variant_unref (child);
+		}
+		json_builder_end_array (builder);
 	} else {
 		g_autofree gchar *printed = g_variant_print (value, FALSE);
-		da_json_string (self, printed);
+		json_builder_add_string_value (builder, printed);
 	}
+}
+
+/* What @builder built, on one line */
+gchar *
+da_json_to_string (JsonBuilder *builder)
+{
+	g_autoptr(JsonNode) root = json_builder_get_root (builder);
+	g_autoptr(JsonGenerator) generator = json_generator_new ();
+
+	json_generator_set_root (generator, root);
+	return json_generator_to_data (generator, NULL);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "da-dbus-generated.h"
 #include "da-names.h"
@@ -79,9 +80,9 @@ da_fail (const GError *error);
 GDBusConnection *
 da_bus_get (GError **error);
 DaDBusManager *
-da_manager_new (GDBusProxyFlags flags, GError **error);
+da_manager_proxy_new (GDBusProxyFlags flags, GError **error);
 DaDBusAccount *
-da_account_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error);
+da_account_proxy_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error);
 GVariant *
 da_list_accounts (DaDBusManager *manager, GError **error);
 gchar *
@@ -119,39 +120,9 @@ void
 da_prompt_print (GVariant *prompt, const DaPromptOptions *options);
 
 /* JSON output */
-typedef struct _DaJson DaJson;
-
-DaJson *
-da_json_new (void);
 void
-da_json_free (DaJson *self);
+da_json_add_variant (JsonBuilder *builder, GVariant *value);
 gchar *
-da_json_free_to_string (DaJson *self);
-void
-da_json_begin_object (DaJson *self);
-void
-da_json_end_object (DaJson *self);
-void
-da_json_begin_array (DaJson *self);
-void
-da_json_end_array (DaJson *self);
-void
-da_json_key (DaJson *self, const gchar *key);
-void
-da_json_string (DaJson *self, const gchar *value);
-void
-da_json_int (DaJson *self, gint64 value);
-void
-da_json_uint (DaJson *self, guint64 value);
-void
-da_json_double (DaJson *self, gdouble value);
-void
-da_json_bool (DaJson *self, gboolean value);
-void
-da_json_null (DaJson *self);
-void
-da_json_variant (DaJson *self, GVariant *value);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaJson, da_json_free)
+da_json_to_string (JsonBuilder *builder);
 
 G_END_DECLS

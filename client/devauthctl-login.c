@@ -285,7 +285,7 @@ da_login_account_new (DaLogin *self, const gchar *name, GError **error)
 
 	if (path == NULL)
 		return NULL;
-	return da_account_new (self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+	return da_account_proxy_new (self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 }
 
 /* When "" names one of several accounts: the prompt says which one if
@@ -308,7 +308,7 @@ da_login_resolve_default (DaLogin *self, GVariant *prompt, GError **error)
 	g_variant_iter_init (&iter, self->accounts);
 	while (expires_at > 0 && g_variant_iter_next (&iter, "(&s&o)", &name, &path)) {
 		g_autoptr(DaDBusAccount) account =
-		    da_account_new (self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, NULL);
+		    da_account_proxy_new (self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, NULL);
 
 		if (account == NULL || da_dbus_account_get_login_expires_at (account) != expires_at)
 			continue;
@@ -511,7 +511,7 @@ da_cmd_login (int argc, char **argv)
 		return da_usage_error ("login", "unknown QR code style '%s'", qr_style);
 	prompt.show_qr = !no_qr;
 
-	manager = da_manager_new (G_DBUS_PROXY_FLAGS_NONE, &error);
+	manager = da_manager_proxy_new (G_DBUS_PROXY_FLAGS_NONE, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	self = da_login_new (manager, argc == 2 ? argv[1] : "", &prompt);

@@ -37,7 +37,7 @@ da_account_call_run (const DaAccountCall *call, int argc, char **argv)
 	if (argc == 2)
 		account = argv[1];
 
-	manager = da_manager_new (DA_MANAGER_CALLS_ONLY, &error);
+	manager = da_manager_proxy_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	if (!da_manager_call_account (manager, call->method, account, &error))

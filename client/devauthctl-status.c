@@ -29,7 +29,7 @@ da_status_load_accounts (DaDBusManager *manager, const gchar *name, GError **err
 
 		if (found == NULL)
 			return NULL;
-		account = da_account_new (manager, found, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+		account = da_account_proxy_new (manager, found, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 		if (account == NULL)
 			return NULL;
 		g_ptr_array_add (result, g_steal_pointer (&account));
@@ -38,7 +38,7 @@ da_status_load_accounts (DaDBusManager *manager, const gchar *name, GError **err
 	g_variant_iter_init (&iter, accounts);
 	while (g_variant_iter_next (&iter, "(&s&o)", NULL, &path)) {
 		DaDBusAccount *account =
-		    da_account_new (manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+		    da_account_proxy_new (manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 		if (account == NULL)
 			return NULL;
 		g_ptr_array_add (result, account);
@@ -119,60 +119,61 @@ da_status_print_account (DaDBusAccount *account, gint64 now)
 }
 
 static void
-da_json_time (DaJson *json, const gchar *key, gint64 unix_seconds)
+da_json_add_string (JsonBuilder *json, const gchar *key, const gchar *value)
 {
-	da_json_key (json, key);
-	if (unix_seconds > 0)
-		da_json_int (json, unix_seconds);
-	else
-		da_json_null (json);
+	json_builder_set_member_name (json, key);
+	json_builder_add_string_value (json, value != NULL ? value : "");
 }
 
 static void
-da_status_json_account (DaJson *json, DaDBusAccount *account)
+da_json_add_time (JsonBuilder *json, const gchar *key, gint64 unix_seconds)
+{
+	json_builder_set_member_name (json, key);
+	if (unix_seconds > 0)
+		json_builder_add_int_value (json, unix_seconds);
+	else
+		json_builder_add_null_value (json);
+}
+
+static void
+da_status_json_account (JsonBuilder *json, DaDBusAccount *account)
 {
 	const gchar *const *scopes = da_dbus_account_get_scopes (account);
 
-	da_json_begin_object (json);
-	da_json_key (json, "name");
-	da_json_string (json, da_str (da_dbus_account_get_name (account)));
-	da_json_key (json, "state");
-	da_json_string (json, da_str (da_dbus_account_get_state (account)));
-	da_json_key (json, "subject");
-	da_json_string (json, da_str (da_dbus_account_get_subject (account)));
-	da_json_key (json, "user_name");
-	da_json_string (json, da_str (da_dbus_account_get_user_name (account)));
-	da_json_key (json, "issuer");
-	da_json_string (json, da_str (da_dbus_account_get_issuer (account)));
-	da_json_key (json, "client_id");
-	da_json_string (json, da_str (da_dbus_account_get_client_id (account)));
-	da_json_key (json, "scopes");
-	da_json_begin_array (json);
+	json_builder_begin_object (json);
+	da_json_add_string (json, "name", da_dbus_account_get_name (account));
+	da_json_add_string (json, "state", da_dbus_account_get_state (account));
+	da_json_add_string (json, "subject", da_dbus_account_get_subject (account));
+	da_json_add_string (json, "user_name", da_dbus_account_get_user_name (account));
+	da_json_add_string (json, "issuer", da_dbus_account_get_issuer (account));
+	da_json_add_string (json, "client_id", da_dbus_account_get_client_id (account));
+	json_builder_set_member_name (json, "scopes");
+	json_builder_begin_array (json);
 	for (gsize i = 0; scopes != NULL && scopes[i] != NULL; i++)
-		da_json_string (json, scopes[i]);
-	da_json_end_array (json);
-	da_json_time (json, "access_token_expires_at",
-		      da_dbus_account_get_access_token_expires_at (account));
-	da_json_time (json, "login_expires_at", da_dbus_account_get_login_expires_at (account));
-	da_json_time (json, "sign_in_expires_at", da_dbus_account_get_sign_in_expires_at (account));
-	da_json_key (json, "last_error");
-	da_json_string (json, da_str (da_dbus_account_get_last_error (account)));
-	da_json_end_object (json);
+		json_builder_add_string_value (json, scopes[i]);
+	json_builder_end_array (json);
+	da_json_add_time (json, "access_token_expires_at",
+			  da_dbus_account_get_access_token_expires_at (account));
+	da_json_add_time (json, "login_expires_at", da_dbus_account_get_login_expires_at (account));
+	da_json_add_time (json, "sign_in_expires_at",
+			  da_dbus_account_get_sign_in_expires_at (account));
+	da_json_add_string (json, "last_error", da_dbus_account_get_last_error (account));
+	json_builder_end_object (json);
 }
 
 static void
 da_status_print_json (GPtrArray *accounts, gboolean single)
 {
-	g_autoptr(DaJson) json = da_json_new ();
+	g_autoptr(JsonBuilder) json = json_builder_new ();
 	g_autofree gchar *text = NULL;
 
 	if (!single)
-		da_json_begin_array (json);
+		json_builder_begin_array (json);
 	for (guint i = 0; i < accounts->len; i++)
 		da_status_json_account (json, g_ptr_array_index (accounts, i));
 	if (!single)
-		da_json_end_array (json);
-	text = da_json_free_to_string (g_steal_pointer (&json));
+		json_builder_end_array (json);
+	text = da_json_to_string (json);
 	g_print ("%s\n", text);
 }
 
@@ -201,7 +202,7 @@ da_cmd_status (int argc, char **argv)
 	if (argc == 2)
 		name = argv[1];
 
-	manager = da_manager_new (DA_MANAGER_CALLS_ONLY, &error);
+	manager = da_manager_proxy_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	accounts = da_status_load_accounts (manager, name, &error);
@@ -223,22 +224,20 @@ da_cmd_status (int argc, char **argv)
 static void
 da_list_print_json (GPtrArray *accounts)
 {
-	g_autoptr(DaJson) json = da_json_new ();
+	g_autoptr(JsonBuilder) json = json_builder_new ();
 	g_autofree gchar *text = NULL;
 
-	da_json_begin_array (json);
+	json_builder_begin_array (json);
 	for (guint i = 0; i < accounts->len; i++) {
 		DaDBusAccount *account = g_ptr_array_index (accounts, i);
 
-		da_json_begin_object (json);
-		da_json_key (json, "name");
-		da_json_string (json, da_str (da_dbus_account_get_name (account)));
-		da_json_key (json, "state");
-		da_json_string (json, da_str (da_dbus_account_get_state (account)));
-		da_json_end_object (json);
+		json_builder_begin_object (json);
+		da_json_add_string (json, "name", da_dbus_account_get_name (account));
+		da_json_add_string (json, "state", da_dbus_account_get_state (account));
+		json_builder_end_object (json);
 	}
-	da_json_end_array (json);
-	text = da_json_free_to_string (g_steal_pointer (&json));
+	json_builder_end_array (json);
+	text = da_json_to_string (json);
 	g_print ("%s\n", text);
 }
 
@@ -281,7 +280,7 @@ da_cmd_list (int argc, char **argv)
 	if (argc > 1)
 		return da_usage_error ("list", "too many arguments");
 
-	manager = da_manager_new (DA_MANAGER_CALLS_ONLY, &error);
+	manager = da_manager_proxy_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	accounts = da_status_load_accounts (manager, NULL, &error);

@@ -9,7 +9,7 @@
  * shows in a bus monitor. It is written to stdout with write(2), not stdio,
  * and every buffer that held it is wiped before it is freed.
  *
- * This is the bus path: devauthctl (devauthctl-front.c) gets the token over
+ * This is the bus path: devauthctl (devauthctl.c) gets the token over
  * devauthd's Varlink socket itself when it can, and runs this one when the
  * socket is not there, with --no-fd, and for usage errors.
  */
@@ -31,12 +31,12 @@ typedef struct {
 	gchar *data;
 	gsize size; /* allocated */
 	gsize len;  /* used */
-} DaSecret;
+} DaTokenBuffer;
 
-static DaSecret *
-da_secret_new (gsize size)
+static DaTokenBuffer *
+da_token_buffer_new (gsize size)
 {
-	DaSecret *self = g_new0 (DaSecret, 1);
+	DaTokenBuffer *self = g_new0 (DaTokenBuffer, 1);
 
 	self->data = g_malloc0 (size);
 	self->size = size;
@@ -44,14 +44,14 @@ da_secret_new (gsize size)
 }
 
 static void
-da_secret_free (DaSecret *self)
+da_token_buffer_free (DaTokenBuffer *self)
 {
 	explicit_bzero (self->data, self->size);
 	g_free (self->data);
 	g_free (self);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaSecret, da_secret_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaTokenBuffer, da_token_buffer_free)
 
 typedef int DaFd;
 
@@ -65,14 +65,14 @@ da_fd_clear (DaFd *fd)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DaFd, da_fd_clear)
 
 /* Room for the largest token, one byte to tell a larger one, and the newline. */
-static DaSecret *
+static DaTokenBuffer *
 da_token_secret_new (void)
 {
-	return da_secret_new (DA_TOKEN_MAX_SIZE + 2);
+	return da_token_buffer_new (DA_TOKEN_MAX_SIZE + 2);
 }
 
 static gboolean
-da_token_read_fd (int fd, DaSecret *secret, GError **error)
+da_token_read_fd (int fd, DaTokenBuffer *secret, GError **error)
 {
 	struct stat st;
 	gsize cap = DA_TOKEN_MAX_SIZE + 1;
@@ -132,7 +132,7 @@ static gboolean
 da_token_get_fd (GDBusConnection *bus,
 		 const gchar *account,
 		 GVariant *options,
-		 DaSecret *secret,
+		 DaTokenBuffer *secret,
 		 GError **error)
 {
 	g_autoptr(GVariant) reply = NULL;
@@ -160,7 +160,7 @@ static gboolean
 da_token_get_string (GDBusConnection *bus,
 		     const gchar *account,
 		     GVariant *options,
-		     DaSecret *secret,
+		     DaTokenBuffer *secret,
 		     GError **error)
 {
 	g_autoptr(GVariant) reply = NULL;
@@ -182,7 +182,7 @@ da_token_get_string (GDBusConnection *bus,
 
 /* An access token is visible ASCII (RFC 6749, appendix A.12). */
 static gboolean
-da_token_check (const DaSecret *secret, GError **error)
+da_token_check (const DaTokenBuffer *secret, GError **error)
 {
 	if (secret->len > DA_TOKEN_MAX_SIZE) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -250,7 +250,7 @@ da_cmd_token (int argc, char **argv)
 	};
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GDBusConnection) bus = NULL;
-	g_autoptr(DaSecret) secret = NULL;
+	g_autoptr(DaTokenBuffer) secret = NULL;
 	g_autoptr(GError) error = NULL;
 	GVariant *options;
 	const gchar *account = "";

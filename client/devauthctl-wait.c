@@ -83,7 +83,7 @@ da_wait_add_account (DaWait *self, DaDBusManager *manager, const gchar *path, GE
 {
 	/* PropertiesChanged comes with the properties; Account has no signals */
 	g_autoptr(DaDBusAccount) account =
-	    da_account_new (manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+	    da_account_proxy_new (manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 
 	if (account == NULL)
 		return FALSE;
@@ -154,7 +154,7 @@ da_cmd_wait (int argc, char **argv)
 	if (timeout_str != NULL && !da_parse_seconds (timeout_str, &timeout))
 		return da_usage_error ("wait", "invalid number of seconds '%s'", timeout_str);
 
-	manager = da_manager_new (DA_MANAGER_CALLS_ONLY, &error);
+	manager = da_manager_proxy_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
 	self.accounts = g_ptr_array_new_with_free_func (g_object_unref);

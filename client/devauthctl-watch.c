@@ -105,7 +105,7 @@ da_watch_print_line (const gchar *account, const gchar *state, GVariant *details
 static void
 da_watch_print_json (const gchar *account, const gchar *state, GVariant *details)
 {
-	g_autoptr(DaJson) json = da_json_new ();
+	g_autoptr(JsonBuilder) json = json_builder_new ();
 	g_autoptr(GDateTime) now = g_date_time_new_now_local ();
 	g_autofree gchar *time = g_date_time_format_iso8601 (now);
 	g_autofree gchar *text = NULL;
@@ -113,25 +113,25 @@ da_watch_print_json (const gchar *account, const gchar *state, GVariant *details
 	const gchar *key;
 	GVariant *value;
 
-	da_json_begin_object (json);
-	da_json_key (json, "time");
-	da_json_string (json, time);
-	da_json_key (json, "account");
-	da_json_string (json, account);
-	da_json_key (json, "state");
-	da_json_string (json, state);
-	da_json_key (json, "details");
-	da_json_begin_object (json);
+	json_builder_begin_object (json);
+	json_builder_set_member_name (json, "time");
+	json_builder_add_string_value (json, time);
+	json_builder_set_member_name (json, "account");
+	json_builder_add_string_value (json, account);
+	json_builder_set_member_name (json, "state");
+	json_builder_add_string_value (json, state);
+	json_builder_set_member_name (json, "details");
+	json_builder_begin_object (json);
 	g_variant_iter_init (&iter, details);
 	while (g_variant_iter_loop (&iter, "{&sv}", &key, &value)) {
 		if (g_str_equal (key, "qr-modules"))
 			continue;
-		da_json_key (json, key);
-		da_json_variant (json, value);
+		json_builder_set_member_name (json, key);
+		da_json_add_variant (json, value);
 	}
-	da_json_end_object (json);
-	da_json_end_object (json);
-	text = da_json_free_to_string (g_steal_pointer (&json));
+	json_builder_end_object (json);
+	json_builder_end_object (json);
+	text = da_json_to_string (json);
 	g_print ("%s\n", text);
 }
 
@@ -199,7 +199,7 @@ da_cmd_watch (int argc, char **argv)
 		return da_usage_error ("watch", "unknown QR code style '%s'", qr_style);
 	self.prompt.show_qr = !no_qr;
 
-	manager = da_manager_new (G_DBUS_PROXY_FLAGS_NONE, &error);
+	manager = da_manager_proxy_new (G_DBUS_PROXY_FLAGS_NONE, &error);
 	if (manager == NULL)
 		return da_fail (error);
 

@@ -983,29 +983,66 @@ parse_discovery_cb (guint status, const gchar *data, gsize len, const gchar *iss
 	return da_oidc_parse_discovery (data, len, issuer, error);
 }
 
+/* ---- requests that callers share while one is under way ---- */
+
+/* Joins @task to the request for @key under way in @in_flight; FALSE when
+ * there is none. */
+static gboolean
+shared_join (GHashTable *in_flight, const gchar *key, GTask **task)
+{
+	GPtrArray *waiters = g_hash_table_lookup (in_flight, key);
+
+	if (waiters == NULL)
+		return FALSE;
+	g_ptr_array_add (waiters, g_steal_pointer (task));
+	return TRUE;
+}
+
+static void
+shared_begin (GHashTable *in_flight, const gchar *key, GTask **task)
+{
+	GPtrArray *waiters = g_ptr_array_new_with_free_func (g_object_unref);
+
+	g_ptr_array_add (waiters, g_steal_pointer (task));
+	g_hash_table_insert (in_flight, g_strdup (key), waiters);
+}
+
+/* Ends the request for @key: each of its callers gets a reference to
+ * @result (from @ref) or, without one, a copy of @error. */
+static void
+shared_end (GHashTable *in_flight,
+	    const gchar *key,
+	    gpointer result,
+	    gpointer (*ref) (gpointer),
+	    GDestroyNotify unref,
+	    const GError *error)
+{
+	g_autoptr(GPtrArray) waiters = NULL;
+	g_autofree gchar *stolen = NULL;
+
+	g_hash_table_steal_extended (in_flight, key, (gpointer *) &stolen, (gpointer *) &waiters);
+	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index (waiters, i);
+		if (result != NULL)
+			g_task_return_pointer (task, ref (result), unref);
+		else
+			g_task_return_error (task, g_error_copy (error));
+	}
+}
+
 static void
 discover_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	DaOidcClient *self = DA_OIDC_CLIENT (source);
 	g_autofree gchar *issuer = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) waiters = NULL;
-	g_autofree gchar *key = NULL;
 	DaOidcEndpoints *found;
 
 	found = g_task_propagate_pointer (G_TASK (res), &error);
-	g_hash_table_steal_extended (self->discovering, issuer, (gpointer *) &key,
-				     (gpointer *) &waiters);
 	if (found != NULL)
 		g_hash_table_replace (self->discovered, g_strdup (issuer), found);
-	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
-		GTask *task = g_ptr_array_index (waiters, i);
-		if (found != NULL)
-			g_task_return_pointer (task, da_oidc_endpoints_ref (found),
-					       (GDestroyNotify) da_oidc_endpoints_unref);
-		else
-			g_task_return_error (task, g_error_copy (error));
-	}
+	shared_end (self->discovering, issuer, found, (gpointer (*) (gpointer)) da_oidc_endpoints_ref,
+		    (GDestroyNotify) da_oidc_endpoints_unref, error);
 }
 
 /* One discovery per issuer, shared by every account that names it, and
@@ -1022,7 +1059,6 @@ da_oidc_client_discover_async (DaOidcClient *self,
 	g_autofree gchar *url = g_strconcat (base, "/.well-known/openid-configuration", NULL);
 	g_autoptr(SoupMessage) msg = NULL;
 	const DaOidcEndpoints *cached = g_hash_table_lookup (self->discovered, issuer);
-	GPtrArray *waiters;
 
 	g_task_set_source_tag (task, da_oidc_client_discover_async);
 	if (cached != NULL) {
@@ -1030,20 +1066,15 @@ da_oidc_client_discover_async (DaOidcClient *self,
 				       (GDestroyNotify) da_oidc_endpoints_unref);
 		return;
 	}
-	waiters = g_hash_table_lookup (self->discovering, issuer);
-	if (waiters != NULL) {
-		g_ptr_array_add (waiters, g_steal_pointer (&task));
+	if (shared_join (self->discovering, issuer, &task))
 		return;
-	}
 	msg = soup_message_new ("GET", url);
 	if (msg == NULL) {
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 					 "'%s' is not a URL", url);
 		return;
 	}
-	waiters = g_ptr_array_new_with_free_func (g_object_unref);
-	g_ptr_array_add (waiters, g_steal_pointer (&task));
-	g_hash_table_insert (self->discovering, g_strdup (issuer), waiters);
+	shared_begin (self->discovering, issuer, &task);
 	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
 				      "application/json");
 	request_async (self, msg, parse_discovery_cb, (GDestroyNotify) da_oidc_endpoints_unref, issuer,
@@ -1221,19 +1252,10 @@ fetch_jwks_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	DaOidcClient *self = DA_OIDC_CLIENT (source);
 	g_autofree gchar *jwks_uri = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) waiters = NULL;
-	g_autofree gchar *key = NULL;
 	g_autoptr(GBytes) jwks = g_task_propagate_pointer (G_TASK (res), &error);
 
-	g_hash_table_steal_extended (self->fetching_jwks, jwks_uri, (gpointer *) &key,
-				     (gpointer *) &waiters);
-	for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
-		GTask *task = g_ptr_array_index (waiters, i);
-		if (jwks != NULL)
-			g_task_return_pointer (task, g_bytes_ref (jwks), (GDestroyNotify) g_bytes_unref);
-		else
-			g_task_return_error (task, g_error_copy (error));
-	}
+	shared_end (self->fetching_jwks, jwks_uri, jwks, (gpointer (*) (gpointer)) g_bytes_ref,
+		    (GDestroyNotify) g_bytes_unref, error);
 }
 
 /* The keys are fetched anew for each caller (an IdP may have rotated them
@@ -1248,23 +1270,17 @@ da_oidc_client_fetch_jwks_async (DaOidcClient *self,
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	g_autoptr(SoupMessage) msg = NULL;
-	GPtrArray *waiters;
 
 	g_task_set_source_tag (task, da_oidc_client_fetch_jwks_async);
-	waiters = g_hash_table_lookup (self->fetching_jwks, jwks_uri);
-	if (waiters != NULL) {
-		g_ptr_array_add (waiters, g_steal_pointer (&task));
+	if (shared_join (self->fetching_jwks, jwks_uri, &task))
 		return;
-	}
 	msg = soup_message_new ("GET", jwks_uri);
 	if (msg == NULL) {
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 					 "'%s' is not a URL", jwks_uri);
 		return;
 	}
-	waiters = g_ptr_array_new_with_free_func (g_object_unref);
-	g_ptr_array_add (waiters, g_steal_pointer (&task));
-	g_hash_table_insert (self->fetching_jwks, g_strdup (jwks_uri), waiters);
+	shared_begin (self->fetching_jwks, jwks_uri, &task);
 	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
 				      "application/jwk-set+json, application/json");
 	request_async (self, msg, parse_jwks_cb, (GDestroyNotify) g_bytes_unref, NULL, NULL,

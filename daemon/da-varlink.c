@@ -15,6 +15,7 @@
 #include "da-account.h"
 #include "da-caller.h"
 #include "da-error.h"
+#include "da-json-string.h"
 #include "da-rate.h"
 #include "da-secret.h"
 #include "da-varlink.h"
@@ -124,33 +125,18 @@ static void conn_process (DaVarlinkConn *conn);
 
 /* ---- JSON out ---- */
 
-/* A JSON string; invalid UTF-8 becomes U+FFFD. */
+static void
+gstring_sink (void *data, const char *bytes, size_t len)
+{
+	g_string_append_len (data, bytes, len);
+}
+
+/* A JSON string; each byte of invalid UTF-8 becomes U+FFFD. */
 static void
 append_json_string (GString *out, const gchar *str)
 {
-	const gchar *p = str;
-	const gchar *end = str + strlen (str);
-
 	g_string_append_c (out, '"');
-	while (p < end) {
-		const gchar *next;
-		gboolean valid = g_utf8_validate (p, end - p, &next);
-
-		for (; p < next; p++) {
-			guchar c = (guchar) *p;
-
-			if (c == '"' || c == '\\')
-				g_string_append_printf (out, "\\%c", c);
-			else if (c < 0x20)
-				g_string_append_printf (out, "\\u%04x", c);
-			else
-				g_string_append_c (out, (gchar) c);
-		}
-		if (!valid) {
-			g_string_append (out, "\\ufffd");
-			p++;
-		}
-	}
+	da_json_write_string (str, strlen (str), TRUE, gstring_sink, out);
 	g_string_append_c (out, '"');
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * devauthctl (client/devauthctl-front.c) against a fake Varlink server: the
+ * devauthctl (client/devauthctl.c) against a fake Varlink server: the
  * request it sends, what it prints for each reply, and when it hands over
  * to devauthctl-bus instead. No devauthd: the bus address leads nowhere,
  * so devauthctl-bus, when it runs, says that it cannot connect to the bus,

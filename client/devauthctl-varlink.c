@@ -10,7 +10,7 @@
 
 #include "config.h"
 
-#include "da-json-reply.h"
+#include "devauthctl-varlink.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -19,43 +19,6 @@
 #define DA_JSON_DEPTH_MAX 32
 
 /* ---- UTF-8 ---- */
-
-/* Not valid: a stray or missing continuation byte, an overlong form, a
- * surrogate, a code point past U+10FFFF (g_utf8_get_char_validated ()). */
-size_t
-da_utf8_next (const char *s, size_t len, uint32_t *cp)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t n;
-	uint32_t c;
-
-	if (len == 0)
-		return 0;
-	if (u[0] < 0x80) {
-		*cp = u[0];
-		return 1;
-	}
-	if (u[0] >= 0xc0 && u[0] < 0xe0)
-		n = 2, c = u[0] & 0x1f;
-	else if (u[0] >= 0xe0 && u[0] < 0xf0)
-		n = 3, c = u[0] & 0x0f;
-	else if (u[0] >= 0xf0 && u[0] < 0xf8)
-		n = 4, c = u[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((u[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (u[i] & 0x3f);
-	}
-	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 static size_t
 da_utf8_encode (uint32_t c, char *out)
@@ -94,33 +57,19 @@ da_out_str (DaJsonOut *out, const char *s)
 	da_out_add (out, s, strlen (s));
 }
 
+static void
+da_out_sink (void *data, const char *bytes, size_t len)
+{
+	da_out_add (data, bytes, len);
+}
+
 /* @s as a JSON string; false when it is not UTF-8 */
 static bool
 da_out_json_string (DaJsonOut *out, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t len = strlen (s);
-
 	da_out_add (out, "\"", 1);
-	while (len > 0) {
-		unsigned char c = (unsigned char)*s;
-		uint32_t cp;
-		size_t n = da_utf8_next (s, len, &cp);
-
-		if (n == 0)
-			return false;
-		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
-			da_out_add (out, esc, 2);
-		} else if (c < 0x20 || c == 0x7f) {
-			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
-			da_out_add (out, esc, 6);
-		} else {
-			da_out_add (out, s, n);
-		}
-		s += n;
-		len -= n;
-	}
+	if (!da_json_write_string (s, strlen (s), false, da_out_sink, out))
+		return false;
 	da_out_add (out, "\"", 1);
 	return true;
 }

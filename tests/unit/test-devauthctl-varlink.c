@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* client/da-json-reply.c: devauthctl's Varlink request and reply */
+/* client/devauthctl-varlink.c: devauthctl's Varlink request and reply */
 #include "config.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "da-json-reply.h"
+#include "devauthctl-varlink.h"
 
 #define GET_TOKEN "{\"method\":\"org.devauth.DeviceAuth1.GetToken\",\"parameters\":"
 
@@ -419,20 +419,69 @@ test_utf8 (void)
 	}
 }
 
+static void
+gstring_sink (void *data, const char *bytes, size_t len)
+{
+	g_string_append_len (data, bytes, len);
+}
+
+/* common/da-json-string.c, the escaper of both hand-written JSON writers:
+ * every byte string that is UTF-8 comes out as printable JSON that
+ * json-glib reads back to the same string; the rest is refused, or each bad
+ * byte replaced by U+FFFD. */
+static void
+test_escape (void)
+{
+	static const char *const valid[] = {
+		"", "plain", "a\"b\\c", "\x01\x1f\x7f\n\t", "caf\xc3\xa9", "\xf0\x9f\x98\x80",
+		"\xef\xbf\xbf", "\xe2\x80\xa8", "eyJhbGciOiJSUzI1NiJ9.e30.sig-_",
+	};
+	static const struct {
+		const char *s;
+		const char *replaced;
+	} invalid[] = {
+		{ "ab\xff", "ab\xef\xbf\xbd" },
+		{ "\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "x\xed\xa0\x80y", "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy" },
+		{ "\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (valid) + G_N_ELEMENTS (invalid); i++) {
+		gboolean is_valid = i < G_N_ELEMENTS (valid);
+		const char *in = is_valid ? valid[i] : invalid[i - G_N_ELEMENTS (valid)].s;
+		const char *expected = is_valid ? in : invalid[i - G_N_ELEMENTS (valid)].replaced;
+		g_autoptr(GString) json = g_string_new ("\"");
+		g_autoptr(GString) refused = g_string_new (NULL);
+		g_autoptr(JsonParser) parser = json_parser_new ();
+		g_autoptr(GError) error = NULL;
+
+		g_assert_true (da_json_write_string (in, strlen (in), true, gstring_sink, json));
+		g_assert_cmpint (da_json_write_string (in, strlen (in), false, gstring_sink, refused), ==,
+				 is_valid);
+		g_string_append_c (json, '"');
+		for (gsize k = 0; k < json->len; k++)
+			g_assert_true ((unsigned char)json->str[k] >= 0x20 && json->str[k] != 0x7f);
+		g_assert_true (json_parser_load_from_data (parser, json->str, json->len, &error));
+		g_assert_no_error (error);
+		g_assert_cmpstr (json_node_get_string (json_parser_get_root (parser)), ==, expected);
+	}
+}
+
 int
 main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
-	g_test_add_func ("/json-reply/token", test_token);
-	g_test_add_func ("/json-reply/error", test_error);
-	g_test_add_func ("/json-reply/escapes", test_escapes);
-	g_test_add_func ("/json-reply/truncated", test_truncated);
-	g_test_add_func ("/json-reply/garbage", test_garbage);
-	g_test_add_func ("/json-reply/numbers", test_numbers);
-	g_test_add_func ("/json-reply/depth", test_depth);
-	g_test_add_func ("/json-request/build", test_request);
-	g_test_add_func ("/json-request/roundtrip", test_request_roundtrip);
-	g_test_add_func ("/json-request/refused", test_request_refused);
+	g_test_add_func ("/devauthctl-varlink/reply/token", test_token);
+	g_test_add_func ("/devauthctl-varlink/reply/error", test_error);
+	g_test_add_func ("/devauthctl-varlink/reply/escapes", test_escapes);
+	g_test_add_func ("/devauthctl-varlink/reply/truncated", test_truncated);
+	g_test_add_func ("/devauthctl-varlink/reply/garbage", test_garbage);
+	g_test_add_func ("/devauthctl-varlink/reply/numbers", test_numbers);
+	g_test_add_func ("/devauthctl-varlink/reply/depth", test_depth);
+	g_test_add_func ("/devauthctl-varlink/request/build", test_request);
+	g_test_add_func ("/devauthctl-varlink/request/roundtrip", test_request_roundtrip);
+	g_test_add_func ("/devauthctl-varlink/request/refused", test_request_refused);
 	g_test_add_func ("/utf8/like-glib", test_utf8);
+	g_test_add_func ("/json-string/escape", test_escape);
 	return g_test_run ();
 }

@@ -3,20 +3,16 @@
 
 /*
  * The JSON of devauthctl's one Varlink call, libc only: the GetToken
- * request it sends and the reply it reads. Used by devauthctl-front.c
- * and tests/unit/test-json-reply.c.
+ * request it sends and the reply it reads. Used by devauthctl.c
+ * and tests/unit/test-devauthctl-varlink.c.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "da-json-string.h"
 #include "da-names.h"
-
-/* The length of the valid UTF-8 sequence at @s (at most @len bytes) and its
- * code point in @cp; 0 when it is not valid UTF-8 (as GLib sees it). */
-size_t
-da_utf8_next (const char *s, size_t len, uint32_t *cp);
 
 /* Writes the GetToken request and its NUL into @buf. @account NULL or ""
  * leaves the account out (the default account); @min_validity < 0 leaves
