@@ -27,12 +27,13 @@
 #include <string.h>
 
 #include "da-error.h"
+#include "da-json.h"
 #include "da-jwt.h"
 
 /* json-glib recurses once per level; a JWS header, a JWKS and ID token
  * claims need three or four */
 #define DA_JWT_JSON_DEPTH_MAX  16
-/* json-glib 1.6 wraps larger integers around without a word */
+/* json-glib 1.6 reads larger integers as -1 (da-json.h); NumericDates have 12 */
 #define DA_JWT_JSON_DIGITS_MAX 18
 #define DA_JWT_KID_MAX	       256
 #define DA_JWT_RSA_BITS_MIN    2048
@@ -171,48 +172,6 @@ da_jwt_base64url_decode (const gchar *in, gsize len, gsize *out_len)
 
 /* ---- JSON ---- */
 
-/* Refuses, before json-glib sees them: nesting deeper than
- * DA_JWT_JSON_DEPTH_MAX (its parser recurses), "\u0000" (it cuts the
- * string there, so "a\u0000b" would compare equal to "a") and integers of
- * more digits than DA_JWT_JSON_DIGITS_MAX (it wraps them around). */
-static gboolean
-json_text_ok (const gchar *data, gsize len)
-{
-	guint depth = 0;
-	guint digits = 0;
-	gboolean in_string = FALSE;
-
-	for (gsize i = 0; i < len; i++) {
-		gchar c = data[i];
-		if (in_string) {
-			if (c == '"') {
-				in_string = FALSE;
-			} else if (c == '\\') {
-				if (len - i > 5 && data[i + 1] == 'u' &&
-				    memcmp (data + i + 2, "0000", 4) == 0)
-					return FALSE;
-				i++;
-			}
-			continue;
-		}
-		if (g_ascii_isdigit (c)) {
-			if (++digits > DA_JWT_JSON_DIGITS_MAX)
-				return FALSE;
-			continue;
-		}
-		digits = 0;
-		if (c == '"') {
-			in_string = TRUE;
-		} else if (c == '{' || c == '[') {
-			if (++depth > DA_JWT_JSON_DEPTH_MAX)
-				return FALSE;
-		} else if ((c == '}' || c == ']') && depth > 0) {
-			depth--;
-		}
-	}
-	return TRUE;
-}
-
 /* @what names the document in messages ("ID token header"); json-glib's
  * own message is added only for the JWKS, which is public. */
 static JsonParser *
@@ -232,7 +191,7 @@ parse_json_object (const gchar *data,
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "%s is not JSON text", what);
 		return NULL;
 	}
-	if (!json_text_ok (data, len)) {
+	if (da_json_text_problem (data, len, DA_JWT_JSON_DEPTH_MAX, DA_JWT_JSON_DIGITS_MAX) != NULL) {
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
 			     "%s is nested too deeply, has a \\u0000 or a number of more than %u digits",
 			     what, (guint) DA_JWT_JSON_DIGITS_MAX);

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "da-config.h"
+#include "da-json.h"
 #include "da-oidc.h"
 
 #define DA_OIDC_JSON_DEPTH_MAX 32
@@ -98,49 +99,26 @@ da_oidc_tokens_free (DaOidcTokens *self)
 
 /* ---- JSON ---- */
 
-/* json-glib's parser recurses once per nesting level: refuse deep
- * documents before they reach it. */
-static gboolean
-json_depth_ok (const gchar *data, gsize len)
-{
-	guint depth = 0;
-	gboolean in_string = FALSE;
-
-	for (gsize i = 0; i < len; i++) {
-		gchar c = data[i];
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = FALSE;
-			continue;
-		}
-		if (c == '"') {
-			in_string = TRUE;
-		} else if (c == '{' || c == '[') {
-			if (++depth > DA_OIDC_JSON_DEPTH_MAX)
-				return FALSE;
-		} else if ((c == '}' || c == ']') && depth > 0) {
-			depth--;
-		}
-	}
-	return TRUE;
-}
-
 static JsonParser *
 parse_json_object (const gchar *data, gsize len, JsonObject **obj, GError **error)
 {
 	g_autoptr(JsonParser) parser = json_parser_new_immutable ();
 	g_autoptr(GError) error_local = NULL;
 	JsonNode *root;
+	const gchar *problem;
 
 	if (len == 0) {
 		g_set_error_literal (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED, "empty response");
 		return NULL;
 	}
-	if (len > DA_OIDC_BODY_MAX || !json_depth_ok (data, len)) {
+	if (len > DA_OIDC_BODY_MAX) {
 		g_set_error_literal (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
-				     "response is too large or too deeply nested");
+				     "response is too large");
+		return NULL;
+	}
+	problem = da_json_text_problem (data, len, DA_OIDC_JSON_DEPTH_MAX, 0);
+	if (problem != NULL) {
+		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED, "response %s", problem);
 		return NULL;
 	}
 	if (memchr (data, '\0', len) != NULL || !g_utf8_validate (data, len, NULL)) {

@@ -15,6 +15,7 @@
 #include "da-account.h"
 #include "da-caller.h"
 #include "da-error.h"
+#include "da-json.h"
 #include "da-json-string.h"
 #include "da-rate.h"
 #include "da-secret.h"
@@ -28,6 +29,8 @@
  * of their own, like the bus front does with its callers */
 #define DA_VARLINK_UIDS_MAX 4096
 
+/* a Varlink call is two levels deep; json-glib recurses once per level */
+#define DA_VARLINK_JSON_DEPTH_MAX 16
 /* bytes of a caller's input that an error may echo back */
 #define DA_VARLINK_ECHO_MAX 256
 
@@ -596,7 +599,15 @@ conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 	JsonNode *node;
 	const gchar *method;
 	const gchar *dot;
+	const gchar *problem = da_json_text_problem (data, len, DA_VARLINK_JSON_DEPTH_MAX, 0);
 
+	if (problem != NULL) {
+		g_debug ("varlink: uid %u sent a request that %s", conn->uid, problem);
+		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+						      "the request %s", problem));
+		conn_close (conn);
+		return;
+	}
 	if (!g_utf8_validate (data, (gssize) len, NULL) ||
 	    !json_parser_load_from_data (parser, data, (gssize) len, &error) ||
 	    (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||

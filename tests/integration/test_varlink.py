@@ -233,6 +233,18 @@ def test_protocol(h):
         check_error(reply, f"{IFACE}.InvalidArgument", f"the request {junk!r}")
         check(w.closed(), f"the connection after {junk!r} stays open")
         w.close()
+    # what json-glib would read wrong: a request deeper than its parser
+    # should recurse, and an account cut at its \u0000 ("demo\u0000x" as "demo")
+    for junk, why in ((b'{"method":"x","parameters":' + b"[" * 8000 + b"\0", "nested too deeply"),
+                      (b'{"method":"' + IFACE.encode() + b'.GetToken",'
+                       b'"parameters":{"account":"demo\\u0000x"}}\0', "\\u0000")):
+        w = Varlink(path)
+        w.send_raw(junk)
+        reply = w.recv()
+        check_error(reply, f"{IFACE}.InvalidArgument", f"the request {junk[:50]!r}")
+        check(why in reply["parameters"].get("message", ""), f"the reply to {junk[:50]!r}: {reply}")
+        check(w.closed(), f"the connection after {junk[:50]!r} stays open")
+        w.close()
     # a request without its end, larger than the limit
     w = Varlink(path)
     try:

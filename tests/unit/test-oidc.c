@@ -206,6 +206,17 @@ test_hostile_json (void)
 	t = da_oidc_parse_tokens (200, deep->str, deep->len, &error);
 	g_assert_null (t);
 	g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
+
+	/* json-glib 1.6 would cut the token at its \u0000 and read "at" */
+	{
+		const gchar *doc = "{\"access_token\":\"at\\u0000xyz\",\"expires_in\":300}";
+		g_autoptr(GError) bad = NULL;
+		g_autoptr(DaOidcTokens) cut = da_oidc_parse_tokens (200, doc, strlen (doc), &bad);
+
+		g_assert_null (cut);
+		g_assert_error (bad, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
+		g_assert_nonnull (strstr (bad->message, "\\u0000"));
+	}
 }
 
 /* RFC 7636 appendix B */
