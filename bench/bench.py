@@ -197,6 +197,24 @@ def transport(h, rounds, count):
     return out
 
 
+def hyperfine_rounds(cmds, runs, result_file, env, rounds=3):
+    """hyperfine over CMDS (name → command line), ROUNDS rounds in alternating
+    order; per name, one {mean,median,stddev,min}_ms record a round."""
+    results = {k: [] for k in cmds}
+    for r in range(rounds):
+        order = list(cmds) if r % 2 == 0 else list(reversed(list(cmds)))
+        rc, out, err = harness.run_process(
+            ["hyperfine", "-N", "--style", "none", "--warmup", "20", "--runs", str(runs),
+             "--export-json", result_file, *[cmds[k] for k in order]], timeout=600, env=env)
+        harness.check(rc == 0, f"hyperfine failed: {err}")
+        with open(result_file) as f:
+            data = json.load(f)
+        for k, res in zip(order, data["results"]):
+            results[k].append({"mean_ms": res["mean"] * 1000, "median_ms": res["median"] * 1000,
+                               "stddev_ms": res["stddev"] * 1000, "min_ms": res["min"] * 1000})
+    return results
+
+
 def cli(h, agent, runs):
     token, _ = h.get_token()
     rc, out, err = h.ctl("token")
@@ -215,22 +233,11 @@ def cli(h, agent, runs):
             "devauthctl-bus": f"{B.exe('devauthctl-bus')} token",
             "bench-cli-gdbus": B.exe("bench-cli-gdbus"), "bench-cli-sdbus": B.exe("bench-cli-sdbus"),
             "bench-cli-sdbus-floor": f"{B.exe('bench-cli-sdbus')} {B.FLOOR_NAME}"}
-    results = {k: [] for k in cmds}
     for name in ("bench-cli-gdbus", "bench-cli-sdbus", "devauthctl-bus"):
         rc, out, err = harness.run_process(cmds[name].split(), timeout=20, env=dict(
             os.environ, DBUS_SYSTEM_BUS_ADDRESS=h.bus.address))
         harness.check(rc == 0 and out.strip() == token, f"{name}: {rc} {err}")
-    for r in range(3):
-        order = list(cmds) if r % 2 == 0 else list(reversed(list(cmds)))
-        rc, out, err = harness.run_process(
-            ["hyperfine", "-N", "--style", "none", "--warmup", "20", "--runs", str(runs),
-             "--export-json", result_file, *[cmds[k] for k in order]], timeout=600, env=env)
-        harness.check(rc == 0, f"hyperfine failed: {err}")
-        with open(result_file) as f:
-            data = json.load(f)
-        for k, res in zip(order, data["results"]):
-            results[k].append({"mean_ms": res["mean"] * 1000, "median_ms": res["median"] * 1000,
-                               "stddev_ms": res["stddev"] * 1000, "min_ms": res["min"] * 1000})
+    results = hyperfine_rounds(cmds, runs, result_file, env)
     floor.stop()
     stats = h.idp.stats()["counters"]
     log("cli", {k: [round(x["median_ms"], 2) for x in v] for k, v in results.items()})
@@ -670,18 +677,7 @@ def kc_cached(h, agent, proxies, env, runs):
     harness.check(rc == 0 and out.count(".") == 2, f"oidc-token: {rc} {err}")
     t0 = time.monotonic()
     result_file = os.path.join(h.tmp, "hyperfine-keycloak.json")
-    results = {k: [] for k in cmds}
-    for r in range(3):
-        order = list(cmds) if r % 2 == 0 else list(reversed(list(cmds)))
-        rc, out, err = harness.run_process(
-            ["hyperfine", "-N", "--style", "none", "--warmup", "20", "--runs", str(runs),
-             "--export-json", result_file, *[cmds[k] for k in order]], timeout=600, env=env)
-        harness.check(rc == 0, f"hyperfine failed: {err}")
-        with open(result_file) as f:
-            data = json.load(f)
-        for k, res in zip(order, data["results"]):
-            results[k].append({"mean_ms": res["mean"] * 1000, "median_ms": res["median"] * 1000,
-                               "stddev_ms": res["stddev"] * 1000, "min_ms": res["min"] * 1000})
+    results = hyperfine_rounds(cmds, runs, result_file, env)
     during = {prog: kc_counts(proxies[(prog, "kc")].since(t0)) for prog in ("devauthd", "oidc-agent")}
     log("keycloak cached", {k: [round(x["median_ms"], 2) for x in v] for k, v in results.items()},
         "requests during", during)
