@@ -21,6 +21,10 @@
 /* after a failed refresh, callers wait this long for the next attempt, so
  * that apps asking in a loop cannot hammer an IdP that is down */
 #define DA_REFRESH_CALLER_GAP_SEC 2
+/* background refreshes come no closer than this after new tokens, however
+ * short-lived the IdP makes them (Keycloak's last ones before SSO Session
+ * Max live a second or less) */
+#define DA_REFRESH_MIN_GAP_SEC 1
 /* at most one refresh this often for callers whose min-validity the IdP's
  * token lifetime cannot meet */
 #define DA_DEMAND_REFRESH_QUIET_SEC 5
@@ -493,7 +497,12 @@ random_us (gint64 from, gint64 to)
 
 /* At about 75% of the token's life, with jitter (-10% .. +5% of the
  * lifetime, in microseconds) so that many accounts and many devices behind
- * one IdP do not refresh together. */
+ * one IdP do not refresh together; no sooner than DA_REFRESH_MIN_GAP_SEC
+ * after the last tokens came; and no later than just after the end of the
+ * sign-in that the IdP announced (SignInExpiresAt), so that the account
+ * says at that moment whether it is still signed in, not minutes later
+ * when its access token, which the IdP may have let outlive the session,
+ * runs out. */
 static void
 da_account_plan_refresh (DaAccount *self)
 {
@@ -517,7 +526,12 @@ da_account_plan_refresh (DaAccount *self)
 			at = expires - lifetime / 4;
 		}
 		at += random_us (-lifetime / 10, lifetime / 20);
+		if (self->refresh->expires_at > 0)
+			at = MIN (at, SEC_US (self->refresh->expires_at) + G_USEC_PER_SEC);
 		self->refresh_due = CLAMP (at, now + 1000, MAX (expires - G_USEC_PER_SEC / 4, now + 1000));
+		if (self->access_received_us > 0)
+			self->refresh_due = MAX (self->refresh_due,
+						 self->access_received_us + SEC_US (DA_REFRESH_MIN_GAP_SEC));
 	}
 	da_account_refresh_timer_start (self);
 }
@@ -655,8 +669,9 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	self->access_expires_us = SEC_US (expires_at);
 	self->access_received_us = now_us ();
 	da_account_plan_refresh (self);
-	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s",
-		 self->config->name, fingerprint, lifetime);
+	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s; "
+		 "refresh_expires_in %" G_GINT64_FORMAT,
+		 self->config->name, fingerprint, lifetime, tokens->refresh_expires_in);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ACCESS_TOKEN_EXPIRES_AT]);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUBJECT]);
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_USER_NAME]);

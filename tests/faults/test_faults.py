@@ -679,6 +679,19 @@ def test_get_token_respects_backoff(h):
     check(n <= 3, f"20 GetToken calls in 2 s during an outage sent {n} refreshes to the IdP")
 
 
+def test_one_second_tokens(h):
+    """An IdP whose access tokens live a second (as Keycloak's last ones
+    before SSO Session Max do): the background refreshes keep one a second
+    at most, not one per main-loop turn in the token's last quarter."""
+    h.setup("--interval", "1", "--access-ttl", "1", daemon_settings=TIMEOUT_SETTINGS)
+    h.sign_in()
+    h.idp.reset_stats()
+    time.sleep(5)
+    n = h.idp.stats()["counters"]["token_refresh"]
+    check(1 <= n <= 7, f"{n} refreshes in 5 s of 1 s tokens")
+    check_equal(h.properties()["State"], "signed-in", "State after 5 s of 1 s tokens")
+
+
 def test_short_lifetime_no_refresh_storm(h):
     """When the IdP issues access tokens that live less than the default
     min-validity (30 s), GetToken must not refresh on every call: a token
