@@ -615,7 +615,9 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	g_autofree gchar *subject = NULL;
 	g_autofree gchar *name = NULL;
 	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
-	gint64 lifetime = tokens->expires_in > 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+	/* only a token of no stated lifetime gets the assumed one: Keycloak's
+	 * last tokens of an SSO session say 0 */
+	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
 	/* counted from when the request left, which is no later than when the
 	 * IdP started its clock */
 	gint64 sent = tokens->requested_at > 0 ? tokens->requested_at : now_us ();

@@ -458,7 +458,7 @@ da_oidc_parse_tokens (guint status, const gchar *data, gsize len, GError **error
 						     ? token_type
 						     : "Bearer");
 		self->scope = scope != NULL && string_is_printable (scope) ? g_strdup (scope) : NULL;
-		self->expires_in = expires_in > 0 ? expires_in : 0;
+		self->expires_in = expires_in >= 0 ? expires_in : -1;
 		/* not in any RFC: a bad value is as good as none */
 		self->refresh_expires_in = get_seconds (obj, "refresh_expires_in", G_MAXINT32, NULL);
 		if (self->refresh_expires_in < 0)

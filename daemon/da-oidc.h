@@ -53,7 +53,9 @@ typedef struct {
 	DaSecret *id_token;
 	gchar *token_type;
 	gchar *scope;
-	gint64 expires_in;   /* 0 when the IdP sent none */
+	/* seconds the access token lasts; -1 when the IdP sent none (0 is
+	 * Keycloak's in the last second of an SSO session) */
+	gint64 expires_in;
 	/* Keycloak's "refresh_expires_in": seconds the refresh token lasts; 0
 	 * when it has no end (offline tokens); -1 when the IdP sent none */
 	gint64 refresh_expires_in;

@@ -135,6 +135,30 @@ test_tokens (void)
 	g_assert_cmpint (t->refresh_expires_in, ==, -1);
 }
 
+/* expires_in 0 is a token that is over (Keycloak's in the last second of
+ * an SSO session), not one of unknown lifetime */
+static void
+test_tokens_expires_in_zero (void)
+{
+	const struct {
+		const gchar *doc;
+		gint64 expected;
+	} cases[] = {
+		{"{\"access_token\":\"at\",\"expires_in\":0,\"refresh_expires_in\":0}", 0},
+		{"{\"access_token\":\"at\"}", -1},
+		{"{\"access_token\":\"at\",\"expires_in\":null}", -1},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(DaOidcTokens) t = da_oidc_parse_tokens (200, cases[i].doc, strlen (cases[i].doc),
+								  &error);
+
+		g_assert_no_error (error);
+		g_assert_cmpint (t->expires_in, ==, cases[i].expected);
+	}
+}
+
 /* Keycloak's refresh_expires_in: the SSO idle time for online sessions,
  * 0 for offline ones; a bad value is ignored, not a failure */
 static void
@@ -256,6 +280,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/oidc/device-auth-bad", test_device_auth_bad);
 	g_test_add_func ("/devauthd/oidc/tokens", test_tokens);
 	g_test_add_func ("/devauthd/oidc/tokens-refresh-expires-in", test_tokens_refresh_expires_in);
+	g_test_add_func ("/devauthd/oidc/tokens-expires-in-zero", test_tokens_expires_in_zero);
 	g_test_add_func ("/devauthd/oidc/token-errors", test_token_errors);
 	g_test_add_func ("/devauthd/oidc/hostile-json", test_hostile_json);
 	g_test_add_func ("/devauthd/oidc/pkce", test_pkce);
