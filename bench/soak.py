@@ -15,7 +15,7 @@ kind, after which nothing may be lost.
 
 Checks: no failed call while the IdP was reachable (calls that started at
 least GRACE_S after an outage ended, FIREWALL_GRACE_S after a firewall, and
-before the next began), every
+ended before the next began), every
 account still signed in at the end with no reauth-required on the way,
 devauthd alive, no growth trend in its RSS. Reports the failed calls during
 outages, the maximum latency, RSS at start and end and the refresh count
@@ -186,15 +186,21 @@ def main():
         harness.check(len(glob.glob(os.path.join(out_dir, "client-*.json"))) == args.clients,
                       "not every client wrote its record")
 
-        def in_outage(t, grace=0.0):
-            """t is in an outage, or within grace seconds after one (after a
-            firewall, FIREWALL_GRACE_S when grace is given)."""
-            return any(o["start"] <= t < o["end"] + (
+        def in_outage(t, grace=0.0, until=None):
+            """[t, until] meets an outage, or the grace seconds after one
+            (after a firewall, FIREWALL_GRACE_S when grace is given)."""
+            until = t if until is None else until
+            return any(o["start"] <= until and t < o["end"] + (
                        FIREWALL_GRACE_S if grace and o["kind"] == "firewall" else grace)
                        for o in result["outages"])
 
-        reachable_errors = [e for e in errors if not in_outage(e[0], GRACE_S)]
-        outage_errors = [e for e in errors if in_outage(e[0], GRACE_S)]
+        # a call that began just before an outage and whose refresh met it
+        # failed because of it: an error is [start, latency ms, account, name]
+        def error_in_outage(e):
+            return in_outage(e[0], GRACE_S, e[0] + e[1] / 1000)
+
+        reachable_errors = [e for e in errors if not error_in_outage(e)]
+        outage_errors = [e for e in errors if error_in_outage(e)]
         kinds = {}
         for e in outage_errors:
             kinds[e[3]] = kinds.get(e[3], 0) + 1

@@ -215,10 +215,11 @@ da_account_set_last_error (DaAccount *self, const gchar *message)
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_LAST_ERROR]);
 }
 
+/* Takes @status. */
 static void
-da_account_emit_status (DaAccount *self, GVariant *details)
+da_account_emit_status (DaAccount *self, DaStatus *status)
 {
-	g_autoptr(GVariant) owned = g_variant_ref_sink (details);
+	g_autoptr(DaStatus) owned = status;
 
 	g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0,
 		       da_account_state_to_string (self->state), owned);
@@ -235,61 +236,49 @@ da_account_set_state (DaAccount *self, DaAccountState state)
 	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
 }
 
-static GVariant *
+static DaStatus *
 da_account_build_prompt (DaAccount *self)
 {
-	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-	const gchar *complete = da_flow_get_verification_uri_complete (self->flow);
+	DaStatus *status = da_status_new (DA_STATUS_PROMPT, self->config->name);
 
-	g_variant_builder_add (&b, "{sv}", "account", g_variant_new_string (self->config->name));
-	g_variant_builder_add (&b, "{sv}", "user-code",
-			       g_variant_new_string (da_flow_get_user_code (self->flow)));
-	g_variant_builder_add (&b, "{sv}", "verification-uri",
-			       g_variant_new_string (da_flow_get_verification_uri (self->flow)));
-	if (complete != NULL)
-		g_variant_builder_add (&b, "{sv}", "verification-uri-complete",
-				       g_variant_new_string (complete));
-	g_variant_builder_add (&b, "{sv}", "expires-at",
-			       g_variant_new_int64 (da_flow_get_expires_at (self->flow)));
-	g_variant_builder_add (&b, "{sv}", "interval",
-			       g_variant_new_uint32 (da_flow_get_interval (self->flow)));
+	status->user_code = g_strdup (da_flow_get_user_code (self->flow));
+	status->verification_uri = g_strdup (da_flow_get_verification_uri (self->flow));
+	status->verification_uri_complete =
+		g_strdup (da_flow_get_verification_uri_complete (self->flow));
+	status->expires_at = da_flow_get_expires_at (self->flow);
+	status->interval = da_flow_get_interval (self->flow);
 	if (self->qr_modules != NULL) {
-		g_variant_builder_add (&b, "{sv}", "qr-size", g_variant_new_uint32 (self->qr_size));
-		g_variant_builder_add (&b, "{sv}", "qr-modules",
-				       g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
-								 self->qr_modules, TRUE));
+		status->qr_size = self->qr_size;
+		status->qr_modules = g_bytes_ref (self->qr_modules);
 	}
-	return g_variant_builder_end (&b);
+	return status;
 }
 
-static GVariant *
+static DaStatus *
 da_account_build_signed_in (DaAccount *self)
 {
-	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+	DaStatus *status = da_status_new (DA_STATUS_SIGNED_IN, self->config->name);
 	const gchar *subject = da_account_get_subject (self);
-
 	const gchar *user_name = da_account_get_user_name (self);
 
 	if (subject[0] != '\0')
-		g_variant_builder_add (&b, "{sv}", "subject", g_variant_new_string (subject));
+		status->subject = g_strdup (subject);
 	if (user_name[0] != '\0')
-		g_variant_builder_add (&b, "{sv}", "user-name", g_variant_new_string (user_name));
+		status->user_name = g_strdup (user_name);
 	if (self->access != NULL)
-		g_variant_builder_add (&b, "{sv}", "expires-at",
-				       g_variant_new_int64 (self->access->expires_at));
-	g_variant_builder_add (&b, "{sv}", "sign-in-expires-at",
-			       g_variant_new_int64 (da_account_get_sign_in_expires_at (self)));
-	return g_variant_builder_end (&b);
+		status->expires_at = self->access->expires_at;
+	status->sign_in_expires_at = da_account_get_sign_in_expires_at (self);
+	return status;
 }
 
-static GVariant *
-da_account_build_failure (const gchar *error_name, const gchar *description)
+static DaStatus *
+da_account_build_failure (DaAccount *self, const gchar *error_name, const gchar *description)
 {
-	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+	DaStatus *status = da_status_new (DA_STATUS_FAILURE, self->config->name);
 
-	g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (error_name));
-	g_variant_builder_add (&b, "{sv}", "error-description", g_variant_new_string (description));
-	return g_variant_builder_end (&b);
+	status->error = g_strdup (error_name);
+	status->error_description = g_strdup (description);
+	return status;
 }
 
 /* ---- the keyring cache ---- */
@@ -861,8 +850,8 @@ da_account_complete_login_waiters (DaAccount *self, const GError *error)
 		if (error != NULL)
 			g_task_return_error (task, g_error_copy (error));
 		else
-			g_task_return_pointer (task, g_variant_ref_sink (da_account_build_prompt (self)),
-					       (GDestroyNotify) g_variant_unref);
+			g_task_return_pointer (task, da_account_build_prompt (self),
+					       (GDestroyNotify) da_status_unref);
 	}
 }
 
@@ -898,7 +887,8 @@ da_account_flow_failed (DaAccount *self, const GError *error)
 		back = DA_ACCOUNT_STATE_SIGNED_OUT;
 	da_account_set_last_error (self, error->message);
 	da_account_set_state (self, back);
-	da_account_emit_status (self, da_account_build_failure (flow_error_name (error), error->message));
+	da_account_emit_status (self, da_account_build_failure (self, flow_error_name (error),
+								 error->message));
 	/* a code that expired while the UI was waiting is replaced by a fresh one */
 	if (g_error_matches (error, DA_ERROR, DA_ERROR_LOGIN_EXPIRED))
 		da_account_auto_login (self);
@@ -1052,8 +1042,8 @@ da_account_login_async (DaAccount *self,
 	g_task_set_source_tag (task, da_account_login_async);
 	/* one flow per account: a second Login joins the running one */
 	if (self->flow != NULL && da_flow_is_started (self->flow)) {
-		g_task_return_pointer (task, g_variant_ref_sink (da_account_build_prompt (self)),
-				       (GDestroyNotify) g_variant_unref);
+		g_task_return_pointer (task, da_account_build_prompt (self),
+				       (GDestroyNotify) da_status_unref);
 		return;
 	}
 	waiters_add (&self->login_waiters, g_steal_pointer (&task));
@@ -1063,7 +1053,7 @@ da_account_login_async (DaAccount *self,
 					   g_object_ref (self));
 }
 
-GVariant *
+DaStatus *
 da_account_login_finish (DaAccount *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
@@ -1074,7 +1064,7 @@ static void
 da_account_auto_login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	DaAccount *self = DA_ACCOUNT (source);
-	g_autoptr(GVariant) prompt = NULL;
+	g_autoptr(DaStatus) prompt = NULL;
 	g_autoptr(GError) error = NULL;
 
 	prompt = da_account_login_finish (self, res, &error);
@@ -1177,7 +1167,7 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		da_account_set_last_error (self, last_error);
 		if (self->flow == NULL) {
 			da_account_set_state (self, DA_ACCOUNT_STATE_REAUTH_REQUIRED);
-			da_account_emit_status (self, da_account_build_failure ("reauth-required",
+			da_account_emit_status (self, da_account_build_failure (self, "reauth-required",
 										self->last_error));
 			da_account_auto_login (self);
 		} else {
@@ -1515,7 +1505,7 @@ da_account_logout_async (DaAccount *self,
 	da_account_set_last_error (self, "");
 	if (had_tokens || self->state != DA_ACCOUNT_STATE_SIGNED_OUT) {
 		da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_OUT);
-		da_account_emit_status (self, g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+		da_account_emit_status (self, da_status_new (DA_STATUS_EMPTY, self->config->name));
 	}
 	if (!had_tokens) {
 		g_task_return_boolean (task, TRUE);
@@ -1642,7 +1632,7 @@ da_account_class_init (DaAccountClass *klass)
 
 	signals[SIGNAL_STATUS_CHANGED] = g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass),
 						       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-						       G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_VARIANT);
+						       G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include "da-config.h"
 #include "da-keyring.h"
 #include "da-oidc.h"
+#include "da-status.h"
 #include "da-token.h"
 #include "da-vault.h"
 
@@ -27,7 +28,7 @@ da_account_state_to_string (DaAccountState state);
 /* One configured account: its tokens, its device flow, its refreshes.
  *
  * GObject properties mirror the D-Bus Account properties one to one;
- * "status-changed" (state, a{sv} details) is the StatusChanged signal. */
+ * "status-changed" (state, const DaStatus *) is the StatusChanged signal. */
 #define DA_TYPE_ACCOUNT (da_account_get_type ())
 G_DECLARE_FINAL_TYPE (DaAccount, da_account, DA, ACCOUNT, GObject)
 
@@ -46,7 +47,7 @@ da_account_login_async (DaAccount *self,
 			GCancellable *cancellable,
 			GAsyncReadyCallback callback,
 			gpointer user_data);
-GVariant *
+DaStatus *
 da_account_login_finish (DaAccount *self, GAsyncResult *res, GError **error);
 gboolean
 da_account_cancel_login (DaAccount *self, GError **error);

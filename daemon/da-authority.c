@@ -97,7 +97,10 @@ struct _DaAuthority {
 	guint in_flight;
 };
 
-G_DEFINE_TYPE (DaAuthority, da_authority, G_TYPE_OBJECT)
+static void da_authority_authorizer_init (DaAuthorizerInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (DaAuthority, da_authority, G_TYPE_OBJECT,
+			 G_IMPLEMENT_INTERFACE (DA_TYPE_AUTHORIZER, da_authority_authorizer_init))
 
 /* One check, from da_authority_check_async() until it completes (waiting
  * for polkit to be reached included): holds its slot until then. */
@@ -451,4 +454,31 @@ da_authority_check_finish (DaAuthority *self, GAsyncResult *res, GError **error)
 			      FALSE);
 
 	return g_task_propagate_boolean (G_TASK (res), error);
+}
+
+static void
+authorizer_check_async (DaAuthorizer *authorizer,
+			const DaCaller *caller,
+			const gchar *action_id,
+			const gchar *account,
+			gboolean allow_interaction,
+			GCancellable *cancellable,
+			GAsyncReadyCallback callback,
+			gpointer user_data)
+{
+	da_authority_check_async (DA_AUTHORITY (authorizer), caller, action_id, account,
+				  caller->app_id, allow_interaction, cancellable, callback, user_data);
+}
+
+static gboolean
+authorizer_check_finish (DaAuthorizer *authorizer, GAsyncResult *res, GError **error)
+{
+	return da_authority_check_finish (DA_AUTHORITY (authorizer), res, error);
+}
+
+static void
+da_authority_authorizer_init (DaAuthorizerInterface *iface)
+{
+	iface->check_async = authorizer_check_async;
+	iface->check_finish = authorizer_check_finish;
 }

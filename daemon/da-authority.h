@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "da-authorizer.h"
 #include "da-caller.h"
 #include "da-names.h"
 
@@ -16,7 +17,8 @@ G_BEGIN_DECLS
 /* Asks polkit, asynchronously, whether a caller may do something: a bus
  * peer (subject system-bus-name) or a process on one of our sockets
  * (unix-process). libpolkit-gobject-1 is loaded, and polkit reached, on the
- * first check; until then the daemon maps neither it nor libsystemd. */
+ * first check; until then the daemon maps neither it nor libsystemd.
+ * It is the DaAuthorizer of devauthd's pipeline. */
 #define DA_TYPE_AUTHORITY (da_authority_get_type ())
 G_DECLARE_FINAL_TYPE (DaAuthority, da_authority, DA, AUTHORITY, GObject)
 

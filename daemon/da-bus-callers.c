@@ -8,23 +8,15 @@
 
 #include "da-bus-callers.h"
 #include "da-error.h"
-#include "da-rate.h"
 
 /* more distinct callers than this are served without a cache */
 #define DA_BUS_CALLERS_MAX 4096
 
-typedef struct {
-	DaCaller *caller;
-	DaRate rate; /* of GetToken calls */
-} DaCallerEntry;
-
 struct _DaBusCallers {
 	GObject parent_instance;
 	GDBusConnection *connection;
-	GHashTable *entries; /* unique name → DaCallerEntry */
+	GHashTable *entries; /* unique name → DaCaller */
 	guint subscription_id;
-	gdouble rate;	     /* tokens per second */
-	gdouble burst;
 };
 
 enum {
@@ -36,42 +28,10 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (DaBusCallers, da_bus_callers, G_TYPE_OBJECT)
 
-static void
-da_caller_entry_free (DaCallerEntry *entry)
-{
-	da_caller_free (entry->caller);
-	g_free (entry);
-}
-
 const DaCaller *
 da_bus_callers_lookup (DaBusCallers *self, const gchar *bus_name)
 {
-	DaCallerEntry *entry = g_hash_table_lookup (self->entries, bus_name);
-	return entry != NULL ? entry->caller : NULL;
-}
-
-static DaCallerEntry *
-da_bus_callers_ensure_entry (DaBusCallers *self, const gchar *bus_name)
-{
-	DaCallerEntry *entry = g_hash_table_lookup (self->entries, bus_name);
-
-	if (entry != NULL)
-		return entry;
-	if (g_hash_table_size (self->entries) >= DA_BUS_CALLERS_MAX)
-		return NULL;
-	entry = g_new0 (DaCallerEntry, 1);
-	da_rate_init (&entry->rate, self->burst);
-	g_hash_table_insert (self->entries, g_strdup (bus_name), entry);
-	return entry;
-}
-
-/* A token bucket per caller: @rate calls a second, bursts of twice that. */
-gboolean
-da_bus_callers_take_token (DaBusCallers *self, const gchar *bus_name)
-{
-	DaCallerEntry *entry = da_bus_callers_ensure_entry (self, bus_name);
-
-	return entry == NULL || da_rate_take (&entry->rate, self->rate, self->burst);
+	return g_hash_table_lookup (self->entries, bus_name);
 }
 
 static DaCaller *
@@ -123,7 +83,7 @@ get_credentials_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GUnixFDList) fds = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *description = NULL;
-	DaCallerEntry *entry;
+	const DaCaller *known;
 	DaCaller *caller;
 
 	reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds, res,
@@ -141,17 +101,21 @@ get_credentials_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	}
 	description = da_caller_describe (caller);
 	g_debug ("caller %s", description);
-	entry = da_bus_callers_ensure_entry (self, bus_name);
-	if (entry == NULL) {
-		/* too many callers to remember: this one is used once */
-		g_task_return_pointer (task, caller, (GDestroyNotify) da_caller_free);
-		return;
-	}
-	if (entry->caller == NULL)
-		entry->caller = caller;
-	else
+	known = g_hash_table_lookup (self->entries, bus_name);
+	if (known != NULL) {
+		/* two calls resolved it at once */
 		da_caller_free (caller);
-	g_task_return_pointer (task, entry->caller, NULL);
+	} else if (g_hash_table_size (self->entries) >= DA_BUS_CALLERS_MAX) {
+		/* too many callers to remember: this one is used once, and
+		 * freed with the task, after the callback */
+		g_object_set_data_full (G_OBJECT (task), "caller", caller,
+					(GDestroyNotify) da_caller_free);
+		known = caller;
+	} else {
+		g_hash_table_insert (self->entries, g_strdup (bus_name), caller);
+		known = caller;
+	}
+	g_task_return_pointer (task, (gpointer) known, NULL);
 }
 
 void
@@ -227,17 +191,15 @@ static void
 da_bus_callers_init (DaBusCallers *self)
 {
 	self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-					       (GDestroyNotify) da_caller_entry_free);
+					       (GDestroyNotify) da_caller_free);
 }
 
 DaBusCallers *
-da_bus_callers_new (GDBusConnection *connection, guint tokens_per_sec)
+da_bus_callers_new (GDBusConnection *connection)
 {
 	DaBusCallers *self = g_object_new (DA_TYPE_BUS_CALLERS, NULL);
 
 	self->connection = g_object_ref (connection);
-	self->rate = MAX (tokens_per_sec, 1);
-	self->burst = self->rate * 2;
 	self->subscription_id = g_dbus_connection_signal_subscribe (
 		connection, "org.freedesktop.DBus", "org.freedesktop.DBus", "NameOwnerChanged",
 		"/org/freedesktop/DBus", NULL, G_DBUS_SIGNAL_FLAGS_NONE, name_owner_changed_cb, self,

@@ -8,12 +8,12 @@
 G_BEGIN_DECLS
 
 /* Who is calling, resolved once per unique bus name and forgotten when the
- * name leaves the bus; and how fast each caller may ask for tokens. */
+ * name leaves the bus ("vanished"). */
 #define DA_TYPE_BUS_CALLERS (da_bus_callers_get_type ())
 G_DECLARE_FINAL_TYPE (DaBusCallers, da_bus_callers, DA, BUS_CALLERS, GObject)
 
 DaBusCallers *
-da_bus_callers_new (GDBusConnection *connection, guint tokens_per_sec);
+da_bus_callers_new (GDBusConnection *connection);
 const DaCaller *
 da_bus_callers_lookup (DaBusCallers *self, const gchar *bus_name);
 void
@@ -23,7 +23,5 @@ da_bus_callers_resolve_async (DaBusCallers *self,
 			      gpointer user_data);
 const DaCaller *
 da_bus_callers_resolve_finish (DaBusCallers *self, GAsyncResult *res, GError **error);
-gboolean
-da_bus_callers_take_token (DaBusCallers *self, const gchar *bus_name);
 
 G_END_DECLS

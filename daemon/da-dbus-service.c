@@ -9,14 +9,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "da-authority.h"
 #include "da-bus-callers.h"
 #include "da-dbus-generated.h"
 #include "da-dbus-service.h"
 #include "da-error.h"
-
-/* a caller may have this many sign-ins running at once */
-#define DA_FLOWS_PER_CALLER_MAX 4
+#include "da-pipeline.h"
 
 struct _DaService {
 	GObject parent_instance;
@@ -26,8 +23,7 @@ struct _DaService {
 	guint object_manager_id;
 	GHashTable *bus_accounts; /* object path → DaBusAccount */
 	DaBusCallers *callers;
-	DaAuthority *authority; /* polkit, loaded and reached on first use */
-	GHashTable *flow_owners; /* account name → GHashTable set of bus names */
+	DaPipeline *pipeline;
 };
 
 G_DEFINE_TYPE (DaService, da_service, G_TYPE_OBJECT)
@@ -172,153 +168,211 @@ complete_get_token (DaDBusManager *skeleton,
 					       g_variant_new_handle (0), token_info (token));
 }
 
-/* ---- requests: who is calling, may they, then the work ---- */
+/* ---- status: StatusChanged's details and Login's prompt ---- */
 
-typedef struct _DaRequest DaRequest;
-typedef void (*DaRequestFunc) (DaRequest *req);
+static void
+add_string (GVariantBuilder *b, const gchar *key, const gchar *value)
+{
+	if (value != NULL)
+		g_variant_builder_add (b, "{sv}", key, g_variant_new_string (value));
+}
 
-struct _DaRequest {
+static GVariant *
+status_details (const DaStatus *status)
+{
+	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+	switch (status->kind) {
+	case DA_STATUS_EMPTY:
+		break;
+	case DA_STATUS_PROMPT:
+		add_string (&b, "account", status->account);
+		add_string (&b, "user-code", status->user_code);
+		add_string (&b, "verification-uri", status->verification_uri);
+		add_string (&b, "verification-uri-complete", status->verification_uri_complete);
+		g_variant_builder_add (&b, "{sv}", "expires-at",
+				       g_variant_new_int64 (status->expires_at));
+		g_variant_builder_add (&b, "{sv}", "interval",
+				       g_variant_new_uint32 (status->interval));
+		if (status->qr_modules != NULL) {
+			g_variant_builder_add (&b, "{sv}", "qr-size",
+					       g_variant_new_uint32 (status->qr_size));
+			g_variant_builder_add (&b, "{sv}", "qr-modules",
+					       g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+									 status->qr_modules, TRUE));
+		}
+		break;
+	case DA_STATUS_SIGNED_IN:
+		add_string (&b, "subject", status->subject);
+		add_string (&b, "user-name", status->user_name);
+		if (status->expires_at != 0)
+			g_variant_builder_add (&b, "{sv}", "expires-at",
+					       g_variant_new_int64 (status->expires_at));
+		g_variant_builder_add (&b, "{sv}", "sign-in-expires-at",
+				       g_variant_new_int64 (status->sign_in_expires_at));
+		break;
+	case DA_STATUS_FAILURE:
+		add_string (&b, "error", status->error);
+		add_string (&b, "error-description", status->error_description);
+		break;
+	}
+	return g_variant_builder_end (&b);
+}
+
+/* ---- requests: who is calling, then the pipeline ---- */
+
+typedef enum {
+	BUS_GET_TOKEN,
+	BUS_GET_TOKEN_FD,
+	BUS_LOGIN,
+	BUS_CANCEL_LOGIN,
+	BUS_LOGOUT,
+	BUS_REFRESH,
+} DaBusMethod;
+
+/* one method call, until the caller is known and the pipeline is called */
+typedef struct {
 	DaService *self;
 	GDBusMethodInvocation *invocation;
-	DaAccount *account;
-	const gchar *action; /* polkit action */
-	DaRequestFunc run;   /* the work, once authorized */
-	gboolean as_fd;
+	DaBusMethod method;
+	gchar *account;
 	guint min_validity;
-};
-
-static DaRequest *
-da_request_new (DaService *self,
-		GDBusMethodInvocation *invocation,
-		DaAccount *account,
-		const gchar *action,
-		DaRequestFunc run)
-{
-	DaRequest *req = g_new0 (DaRequest, 1);
-
-	req->self = g_object_ref (self);
-	req->invocation = g_object_ref (invocation);
-	req->account = g_object_ref (account);
-	req->action = action;
-	req->run = run;
-	return req;
-}
+} DaBusCall;
 
 static void
-da_request_free (DaRequest *req)
+da_bus_call_free (DaBusCall *call)
 {
-	g_object_unref (req->self);
-	g_object_unref (req->invocation);
-	g_object_unref (req->account);
-	g_free (req);
+	g_object_unref (call->self);
+	g_object_unref (call->invocation);
+	g_free (call->account);
+	g_free (call);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaRequest, da_request_free)
-
-static const gchar *
-da_request_sender (DaRequest *req)
-{
-	return g_dbus_method_invocation_get_sender (req->invocation);
-}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaBusCall, da_bus_call_free)
 
 static void
-da_request_fail (DaRequest *req, GError *error)
+get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	return_error (req->invocation, error);
-	da_request_free (req);
-}
-
-static void
-da_request_authority_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	DaRequest *req = user_data;
+	g_autoptr(DaBusCall) call = user_data;
 	g_autoptr(GError) error = NULL;
+	g_autoptr(DaToken) token = da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
 
-	if (!da_authority_check_finish (DA_AUTHORITY (source), res, &error)) {
-		g_debug ("%s refused for %s: %s", req->action, da_request_sender (req), error->message);
-		da_request_fail (req, g_steal_pointer (&error));
+	if (token == NULL) {
+		return_error (call->invocation, g_steal_pointer (&error));
 		return;
 	}
-	req->run (req);
-}
-
-/* root; then the account's [Access] for tokens; then polkit */
-static void
-da_request_authorize (DaRequest *req, const DaCaller *caller)
-{
-	GDBusMessage *msg = g_dbus_method_invocation_get_message (req->invocation);
-	gboolean interactive = (g_dbus_message_get_flags (msg) &
-				G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0;
-
-	if (caller->uid == 0 ||
-	    (g_strcmp0 (req->action, DA_ACTION_GET_TOKEN) == 0 &&
-	     da_caller_is_allowed_by_config (caller, da_account_get_config (req->account)))) {
-		req->run (req);
-		return;
-	}
-	da_authority_check_async (req->self->authority, caller, req->action,
-				  da_account_get_name (req->account), caller->app_id, interactive, NULL,
-				  da_request_authority_cb, req);
+	complete_get_token (call->self->skeleton, call->invocation, call->method == BUS_GET_TOKEN_FD,
+			    token);
 }
 
 static void
-da_request_resolved_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	DaRequest *req = user_data;
+	g_autoptr(DaBusCall) call = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaStatus) prompt = da_pipeline_login_finish (DA_PIPELINE (source), res, &error);
+
+	if (prompt == NULL) {
+		return_error (call->invocation, g_steal_pointer (&error));
+		return;
+	}
+	da_dbus_manager_complete_login (call->self->skeleton, call->invocation,
+					status_details (prompt));
+}
+
+static void
+run_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaBusCall) call = user_data;
+	g_autoptr(GError) error = NULL;
+	DaDBusManager *skeleton = call->self->skeleton;
+
+	if (!da_pipeline_run_finish (DA_PIPELINE (source), res, &error)) {
+		return_error (call->invocation, g_steal_pointer (&error));
+		return;
+	}
+	if (call->method == BUS_CANCEL_LOGIN)
+		da_dbus_manager_complete_cancel_login (skeleton, call->invocation);
+	else if (call->method == BUS_LOGOUT)
+		da_dbus_manager_complete_logout (skeleton, call->invocation);
+	else
+		da_dbus_manager_complete_refresh (skeleton, call->invocation);
+}
+
+/* Takes @call. */
+static void
+da_bus_call_run (DaBusCall *call, const DaCaller *caller)
+{
+	DaPipeline *pipeline = call->self->pipeline;
+	GDBusMessage *msg = g_dbus_method_invocation_get_message (call->invocation);
+	DaPipelineFlags flags = (g_dbus_message_get_flags (msg) &
+				 G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0
+					? DA_PIPELINE_FLAGS_INTERACTIVE
+					: DA_PIPELINE_FLAGS_NONE;
+
+	switch (call->method) {
+	case BUS_GET_TOKEN:
+	case BUS_GET_TOKEN_FD:
+		da_pipeline_get_token_async (pipeline, caller, call->account, call->min_validity,
+					     flags, NULL, get_token_cb, call);
+		break;
+	case BUS_LOGIN:
+		da_pipeline_login_async (pipeline, caller, call->account, flags, NULL, login_cb,
+					 call);
+		break;
+	case BUS_CANCEL_LOGIN:
+		da_pipeline_run_async (pipeline, caller, DA_PIPELINE_CANCEL_LOGIN, call->account,
+				       flags, NULL, run_cb, call);
+		break;
+	case BUS_LOGOUT:
+		da_pipeline_run_async (pipeline, caller, DA_PIPELINE_LOGOUT, call->account, flags,
+				       NULL, run_cb, call);
+		break;
+	case BUS_REFRESH:
+		da_pipeline_run_async (pipeline, caller, DA_PIPELINE_REFRESH, call->account, flags,
+				       NULL, run_cb, call);
+		break;
+	}
+}
+
+static void
+caller_resolved_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaBusCall) call = user_data;
 	g_autoptr(GError) error = NULL;
 	const DaCaller *caller;
 
 	caller = da_bus_callers_resolve_finish (DA_BUS_CALLERS (source), res, &error);
 	if (caller == NULL) {
 		g_message ("%s", error->message);
-		da_request_fail (req, g_steal_pointer (&error));
+		return_error (call->invocation, g_steal_pointer (&error));
 		return;
 	}
-	da_request_authorize (req, caller);
+	da_bus_call_run (g_steal_pointer (&call), caller);
 }
 
-/* Takes @req; runs it once the caller is known and allowed. */
-static void
-da_request_start (DaRequest *req)
+/* Once the caller is known (once per bus name), the pipeline answers. */
+static gboolean
+da_bus_call_start (DaService *self,
+		   GDBusMethodInvocation *invocation,
+		   DaBusMethod method,
+		   const gchar *account,
+		   guint min_validity)
 {
-	const DaCaller *caller = da_bus_callers_lookup (req->self->callers, da_request_sender (req));
+	DaBusCall *call = g_new0 (DaBusCall, 1);
+	const gchar *sender = g_dbus_method_invocation_get_sender (invocation);
+	const DaCaller *caller = da_bus_callers_lookup (self->callers, sender);
 
-	if (caller != NULL) {
-		da_request_authorize (req, caller);
-		return;
-	}
-	da_bus_callers_resolve_async (req->self->callers, da_request_sender (req),
-				      da_request_resolved_cb, req);
-}
-
-/* ---- tokens ---- */
-
-static void
-get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DaRequest) req = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(DaToken) token = NULL;
-
-	token = da_account_get_token_finish (DA_ACCOUNT (source), res, &error);
-	if (token == NULL) {
-		return_error (req->invocation, g_steal_pointer (&error));
-		return;
-	}
-	complete_get_token (req->self->skeleton, req->invocation, req->as_fd, token);
-}
-
-static void
-run_get_token (DaRequest *req)
-{
-	g_autoptr(DaToken) cached = da_account_get_cached_token (req->account, req->min_validity);
-
-	if (cached != NULL) {
-		complete_get_token (req->self->skeleton, req->invocation, req->as_fd, cached);
-		da_request_free (req);
-		return;
-	}
-	da_account_get_token_async (req->account, req->min_validity, NULL, get_token_cb, req);
+	call->self = g_object_ref (self);
+	call->invocation = g_object_ref (invocation);
+	call->method = method;
+	call->account = g_strdup (account);
+	call->min_validity = min_validity;
+	if (caller != NULL)
+		da_bus_call_run (call, caller);
+	else
+		da_bus_callers_resolve_async (self->callers, sender, caller_resolved_cb, call);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static gboolean
@@ -326,28 +380,14 @@ handle_get_token_common (DaService *self,
 			 GDBusMethodInvocation *invocation,
 			 const gchar *name,
 			 GVariant *options,
-			 gboolean as_fd)
+			 DaBusMethod method)
 {
 	g_autoptr(GError) error = NULL;
-	const gchar *sender = g_dbus_method_invocation_get_sender (invocation);
-	DaAccount *account;
-	DaRequest *req;
 	guint min_validity = 0;
 
 	if (!parse_token_options (options, &min_validity, &error))
 		return return_error (invocation, g_steal_pointer (&error));
-	account = da_manager_lookup (self->manager, name, &error);
-	if (account == NULL)
-		return return_error (invocation, g_steal_pointer (&error));
-	if (!da_bus_callers_take_token (self->callers, sender))
-		return return_error (invocation,
-				     g_error_new (DA_ERROR, DA_ERROR_RATE_LIMITED,
-						  "too many token requests; slow down"));
-	req = da_request_new (self, invocation, account, DA_ACTION_GET_TOKEN, run_get_token);
-	req->as_fd = as_fd;
-	req->min_validity = min_validity;
-	da_request_start (req);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
+	return da_bus_call_start (self, invocation, method, name, min_validity);
 }
 
 static gboolean
@@ -357,7 +397,7 @@ handle_get_token (DaDBusManager *skeleton,
 		  GVariant *options,
 		  DaService *self)
 {
-	return handle_get_token_common (self, invocation, name, options, FALSE);
+	return handle_get_token_common (self, invocation, name, options, BUS_GET_TOKEN);
 }
 
 static gboolean
@@ -368,73 +408,7 @@ handle_get_token_fd (DaDBusManager *skeleton,
 		     GVariant *options,
 		     DaService *self)
 {
-	return handle_get_token_common (self, invocation, name, options, TRUE);
-}
-
-/* ---- sign-in ---- */
-
-/* Who waits on each account's flow: a flow whose callers all left the bus
- * is cancelled, unless the device itself (AutoLogin) started it. */
-static GHashTable *
-flow_owners_of (DaService *self, const gchar *account_name, gboolean create)
-{
-	GHashTable *owners = g_hash_table_lookup (self->flow_owners, account_name);
-
-	if (owners == NULL && create) {
-		owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-		g_hash_table_insert (self->flow_owners, g_strdup (account_name), owners);
-	}
-	return owners;
-}
-
-static guint
-flows_of_caller (DaService *self, const gchar *sender)
-{
-	GHashTableIter iter;
-	gpointer value;
-	guint n = 0;
-
-	g_hash_table_iter_init (&iter, self->flow_owners);
-	while (g_hash_table_iter_next (&iter, NULL, &value)) {
-		if (g_hash_table_contains (value, sender))
-			n++;
-	}
-	return n;
-}
-
-static void
-login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DaRequest) req = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) prompt = NULL;
-
-	prompt = da_account_login_finish (DA_ACCOUNT (source), res, &error);
-	if (prompt == NULL) {
-		GHashTable *owners = flow_owners_of (req->self, da_account_get_name (req->account), FALSE);
-		if (owners != NULL)
-			g_hash_table_remove (owners, da_request_sender (req));
-		return_error (req->invocation, g_steal_pointer (&error));
-		return;
-	}
-	da_dbus_manager_complete_login (req->self->skeleton, req->invocation, prompt);
-}
-
-static void
-run_login (DaRequest *req)
-{
-	const gchar *sender = da_request_sender (req);
-	GHashTable *owners = flow_owners_of (req->self, da_account_get_name (req->account), TRUE);
-
-	if (!g_hash_table_contains (owners, sender) &&
-	    flows_of_caller (req->self, sender) >= DA_FLOWS_PER_CALLER_MAX) {
-		da_request_fail (req, g_error_new (DA_ERROR, DA_ERROR_RATE_LIMITED,
-						   "this caller already waits on %d sign-ins",
-						   DA_FLOWS_PER_CALLER_MAX));
-		return;
-	}
-	g_hash_table_add (owners, g_strdup (sender));
-	da_account_login_async (req->account, NULL, login_cb, req);
+	return handle_get_token_common (self, invocation, name, options, BUS_GET_TOKEN_FD);
 }
 
 static gboolean
@@ -445,44 +419,10 @@ handle_login (DaDBusManager *skeleton,
 	      DaService *self)
 {
 	g_autoptr(GError) error = NULL;
-	DaAccount *account;
 
 	if (!check_no_options (options, &error))
 		return return_error (invocation, g_steal_pointer (&error));
-	account = da_manager_lookup (self->manager, name, &error);
-	if (account == NULL)
-		return return_error (invocation, g_steal_pointer (&error));
-	da_request_start (da_request_new (self, invocation, account, DA_ACTION_LOGIN, run_login));
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static void
-run_cancel_login (DaRequest *req)
-{
-	g_autoptr(GError) error = NULL;
-
-	if (!da_account_cancel_login (req->account, &error)) {
-		da_request_fail (req, g_steal_pointer (&error));
-		return;
-	}
-	da_dbus_manager_complete_cancel_login (req->self->skeleton, req->invocation);
-	da_request_free (req);
-}
-
-static gboolean
-lookup_and_start (DaService *self,
-		  GDBusMethodInvocation *invocation,
-		  const gchar *name,
-		  const gchar *action,
-		  DaRequestFunc run)
-{
-	g_autoptr(GError) error = NULL;
-	DaAccount *account = da_manager_lookup (self->manager, name, &error);
-
-	if (account == NULL)
-		return return_error (invocation, g_steal_pointer (&error));
-	da_request_start (da_request_new (self, invocation, account, action, run));
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
+	return da_bus_call_start (self, invocation, BUS_LOGIN, name, 0);
 }
 
 static gboolean
@@ -491,26 +431,7 @@ handle_cancel_login (DaDBusManager *skeleton,
 		     const gchar *name,
 		     DaService *self)
 {
-	return lookup_and_start (self, invocation, name, DA_ACTION_LOGIN, run_cancel_login);
-}
-
-static void
-logout_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DaRequest) req = user_data;
-	g_autoptr(GError) error = NULL;
-
-	if (!da_account_logout_finish (DA_ACCOUNT (source), res, &error)) {
-		return_error (req->invocation, g_steal_pointer (&error));
-		return;
-	}
-	da_dbus_manager_complete_logout (req->self->skeleton, req->invocation);
-}
-
-static void
-run_logout (DaRequest *req)
-{
-	da_account_logout_async (req->account, NULL, logout_cb, req);
+	return da_bus_call_start (self, invocation, BUS_CANCEL_LOGIN, name, 0);
 }
 
 static gboolean
@@ -519,26 +440,7 @@ handle_logout (DaDBusManager *skeleton,
 	       const gchar *name,
 	       DaService *self)
 {
-	return lookup_and_start (self, invocation, name, DA_ACTION_LOGOUT, run_logout);
-}
-
-static void
-refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DaRequest) req = user_data;
-	g_autoptr(GError) error = NULL;
-
-	if (!da_account_refresh_finish (DA_ACCOUNT (source), res, &error)) {
-		return_error (req->invocation, g_steal_pointer (&error));
-		return;
-	}
-	da_dbus_manager_complete_refresh (req->self->skeleton, req->invocation);
-}
-
-static void
-run_refresh (DaRequest *req)
-{
-	da_account_refresh_async (req->account, NULL, refresh_cb, req);
+	return da_bus_call_start (self, invocation, BUS_LOGOUT, name, 0);
 }
 
 static gboolean
@@ -547,30 +449,14 @@ handle_refresh (DaDBusManager *skeleton,
 		const gchar *name,
 		DaService *self)
 {
-	return lookup_and_start (self, invocation, name, DA_ACTION_LOGIN, run_refresh);
+	return da_bus_call_start (self, invocation, BUS_REFRESH, name, 0);
 }
 
+/* a caller that leaves the bus stops waiting on its sign-ins */
 static void
 caller_vanished_cb (DaBusCallers *callers, const gchar *bus_name, DaService *self)
 {
-	GHashTableIter iter;
-	gpointer key;
-	gpointer value;
-	g_autoptr(GPtrArray) orphaned = g_ptr_array_new_with_free_func (g_free);
-
-	g_hash_table_iter_init (&iter, self->flow_owners);
-	while (g_hash_table_iter_next (&iter, &key, &value)) {
-		if (g_hash_table_remove (value, bus_name) && g_hash_table_size (value) == 0)
-			g_ptr_array_add (orphaned, g_strdup (key));
-	}
-	for (guint i = 0; i < orphaned->len; i++) {
-		const gchar *name = g_ptr_array_index (orphaned, i);
-		DaAccount *account = da_manager_lookup (self->manager, name, NULL);
-		if (account == NULL || !da_account_cancel_login (account, NULL))
-			continue;
-		g_info ("account %s: the sign-in was cancelled: %s, who started it, left the bus", name,
-			bus_name);
-	}
+	da_pipeline_forget_caller (self->pipeline, bus_name);
 }
 
 /* ---- accounts ---- */
@@ -915,20 +801,11 @@ static void
 account_status_changed_cb (DaManager *manager,
 			   DaAccount *account,
 			   const gchar *state,
-			   GVariant *details,
+			   const DaStatus *details,
 			   DaService *self)
 {
-	const gchar *name = da_account_get_name (account);
-
-	if (g_strcmp0 (state, "awaiting-user") != 0) {
-		g_hash_table_remove (self->flow_owners, name);
-	} else {
-		GHashTable *owners = flow_owners_of (self, name, TRUE);
-		/* no bus caller asked for it: the device did (AutoLogin) */
-		if (g_hash_table_size (owners) == 0)
-			g_hash_table_add (owners, g_strdup ("(device)"));
-	}
-	da_dbus_manager_emit_status_changed (self->skeleton, name, state, details);
+	da_dbus_manager_emit_status_changed (self->skeleton, da_account_get_name (account), state,
+					     status_details (details));
 }
 
 static DaBusAccount *
@@ -1083,10 +960,8 @@ da_service_export (DaService *self, GDBusConnection *connection, GError **error)
 					       DA_MANAGER_OBJECT_PATH, error))
 		return FALSE;
 	self->connection = g_object_ref (connection);
-	self->callers = da_bus_callers_new (
-		connection, da_manager_get_config (self->manager)->token_requests_per_sec);
+	self->callers = da_bus_callers_new (connection);
 	g_signal_connect (self->callers, "vanished", G_CALLBACK (caller_vanished_cb), self);
-	self->authority = da_authority_new ();
 	for (guint i = 0; i < accounts->len; i++) {
 		DaBusAccount *ba = da_bus_account_new (self, g_ptr_array_index (accounts, i));
 		g_hash_table_insert (self->bus_accounts, ba->path, ba);
@@ -1124,8 +999,7 @@ da_service_finalize (GObject *object)
 	g_clear_object (&self->skeleton);
 	g_clear_object (&self->connection);
 	g_clear_object (&self->callers);
-	g_clear_object (&self->authority);
-	g_clear_pointer (&self->flow_owners, g_hash_table_unref);
+	g_clear_object (&self->pipeline);
 	g_clear_object (&self->manager);
 	G_OBJECT_CLASS (da_service_parent_class)->finalize (object);
 }
@@ -1139,28 +1013,20 @@ da_service_class_init (DaServiceClass *klass)
 static void
 da_service_init (DaService *self)
 {
-	self->flow_owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-						   (GDestroyNotify) g_hash_table_unref);
 	/* keyed by their paths, as GDBusObjectManagerServer kept them */
 	self->bus_accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
 						    (GDestroyNotify) da_bus_account_free);
 }
 
-/* polkit, once exported */
-DaAuthority *
-da_service_get_authority (DaService *self)
-{
-	return self->authority;
-}
-
 DaService *
-da_service_new (DaManager *manager)
+da_service_new (DaPipeline *pipeline)
 {
 	DaService *self = g_object_new (DA_TYPE_SERVICE, NULL);
 
 	register_errors ();
-	self->manager = g_object_ref (manager);
-	g_signal_connect_object (manager, "account-status-changed",
+	self->pipeline = g_object_ref (pipeline);
+	self->manager = g_object_ref (da_pipeline_get_manager (pipeline));
+	g_signal_connect_object (self->manager, "account-status-changed",
 				 G_CALLBACK (account_status_changed_cb), self, 0);
 	self->skeleton = da_dbus_manager_skeleton_new ();
 	da_dbus_manager_set_version (self->skeleton, PACKAGE_VERSION);

@@ -3,21 +3,20 @@
 
 #include <gio/gio.h>
 
-#include "da-authority.h"
-#include "da-manager.h"
 #include "da-names.h"
+#include "da-pipeline.h"
 
 G_BEGIN_DECLS
 
-/* The D-Bus front: unpacks calls, asks the core, packs replies. */
+/* The D-Bus front: finds out who calls (once per bus name), unpacks the
+ * call, asks the pipeline, packs the reply; and the objects and their
+ * properties. */
 #define DA_TYPE_SERVICE (da_service_get_type ())
 G_DECLARE_FINAL_TYPE (DaService, da_service, DA, SERVICE, GObject)
 
 DaService *
-da_service_new (DaManager *manager);
+da_service_new (DaPipeline *pipeline);
 gboolean
 da_service_export (DaService *self, GDBusConnection *connection, GError **error);
-DaAuthority *
-da_service_get_authority (DaService *self);
 
 G_END_DECLS

@@ -33,7 +33,7 @@ static guint signals[N_SIGNALS];
 /* One handler per account, here; whoever wants every account's status
  * connects once to the manager (a handler costs about 250 bytes). */
 static void
-account_status_changed_cb (DaAccount *account, const gchar *state, GVariant *details,
+account_status_changed_cb (DaAccount *account, const gchar *state, const DaStatus *details,
 			   DaManager *self)
 {
 	g_signal_emit (self, signals[SIGNAL_ACCOUNT_STATUS_CHANGED], 0, account, state, details);
@@ -158,7 +158,7 @@ da_manager_class_init (DaManagerClass *klass)
 	signals[SIGNAL_ACCOUNT_STATUS_CHANGED] =
 		g_signal_new ("account-status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
 			      0, NULL, NULL, NULL, G_TYPE_NONE, 3, DA_TYPE_ACCOUNT, G_TYPE_STRING,
-			      G_TYPE_VARIANT);
+			      G_TYPE_POINTER);
 }
 
 static void

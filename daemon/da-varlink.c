@@ -12,22 +12,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "da-account.h"
 #include "da-caller.h"
 #include "da-error.h"
 #include "da-json.h"
 #include "da-json-string.h"
-#include "da-rate.h"
 #include "da-secret.h"
 #include "da-varlink.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
-
-/* distinct uids whose rate is remembered; more are served without a limit
- * of their own, like the bus front does with its callers */
-#define DA_VARLINK_UIDS_MAX 4096
 
 /* a Varlink call is two levels deep; json-glib recurses once per level */
 #define DA_VARLINK_JSON_DEPTH_MAX 16
@@ -81,8 +75,7 @@ typedef struct _DaVarlinkConn DaVarlinkConn;
 
 struct _DaVarlinkServer {
 	GObject parent_instance;
-	DaManager *manager;
-	DaAuthority *authority;
+	DaPipeline *pipeline;
 	gchar *path;		/* NULL until listening */
 	dev_t path_dev;		/* the socket file made, to remove only that one */
 	ino_t path_ino;
@@ -91,9 +84,6 @@ struct _DaVarlinkServer {
 	GList *conns;		  /* of DaVarlinkConn */
 	guint n_conns;
 	GHashTable *conns_per_uid; /* uid → count */
-	GHashTable *rates;	   /* uid → DaRate */
-	gdouble rate;		   /* GetToken calls a second per uid */
-	gdouble burst;
 };
 
 G_DEFINE_TYPE (DaVarlinkServer, da_varlink_server, G_TYPE_OBJECT)
@@ -115,12 +105,6 @@ struct _DaVarlinkConn {
 	gboolean processing; /* in conn_process(), which goes on by itself */
 	GCancellable *cancellable;
 };
-
-typedef struct {
-	DaVarlinkConn *conn;
-	DaAccount *account;
-	guint min_validity;
-} DaVarlinkCall;
 
 static void conn_close (DaVarlinkConn *conn);
 static void conn_watch_in (DaVarlinkConn *conn);
@@ -318,87 +302,17 @@ conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
 /* ---- GetToken ---- */
 
 static void
-da_varlink_call_free (DaVarlinkCall *call)
-{
-	conn_unref (call->conn);
-	g_object_unref (call->account);
-	g_free (call);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaVarlinkCall, da_varlink_call_free)
-
-static void
 get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	g_autoptr(DaVarlinkCall) call = user_data;
+	DaVarlinkConn *conn = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(DaToken) token = NULL;
+	g_autoptr(DaToken) token = da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
 
-	token = da_account_get_token_finish (DA_ACCOUNT (source), res, &error);
 	if (token == NULL)
-		conn_reply_gerror (call->conn, g_steal_pointer (&error));
+		conn_reply_gerror (conn, g_steal_pointer (&error));
 	else
-		conn_reply_token (call->conn, token);
-}
-
-static void
-run_get_token (DaVarlinkCall *call)
-{
-	g_autoptr(DaToken) cached = da_account_get_cached_token (call->account, call->min_validity);
-
-	if (cached != NULL) {
-		conn_reply_token (call->conn, cached);
-		da_varlink_call_free (call);
-		return;
-	}
-	da_account_get_token_async (call->account, call->min_validity, call->conn->cancellable,
-				    get_token_cb, call);
-}
-
-static void
-authority_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DaVarlinkCall) call = user_data;
-	g_autoptr(GError) error = NULL;
-
-	if (!da_authority_check_finish (DA_AUTHORITY (source), res, &error)) {
-		g_debug ("varlink: %s refused for uid %u: %s", DA_ACTION_GET_TOKEN, call->conn->uid,
-			 error->message);
-		conn_reply_gerror (call->conn, g_steal_pointer (&error));
-		return;
-	}
-	run_get_token (g_steal_pointer (&call));
-}
-
-/* root; then the account's [Access]; then polkit, as on the bus */
-static void
-authorize (DaVarlinkServer *self, DaVarlinkCall *call)
-{
-	const DaCaller *caller = call->conn->caller;
-
-	if (caller->uid == 0 ||
-	    da_caller_is_allowed_by_config (caller, da_account_get_config (call->account))) {
-		run_get_token (call);
-		return;
-	}
-	da_authority_check_async (self->authority, caller, DA_ACTION_GET_TOKEN,
-				  da_account_get_name (call->account), caller->app_id, FALSE,
-				  call->conn->cancellable, authority_cb, call);
-}
-
-static gboolean
-take_rate (DaVarlinkServer *self, guint32 uid)
-{
-	DaRate *rate = g_hash_table_lookup (self->rates, GUINT_TO_POINTER (uid));
-
-	if (rate == NULL) {
-		if (g_hash_table_size (self->rates) >= DA_VARLINK_UIDS_MAX)
-			return TRUE;
-		rate = g_new0 (DaRate, 1);
-		da_rate_init (rate, self->burst);
-		g_hash_table_insert (self->rates, GUINT_TO_POINTER (uid), rate);
-	}
-	return da_rate_take (rate, self->rate, self->burst);
+		conn_reply_token (conn, token);
+	conn_unref (conn);
 }
 
 /* The caller, from what the kernel says about the peer; once per connection. */
@@ -502,8 +416,6 @@ handle_get_token (DaVarlinkConn *conn, JsonObject *params)
 	g_autoptr(GError) error = NULL;
 	const gchar *name = NULL;
 	const gchar *bad = NULL;
-	DaVarlinkCall *call;
-	DaAccount *account;
 	guint min_validity = 0;
 
 	if (!parse_get_token (params, &name, &min_validity, &bad, &error)) {
@@ -514,26 +426,14 @@ handle_get_token (DaVarlinkConn *conn, JsonObject *params)
 						  "parameter", bad);
 		return;
 	}
-	account = da_manager_lookup (self->manager, name, &error);
-	if (account == NULL) {
-		conn_reply_gerror (conn, g_steal_pointer (&error));
-		return;
-	}
-	if (!take_rate (self, conn->uid)) {
-		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_RATE_LIMITED,
-						      "too many token requests; slow down"));
-		return;
-	}
 	if (!conn_resolve_caller (conn, &error)) {
 		g_message ("varlink: %s", error->message);
 		conn_reply_gerror (conn, g_steal_pointer (&error));
 		return;
 	}
-	call = g_new0 (DaVarlinkCall, 1);
-	call->conn = conn_ref (conn);
-	call->account = g_object_ref (account);
-	call->min_validity = min_validity;
-	authorize (self, call);
+	da_pipeline_get_token_async (self->pipeline, conn->caller, name, min_validity,
+				     DA_PIPELINE_FLAGS_NONE, conn->cancellable, get_token_cb,
+				     conn_ref (conn));
 }
 
 /* ---- org.varlink.service ---- */
@@ -905,8 +805,7 @@ da_varlink_server_dispose (GObject *object)
 		    st.st_ino == self->path_ino)
 			unlink (self->path);
 	}
-	g_clear_object (&self->manager);
-	g_clear_object (&self->authority);
+	g_clear_object (&self->pipeline);
 	G_OBJECT_CLASS (da_varlink_server_parent_class)->dispose (object);
 }
 
@@ -917,7 +816,6 @@ da_varlink_server_finalize (GObject *object)
 
 	g_free (self->path);
 	g_hash_table_unref (self->conns_per_uid);
-	g_hash_table_unref (self->rates);
 	G_OBJECT_CLASS (da_varlink_server_parent_class)->finalize (object);
 }
 
@@ -935,17 +833,13 @@ da_varlink_server_init (DaVarlinkServer *self)
 {
 	self->listen_fd = -1;
 	self->conns_per_uid = g_hash_table_new (NULL, NULL);
-	self->rates = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 DaVarlinkServer *
-da_varlink_server_new (DaManager *manager, DaAuthority *authority)
+da_varlink_server_new (DaPipeline *pipeline)
 {
 	DaVarlinkServer *self = g_object_new (DA_TYPE_VARLINK_SERVER, NULL);
 
-	self->manager = g_object_ref (manager);
-	self->authority = g_object_ref (authority);
-	self->rate = MAX (da_manager_get_config (manager)->token_requests_per_sec, 1);
-	self->burst = self->rate * 2;
+	self->pipeline = g_object_ref (pipeline);
 	return self;
 }

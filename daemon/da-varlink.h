@@ -3,9 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "da-authority.h"
-#include "da-manager.h"
 #include "da-names.h"
+#include "da-pipeline.h"
 
 G_BEGIN_DECLS
 
@@ -20,12 +19,12 @@ G_BEGIN_DECLS
 /* The second front: GetToken over devauthd's own UNIX socket, for callers
  * that want a token with no bus round trips (devauthctl token). Callers
  * are identified by the kernel (SO_PEERCRED, SO_PEERGROUPS, SO_PEERPIDFD,
- * SO_PEERSEC) and authorized exactly as on the bus. */
+ * SO_PEERSEC); the request goes through the same pipeline as the bus's. */
 #define DA_TYPE_VARLINK_SERVER (da_varlink_server_get_type ())
 G_DECLARE_FINAL_TYPE (DaVarlinkServer, da_varlink_server, DA, VARLINK_SERVER, GObject)
 
 DaVarlinkServer *
-da_varlink_server_new (DaManager *manager, DaAuthority *authority);
+da_varlink_server_new (DaPipeline *pipeline);
 gboolean
 da_varlink_server_listen (DaVarlinkServer *self, const gchar *path, GError **error);
 

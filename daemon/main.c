@@ -10,16 +10,20 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 
+#include "da-authority.h"
 #include "da-config.h"
 #include "da-dbus-service.h"
 #include "da-manager.h"
 #include "da-notify.h"
+#include "da-pipeline.h"
 #include "da-varlink.h"
 
 typedef struct {
 	GMainLoop *loop;
 	GDBusConnection *bus;
 	DaManager *manager;
+	DaAuthority *authority; /* polkit, loaded and reached on first use */
+	DaPipeline *pipeline;	/* what either front asks of the core */
 	DaService *service;
 	DaVarlinkServer *varlink;
 	gchar *runtime_dir;
@@ -37,6 +41,8 @@ da_daemon_clear (DaDaemon *d)
 	g_clear_handle_id (&d->trim_id, g_source_remove);
 	g_clear_object (&d->varlink);
 	g_clear_object (&d->service);
+	g_clear_object (&d->pipeline);
+	g_clear_object (&d->authority);
 	g_clear_pointer (&d->runtime_dir, g_free);
 	g_clear_object (&d->manager);
 	g_clear_pointer (&d->loop, g_main_loop_unref);
@@ -68,7 +74,7 @@ static void
 status_changed_cb (DaManager *manager,
 		   DaAccount *account,
 		   const gchar *state,
-		   GVariant *details,
+		   const DaStatus *details,
 		   DaDaemon *d)
 {
 	update_status (d);
@@ -127,7 +133,7 @@ start_varlink (DaDaemon *d)
 			   g_strerror (errno));
 		return;
 	}
-	d->varlink = da_varlink_server_new (d->manager, da_service_get_authority (d->service));
+	d->varlink = da_varlink_server_new (d->pipeline);
 	if (!da_varlink_server_listen (d->varlink, path, &error)) {
 		g_warning ("%s; GetToken is served on the bus only", error->message);
 		g_clear_object (&d->varlink);
@@ -283,7 +289,9 @@ main (int argc, char **argv)
 	}
 	d.loop = g_main_loop_new (NULL, FALSE);
 	d.manager = da_manager_new (g_steal_pointer (&config), state_dir);
-	d.service = da_service_new (d.manager);
+	d.authority = da_authority_new ();
+	d.pipeline = da_pipeline_new (d.manager, DA_AUTHORIZER (d.authority));
+	d.service = da_service_new (d.pipeline);
 	g_signal_connect (d.manager, "account-status-changed", G_CALLBACK (status_changed_cb), &d);
 
 	g_unix_signal_add (SIGTERM, quit_cb, &d);

@@ -768,6 +768,11 @@ class Daemon:
                     "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY", "RUNTIME_DIRECTORY"):
             env.pop(var, None)
         env.update(self.extra_env)
+        try:
+            st = os.stat(self.varlink_socket)
+            stale = (st.st_ino, st.st_mtime_ns)
+        except FileNotFoundError:
+            stale = None
         with open(log_path, "w") as log:
             self.proc = Process(
                 "devauthd",
@@ -784,6 +789,22 @@ class Daemon:
             return owner
 
         self.unique_name = wait_until(owned, START_TIMEOUT, f"devauthd to own {BUS_NAME}")
+
+        # the bus tells others the name is owned before devauthd hears it,
+        # and devauthd makes its Varlink socket (or says it cannot) then; a
+        # socket a killed devauthd left behind is not it
+        def socket_settled():
+            owned()
+            with open(log_path, errors="replace") as f:
+                if "served on the bus only" in f.read():
+                    return True
+            try:
+                st = os.stat(self.varlink_socket)
+            except FileNotFoundError:
+                return False
+            return (st.st_ino, st.st_mtime_ns) != stale
+
+        wait_until(socket_settled, START_TIMEOUT, "devauthd to make its Varlink socket")
         return self
 
     def stop(self, timeout=STOP_TIMEOUT):

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The request pipeline that both fronts call, with a table for polkit:
+ * who is asked about what, who is let through without asking, and the
+ * GetToken rate per caller. No bus, no IdP: the accounts are signed out,
+ * so an authorized GetToken ends in NotSignedIn. */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "da-error.h"
+#include "da-names.h"
+#include "da-pipeline.h"
+
+/* ---- an authorizer that answers from a list and records each question ---- */
+
+#define TEST_TYPE_AUTHORIZER (test_authorizer_get_type ())
+G_DECLARE_FINAL_TYPE (TestAuthorizer, test_authorizer, TEST, AUTHORIZER, GObject)
+
+struct _TestAuthorizer {
+	GObject parent_instance;
+	GArray *allowed_uids; /* of guint32 */
+	GPtrArray *asked;     /* "uid action account interactive" */
+};
+
+static void test_authorizer_iface_init (DaAuthorizerInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (TestAuthorizer, test_authorizer, G_TYPE_OBJECT,
+			 G_IMPLEMENT_INTERFACE (DA_TYPE_AUTHORIZER, test_authorizer_iface_init))
+
+static void
+test_authorizer_check_async (DaAuthorizer *authorizer,
+			     const DaCaller *caller,
+			     const gchar *action_id,
+			     const gchar *account,
+			     gboolean allow_interaction,
+			     GCancellable *cancellable,
+			     GAsyncReadyCallback callback,
+			     gpointer user_data)
+{
+	TestAuthorizer *self = TEST_AUTHORIZER (authorizer);
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+	g_ptr_array_add (self->asked, g_strdup_printf ("%u %s %s %s", caller->uid, action_id, account,
+						       allow_interaction ? "interactive" : "quiet"));
+	for (guint i = 0; i < self->allowed_uids->len; i++) {
+		if (g_array_index (self->allowed_uids, guint32, i) == caller->uid) {
+			g_task_return_boolean (task, TRUE);
+			return;
+		}
+	}
+	g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED, "not authorized");
+}
+
+static gboolean
+test_authorizer_check_finish (DaAuthorizer *authorizer, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean (G_TASK (res), error);
+}
+
+static void
+test_authorizer_iface_init (DaAuthorizerInterface *iface)
+{
+	iface->check_async = test_authorizer_check_async;
+	iface->check_finish = test_authorizer_check_finish;
+}
+
+static void
+test_authorizer_finalize (GObject *object)
+{
+	TestAuthorizer *self = TEST_AUTHORIZER (object);
+
+	g_array_unref (self->allowed_uids);
+	g_ptr_array_unref (self->asked);
+	G_OBJECT_CLASS (test_authorizer_parent_class)->finalize (object);
+}
+
+static void
+test_authorizer_class_init (TestAuthorizerClass *klass)
+{
+	G_OBJECT_CLASS (klass)->finalize = test_authorizer_finalize;
+}
+
+static void
+test_authorizer_init (TestAuthorizer *self)
+{
+	self->allowed_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+	self->asked = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* ---- a daemon's core, with two accounts ---- */
+
+typedef struct {
+	gchar *dir;
+	DaManager *manager;
+	TestAuthorizer *authorizer;
+	DaPipeline *pipeline;
+} Fixture;
+
+static void
+write_file (const gchar *dir, const gchar *name, const gchar *text)
+{
+	g_autofree gchar *path = g_build_filename (dir, name, NULL);
+	g_autoptr(GError) error = NULL;
+
+	g_file_set_contents (path, text, -1, &error);
+	g_assert_no_error (error);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *accounts = NULL;
+	g_autofree gchar *state = NULL;
+	DaConfig *config;
+
+	f->dir = g_dir_make_tmp ("devauthd-pipeline-XXXXXX", &error);
+	g_assert_no_error (error);
+	accounts = g_build_filename (f->dir, "accounts.d", NULL);
+	state = g_build_filename (f->dir, "state", NULL);
+	g_assert_cmpint (g_mkdir (accounts, 0700), ==, 0);
+	/* 5 a second: bursts of 10 */
+	write_file (f->dir, "devauthd.conf",
+		    "[Daemon]\nKeyringName=devauthd-unit-pipeline\nDefaultAccount=acme\n"
+		    "TokenRequestsPerSecond=5\n");
+	/* nothing listens on port 1: nothing here reaches an IdP */
+	write_file (accounts, "acme.conf",
+		    "[Account]\nIssuer=http://127.0.0.1:1\nClientId=tv\n"
+		    "[Access]\nAllowUsers=4242\n");
+	write_file (accounts, "other.conf", "[Account]\nIssuer=http://127.0.0.1:1\nClientId=tv\n");
+	config = da_config_load (f->dir, &error);
+	g_assert_no_error (error);
+	g_assert_cmpuint (config->accounts->len, ==, 2);
+	f->manager = da_manager_new (config, state);
+	f->authorizer = g_object_new (TEST_TYPE_AUTHORIZER, NULL);
+	f->pipeline = da_pipeline_new (f->manager, DA_AUTHORIZER (f->authorizer));
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *state = g_build_filename (f->dir, "state", NULL);
+	g_autofree gchar *accounts = g_build_filename (f->dir, "accounts.d", NULL);
+	g_autofree gchar *acme = g_build_filename (accounts, "acme.conf", NULL);
+	g_autofree gchar *other = g_build_filename (accounts, "other.conf", NULL);
+	g_autofree gchar *conf = g_build_filename (f->dir, "devauthd.conf", NULL);
+
+	g_clear_object (&f->pipeline);
+	g_clear_object (&f->authorizer);
+	g_clear_object (&f->manager);
+	g_unlink (acme);
+	g_unlink (other);
+	g_unlink (conf);
+	g_rmdir (accounts);
+	g_rmdir (state);
+	g_rmdir (f->dir);
+	g_free (f->dir);
+}
+
+static void
+got_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	*(GAsyncResult **) user_data = g_object_ref (res);
+}
+
+static GAsyncResult *
+wait_for (GAsyncResult **res)
+{
+	while (*res == NULL)
+		g_main_context_iteration (NULL, TRUE);
+	return *res;
+}
+
+/* the error GetToken ends with (it never succeeds here) */
+static GError *
+get_token (Fixture *f, const DaCaller *caller, const gchar *account, DaPipelineFlags flags)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(DaToken) token = NULL;
+	GError *error = NULL;
+
+	da_pipeline_get_token_async (f->pipeline, caller, account, 0, flags, NULL, got_cb, &res);
+	token = da_pipeline_get_token_finish (f->pipeline, wait_for (&res), &error);
+	g_assert_null (token);
+	g_assert_nonnull (error);
+	return error;
+}
+
+static GError *
+run (Fixture *f, const DaCaller *caller, DaPipelineAction action, const gchar *account)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	GError *error = NULL;
+
+	da_pipeline_run_async (f->pipeline, caller, action, account, DA_PIPELINE_FLAGS_NONE, NULL,
+			       got_cb, &res);
+	if (da_pipeline_run_finish (f->pipeline, wait_for (&res), &error))
+		return NULL;
+	return error;
+}
+
+static GError *
+login (Fixture *f, const DaCaller *caller, const gchar *account)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(DaStatus) prompt = NULL;
+	GError *error = NULL;
+
+	da_pipeline_login_async (f->pipeline, caller, account, DA_PIPELINE_FLAGS_INTERACTIVE, NULL,
+				 got_cb, &res);
+	prompt = da_pipeline_login_finish (f->pipeline, wait_for (&res), &error);
+	g_assert_null (prompt); /* the IdP cannot be reached */
+	return error;
+}
+
+static void
+assert_asked (Fixture *f, const gchar *const *expected)
+{
+	GPtrArray *asked = f->authorizer->asked;
+
+	g_assert_cmpuint (asked->len, ==, g_strv_length ((gchar **) expected));
+	for (guint i = 0; i < asked->len; i++)
+		g_assert_cmpstr (g_ptr_array_index (asked, i), ==, expected[i]);
+	g_ptr_array_set_size (asked, 0);
+}
+
+/* root and the account's AllowUsers= are let through without polkit;
+ * everyone else is asked about, for that account and action */
+static void
+test_get_token_access (Fixture *f, gconstpointer data)
+{
+	g_autoptr(DaCaller) root = da_caller_new (":1.1", 0, NULL, 0, 100);
+	g_autoptr(DaCaller) listed = da_caller_new (":1.2", 4242, NULL, 0, 101);
+	g_autoptr(DaCaller) stranger = da_caller_new (":1.3", 1000, NULL, 0, 102);
+	g_autoptr(DaCaller) admitted = da_caller_new (":1.4", 1001, NULL, 0, 103);
+	g_autoptr(GError) error = NULL;
+	guint32 uid = 1001;
+
+	g_array_append_val (f->authorizer->allowed_uids, uid);
+
+	error = get_token (f, root, "acme", DA_PIPELINE_FLAGS_NONE);
+	g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+	g_clear_error (&error);
+	error = get_token (f, listed, "acme", DA_PIPELINE_FLAGS_NONE);
+	g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+	g_clear_error (&error);
+	assert_asked (f, (const gchar *[]) {NULL});
+
+	/* AllowUsers= of acme says nothing about other */
+	error = get_token (f, listed, "other", DA_PIPELINE_FLAGS_NONE);
+	g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
+	g_clear_error (&error);
+	error = get_token (f, stranger, "", DA_PIPELINE_FLAGS_INTERACTIVE);
+	g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
+	g_clear_error (&error);
+	error = get_token (f, admitted, "acme", DA_PIPELINE_FLAGS_NONE);
+	g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+	g_clear_error (&error);
+	assert_asked (f, (const gchar *[]) {"4242 " DA_ACTION_GET_TOKEN " other quiet",
+					    "1000 " DA_ACTION_GET_TOKEN " acme interactive",
+					    "1001 " DA_ACTION_GET_TOKEN " acme quiet", NULL});
+
+	/* an unknown account is refused before anyone is asked */
+	error = get_token (f, stranger, "nope", DA_PIPELINE_FLAGS_NONE);
+	g_assert_error (error, DA_ERROR, DA_ERROR_NO_SUCH_ACCOUNT);
+	assert_asked (f, (const gchar *[]) {NULL});
+}
+
+/* sign-in, cancel and refresh are org.devauth.login, logout its own
+ * action; [Access] lets nobody sign in or out, root is never asked */
+static void
+test_actions (Fixture *f, gconstpointer data)
+{
+	g_autoptr(DaCaller) root = da_caller_new (":1.1", 0, NULL, 0, 100);
+	g_autoptr(DaCaller) listed = da_caller_new (":1.2", 4242, NULL, 0, 101);
+	g_autoptr(GError) error = NULL;
+
+	error = login (f, listed, "acme");
+	g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
+	g_clear_error (&error);
+	error = run (f, listed, DA_PIPELINE_CANCEL_LOGIN, "acme");
+	g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
+	g_clear_error (&error);
+	error = run (f, listed, DA_PIPELINE_REFRESH, "acme");
+	g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
+	g_clear_error (&error);
+	error = run (f, listed, DA_PIPELINE_LOGOUT, "acme");
+	g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
+	g_clear_error (&error);
+	assert_asked (f, (const gchar *[]) {"4242 " DA_ACTION_LOGIN " acme interactive",
+					    "4242 " DA_ACTION_LOGIN " acme quiet",
+					    "4242 " DA_ACTION_LOGIN " acme quiet",
+					    "4242 " DA_ACTION_LOGOUT " acme quiet", NULL});
+
+	/* root: past the rules, to the account itself */
+	error = run (f, root, DA_PIPELINE_CANCEL_LOGIN, "acme");
+	g_assert_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull (strstr (error->message, "no sign-in running"));
+	g_clear_error (&error);
+	error = run (f, root, DA_PIPELINE_REFRESH, "acme");
+	g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+	assert_asked (f, (const gchar *[]) {NULL});
+}
+
+/* bursts of twice the rate per caller, root too; another caller has its
+ * own; a caller that left starts afresh */
+static void
+test_rate (Fixture *f, gconstpointer data)
+{
+	g_autoptr(DaCaller) first = da_caller_new (":1.1", 0, NULL, 0, 100);
+	g_autoptr(DaCaller) second = da_caller_new (":1.2", 0, NULL, 0, 101);
+	g_autoptr(DaCaller) socket_caller = da_caller_new (NULL, 0, NULL, 0, 102);
+	guint refused = 0;
+
+	for (guint i = 0; i < 30; i++) {
+		g_autoptr(GError) error = get_token (f, first, "acme", DA_PIPELINE_FLAGS_NONE);
+		if (g_error_matches (error, DA_ERROR, DA_ERROR_RATE_LIMITED))
+			refused++;
+		else
+			g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+	}
+	/* 10, and at most one more refilled while the loop ran */
+	g_assert_cmpuint (refused, >=, 19);
+	g_assert_cmpuint (refused, <=, 20);
+
+	for (guint i = 0; i < 5; i++) {
+		g_autoptr(GError) error = get_token (f, second, "acme", DA_PIPELINE_FLAGS_NONE);
+		g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+		g_clear_error (&error);
+		error = get_token (f, socket_caller, "acme", DA_PIPELINE_FLAGS_NONE);
+		g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+	}
+
+	da_pipeline_forget_caller (f->pipeline, ":1.1");
+	{
+		g_autoptr(GError) error = get_token (f, first, "acme", DA_PIPELINE_FLAGS_NONE);
+		g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
+	}
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	g_test_add ("/devauthd/pipeline/get-token-access", Fixture, NULL, fixture_set_up,
+		    test_get_token_access, fixture_tear_down);
+	g_test_add ("/devauthd/pipeline/actions", Fixture, NULL, fixture_set_up, test_actions,
+		    fixture_tear_down);
+	g_test_add ("/devauthd/pipeline/rate", Fixture, NULL, fixture_set_up, test_rate,
+		    fixture_tear_down);
+	return g_test_run ();
+}
