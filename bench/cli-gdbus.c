@@ -25,8 +25,9 @@ main (void)
 		return 1;
 	reply = g_dbus_connection_call_with_unix_fd_list_sync (
 		bus, "org.devauth.DeviceAuth1", "/org/devauth/DeviceAuth1",
-		"org.devauth.DeviceAuth1.Manager", "GetTokenFd", g_variant_new ("(sa{sv})", "", NULL),
-		G_VARIANT_TYPE ("(ha{sv})"), G_DBUS_CALL_FLAGS_NONE, 25000, NULL, &fds, NULL, &error);
+		"org.devauth.DeviceAuth1.Manager", "GetTokenFd",
+		g_variant_new ("(sa{sv})", "", NULL), G_VARIANT_TYPE ("(ha{sv})"),
+		G_DBUS_CALL_FLAGS_NONE, 25000, NULL, &fds, NULL, &error);
 	if (reply == NULL) {
 		g_printerr ("%s\n", error->message);
 		return 1;

@@ -36,9 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CLIENTS   256
-#define MAX_COUNT     10000000
-#define MAX_SECONDS   7200
+#define MAX_CLIENTS	256
+#define MAX_COUNT	10000000
+#define MAX_SECONDS	7200
 #define SOAK_ERRORS_MAX 100000
 
 typedef struct {
@@ -147,7 +147,11 @@ pct_us (const gint64 *sorted, guint n, gdouble p)
 /* ---- latency: one connection, calls one after the other ---- */
 
 static void
-print_latency (const gchar *dest, const gchar *method, gint64 *lat, gint count, guint errors,
+print_latency (const gchar *dest,
+	       const gchar *method,
+	       gint64 *lat,
+	       gint count,
+	       guint errors,
 	       const gchar *first_error)
 {
 	gint64 sum = 0;
@@ -155,11 +159,12 @@ print_latency (const gchar *dest, const gchar *method, gint64 *lat, gint count, 
 	for (gint i = 0; i < count; i++)
 		sum += lat[i];
 	qsort (lat, count, sizeof (gint64), (int (*) (const void *, const void *)) cmp_i64);
-	g_print ("{\"dest\":\"%s\",\"method\":\"%s\",\"n\":%d,\"errors\":%u,\"first_error\":\"%s\","
-		 "\"mean_us\":%.2f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"max_us\":%.2f}",
-		 dest, method, count, errors, first_error != NULL ? first_error : "",
-		 sum / 1000.0 / count, pct_us (lat, count, 0.50), pct_us (lat, count, 0.90),
-		 pct_us (lat, count, 0.99), lat[count - 1] / 1000.0);
+	g_print (
+		"{\"dest\":\"%s\",\"method\":\"%s\",\"n\":%d,\"errors\":%u,\"first_error\":\"%s\","
+		"\"mean_us\":%.2f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"max_us\":%.2f}",
+		dest, method, count, errors, first_error != NULL ? first_error : "",
+		sum / 1000.0 / count, pct_us (lat, count, 0.50), pct_us (lat, count, 0.90),
+		pct_us (lat, count, 0.99), lat[count - 1] / 1000.0);
 }
 
 /* With @dest2, calls alternate between the two destinations, so that both
@@ -210,7 +215,8 @@ run_latency (const Target *t, const gchar *dest2, gint count, gint warmup)
 	for (int k = 0; k < n_targets; k++) {
 		if (k > 0)
 			g_print (",");
-		print_latency (targets[k]->dest, t->method, lat[k], count, errors[k], first_error[k]);
+		print_latency (targets[k]->dest, t->method, lat[k], count, errors[k],
+			       first_error[k]);
 		g_free (lat[k]);
 		g_free (first_error[k]);
 	}
@@ -302,7 +308,9 @@ run_children (const Target *t, int n, ChildFunc fn, gpointer data, gdouble limit
 					g_string_append_c (children[i].result, 'R');
 					ready++;
 				} else {
-					g_printerr ("bench-client: child %d failed before it was ready\n", i);
+					g_printerr (
+						"bench-client: child %d failed before it was ready\n",
+						i);
 					ok = FALSE;
 				}
 			}
@@ -359,9 +367,9 @@ run_children (const Target *t, int n, ChildFunc fn, gpointer data, gdouble limit
 			ok = FALSE;
 		close (children[i].result_fd);
 		/* without the leading "R" */
-		g_ptr_array_add (results, g_strdup (children[i].result->len > 0
-							    ? children[i].result->str + 1
-							    : ""));
+		g_ptr_array_add (
+			results,
+			g_strdup (children[i].result->len > 0 ? children[i].result->str + 1 : ""));
 		g_string_free (children[i].result, TRUE);
 	}
 	g_free (children);
@@ -420,7 +428,8 @@ run_throughput (const Target *t, int clients, gdouble seconds)
 {
 	ThroughputData d = {seconds};
 	gint64 go = 0;
-	g_autoptr(GPtrArray) results = run_children (t, clients, throughput_child, &d, seconds + 60, &go);
+	g_autoptr(GPtrArray) results =
+		run_children (t, clients, throughput_child, &d, seconds + 60, &go);
 	guint64 calls = 0;
 	guint64 errors = 0;
 	gdouble rate = 0;
@@ -430,9 +439,8 @@ run_throughput (const Target *t, int clients, gdouble seconds)
 	for (guint i = 0; i < results->len; i++) {
 		guint64 c = 0, e = 0;
 		gdouble el = 0;
-		if (sscanf (g_ptr_array_index (results, i), "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-							    " %lf",
-			    &c, &e, &el) != 3 ||
+		if (sscanf (g_ptr_array_index (results, i),
+			    "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %lf", &c, &e, &el) != 3 ||
 		    el <= 0)
 			return 1;
 		calls += c;
@@ -440,7 +448,8 @@ run_throughput (const Target *t, int clients, gdouble seconds)
 		rate += c / el;
 	}
 	g_print ("{\"mode\":\"throughput\",\"method\":\"%s\",\"clients\":%d,\"seconds\":%.1f,"
-		 "\"calls\":%" G_GUINT64_FORMAT ",\"errors\":%" G_GUINT64_FORMAT ",\"calls_per_s\":%.1f}\n",
+		 "\"calls\":%" G_GUINT64_FORMAT ",\"errors\":%" G_GUINT64_FORMAT
+		 ",\"calls_per_s\":%.1f}\n",
 		 t->method, clients, seconds, calls, errors, rate);
 	return errors == 0 ? 0 : 1;
 }
@@ -549,8 +558,8 @@ soak_child (const Target *t, int index, int go_fd, int out_fd, gpointer data)
 		}
 		if (!ok && n_errors < SOAK_ERRORS_MAX) {
 			g_autofree gchar *esc = g_strescape (e, NULL);
-			g_string_append_printf (out, "%s[%.3f,%.3f,\"%s\",\"%s\"]", n_errors > 0 ? "," : "",
-						w0, ms, account, esc);
+			g_string_append_printf (out, "%s[%.3f,%.3f,\"%s\",\"%s\"]",
+						n_errors > 0 ? "," : "", w0, ms, account, esc);
 			n_errors++;
 		}
 		if (d->interval_ms > 0)
@@ -558,8 +567,8 @@ soak_child (const Target *t, int index, int go_fd, int out_fd, gpointer data)
 	}
 	g_string_append_printf (out, "],\"calls\":%" G_GUINT64_FORMAT ",\"per_second\":[", calls);
 	for (guint s = 0; s < n_seconds; s++)
-		g_string_append_printf (out, "%s[%" G_GUINT64_FORMAT ",%.3f]", s > 0 ? "," : "", count[s],
-					max_ms[s]);
+		g_string_append_printf (out, "%s[%" G_GUINT64_FORMAT ",%.3f]", s > 0 ? "," : "",
+					count[s], max_ms[s]);
 	g_string_append (out, "]}\n");
 	g_free (count);
 	g_free (max_ms);
@@ -572,7 +581,11 @@ soak_child (const Target *t, int index, int go_fd, int out_fd, gpointer data)
 }
 
 static int
-run_soak (const Target *t, int clients, gdouble seconds, const gchar *accounts, gint interval_ms,
+run_soak (const Target *t,
+	  int clients,
+	  gdouble seconds,
+	  const gchar *accounts,
+	  gint interval_ms,
 	  const gchar *out_dir)
 {
 	SoakData d = {seconds, interval_ms, g_strsplit (accounts, ",", -1), out_dir};
@@ -610,7 +623,8 @@ run_startup (int runs, const gchar *log_path, char **argv)
 
 	for (int run = 0; run < runs; run++) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		g_autofree gchar *name = g_strdup_printf ("bench-notify-%d-%d", (int) getpid (), run);
+		g_autofree gchar *name =
+			g_strdup_printf ("bench-notify-%d-%d", (int) getpid (), run);
 		int sock = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		socklen_t salen;
 		gint64 t0;
@@ -699,21 +713,26 @@ main (int argc, char **argv)
 	const GOptionEntry entries[] = {
 		{"address", 0, 0, G_OPTION_ARG_STRING, &address, "Bus address", "ADDR"},
 		{"dest", 0, 0, G_OPTION_ARG_STRING, &dest, "Destination bus name", "NAME"},
-		{"dest2", 0, 0, G_OPTION_ARG_STRING, &dest2, "latency: alternate with this one", "NAME"},
+		{"dest2", 0, 0, G_OPTION_ARG_STRING, &dest2, "latency: alternate with this one",
+		 "NAME"},
 		{"method", 0, 0, G_OPTION_ARG_STRING, &method, "GetToken or GetTokenFd", "M"},
 		{"account", 0, 0, G_OPTION_ARG_STRING, &account, "Account (default \"\")", "A"},
 		{"accounts", 0, 0, G_OPTION_ARG_STRING, &accounts, "soak: comma-separated", "A,B"},
-		{"min-validity", 0, 0, G_OPTION_ARG_INT, &t.min_validity, "min-validity option", "S"},
+		{"min-validity", 0, 0, G_OPTION_ARG_INT, &t.min_validity, "min-validity option",
+		 "S"},
 		{"timeout-ms", 0, 0, G_OPTION_ARG_INT, &t.timeout_ms, "Per call", "MS"},
 		{"count", 0, 0, G_OPTION_ARG_INT, &count, "latency: calls", "N"},
 		{"warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "latency: warm-up calls", "N"},
 		{"clients", 0, 0, G_OPTION_ARG_INT, &clients, "Processes", "N"},
 		{"seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "Duration", "S"},
-		{"interval-ms", 0, 0, G_OPTION_ARG_INT, &interval_ms, "soak: pause between calls", "MS"},
+		{"interval-ms", 0, 0, G_OPTION_ARG_INT, &interval_ms, "soak: pause between calls",
+		 "MS"},
 		{"out", 0, 0, G_OPTION_ARG_FILENAME, &out_dir, "soak: output directory", "DIR"},
 		{"runs", 0, 0, G_OPTION_ARG_INT, &runs, "startup: runs", "N"},
-		{"log", 0, 0, G_OPTION_ARG_FILENAME, &log_path, "startup: output of the program", "F"},
-		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "MODE [-- ARGV]"},
+		{"log", 0, 0, G_OPTION_ARG_FILENAME, &log_path, "startup: output of the program",
+		 "F"},
+		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL,
+		 "MODE [-- ARGV]"},
 		{NULL},
 	};
 

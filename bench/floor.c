@@ -28,23 +28,22 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-static const gchar introspection_xml[] =
-	"<node>"
-	" <interface name='org.devauth.DeviceAuth1.Manager'>"
-	"  <method name='GetToken'>"
-	"   <arg type='s' name='account' direction='in'/>"
-	"   <arg type='a{sv}' name='options' direction='in'/>"
-	"   <arg type='s' name='token' direction='out'/>"
-	"   <arg type='a{sv}' name='info' direction='out'/>"
-	"  </method>"
-	"  <method name='GetTokenFd'>"
-	"   <arg type='s' name='account' direction='in'/>"
-	"   <arg type='a{sv}' name='options' direction='in'/>"
-	"   <arg type='h' name='fd' direction='out'/>"
-	"   <arg type='a{sv}' name='info' direction='out'/>"
-	"  </method>"
-	" </interface>"
-	"</node>";
+static const gchar introspection_xml[] = "<node>"
+					 " <interface name='org.devauth.DeviceAuth1.Manager'>"
+					 "  <method name='GetToken'>"
+					 "   <arg type='s' name='account' direction='in'/>"
+					 "   <arg type='a{sv}' name='options' direction='in'/>"
+					 "   <arg type='s' name='token' direction='out'/>"
+					 "   <arg type='a{sv}' name='info' direction='out'/>"
+					 "  </method>"
+					 "  <method name='GetTokenFd'>"
+					 "   <arg type='s' name='account' direction='in'/>"
+					 "   <arg type='a{sv}' name='options' direction='in'/>"
+					 "   <arg type='h' name='fd' direction='out'/>"
+					 "   <arg type='a{sv}' name='info' direction='out'/>"
+					 "  </method>"
+					 " </interface>"
+					 "</node>";
 
 typedef struct {
 	GMainLoop *loop;
@@ -128,9 +127,8 @@ method_call_cb (GDBusConnection *connection,
 		g_object_unref (fds);
 		return;
 	}
-	g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
-					       G_DBUS_ERROR_UNKNOWN_METHOD, "no method %s",
-					       method_name);
+	g_dbus_method_invocation_return_error (
+		invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD, "no method %s", method_name);
 }
 
 static const GDBusInterfaceVTable vtable = {method_call_cb, NULL, NULL, {0}};
@@ -143,8 +141,9 @@ bus_acquired_cb (GDBusConnection *connection, const gchar *name, gpointer user_d
 	g_autoptr(GDBusNodeInfo) node = g_dbus_node_info_new_for_xml (introspection_xml, &error);
 
 	g_assert_no_error (error);
-	f->registration_id = g_dbus_connection_register_object (
-		connection, "/org/devauth/DeviceAuth1", node->interfaces[0], &vtable, f, NULL, &error);
+	f->registration_id =
+		g_dbus_connection_register_object (connection, "/org/devauth/DeviceAuth1",
+						   node->interfaces[0], &vtable, f, NULL, &error);
 	if (f->registration_id == 0) {
 		g_printerr ("bench-floor: cannot register the object: %s\n", error->message);
 		f->exit_code = 1;
@@ -190,16 +189,18 @@ main (int argc, char **argv)
 		{"name", 0, 0, G_OPTION_ARG_STRING, &name, "Bus name to own", "NAME"},
 		{"token-size", 0, 0, G_OPTION_ARG_INT, &token_size, "Bytes in the token", "N"},
 		{"scope", 0, 0, G_OPTION_ARG_STRING, &f.scope, "scope in the info", "S"},
-		{"expires-at", 0, 0, G_OPTION_ARG_INT64, &expires_at, "expires-at in the info", "T"},
+		{"expires-at", 0, 0, G_OPTION_ARG_INT64, &expires_at, "expires-at in the info",
+		 "T"},
 		{NULL},
 	};
 	guint owner_id;
 
 	g_option_context_add_main_entries (ctx, entries, NULL);
-	if (!g_option_context_parse (ctx, &argc, &argv, &error) || name == NULL || token_size <= 0 ||
-	    token_size > 65536) {
-		g_printerr ("usage: bench-floor --name NAME --token-size N [--scope S] [--expires-at T]%s%s\n",
-			    error != NULL ? ": " : "", error != NULL ? error->message : "");
+	if (!g_option_context_parse (ctx, &argc, &argv, &error) || name == NULL ||
+	    token_size <= 0 || token_size > 65536) {
+		g_printerr (
+			"usage: bench-floor --name NAME --token-size N [--scope S] [--expires-at T]%s%s\n",
+			error != NULL ? ": " : "", error != NULL ? error->message : "");
 		return 2;
 	}
 	f.token = g_malloc (token_size + 1);

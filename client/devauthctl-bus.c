@@ -26,26 +26,27 @@ typedef struct {
 } DaVerb;
 
 static const DaVerb da_verbs[] = {
-	{ "login", da_cmd_login, "Sign an account in with a code and a QR code" },
-	{ "status", da_cmd_status, "Show the state of one or all accounts" },
-	{ "list", da_cmd_list, "List the accounts and their states" },
-	{ "token", da_cmd_token, "Print an access token" },
-	{ "logout", da_cmd_logout, "Sign an account out and forget its tokens" },
-	{ "cancel", da_cmd_cancel, "Stop a running sign-in" },
-	{ "refresh", da_cmd_refresh, "Refresh an access token now" },
-	{ "watch", da_cmd_watch, "Print status changes as they happen" },
-	{ "wait", da_cmd_wait, "Wait until accounts are signed in" },
+	{"login", da_cmd_login, "Sign an account in with a code and a QR code"},
+	{"status", da_cmd_status, "Show the state of one or all accounts"},
+	{"list", da_cmd_list, "List the accounts and their states"},
+	{"token", da_cmd_token, "Print an access token"},
+	{"logout", da_cmd_logout, "Sign an account out and forget its tokens"},
+	{"cancel", da_cmd_cancel, "Stop a running sign-in"},
+	{"refresh", da_cmd_refresh, "Refresh an access token now"},
+	{"watch", da_cmd_watch, "Print status changes as they happen"},
+	{"wait", da_cmd_wait, "Wait until accounts are signed in"},
 };
 
 static void
 da_print_help (void)
 {
-	g_print ("Usage:\n"
-		 "  devauthctl [--version] [--help] VERB [OPTION…]\n"
-		 "\n"
-		 "Sign this device in to an identity provider and get access tokens from devauthd.\n"
-		 "\n"
-		 "Verbs:\n");
+	g_print (
+		"Usage:\n"
+		"  devauthctl [--version] [--help] VERB [OPTION…]\n"
+		"\n"
+		"Sign this device in to an identity provider and get access tokens from devauthd.\n"
+		"\n"
+		"Verbs:\n");
 	for (gsize i = 0; i < G_N_ELEMENTS (da_verbs); i++)
 		g_print ("  %-9s %s\n", da_verbs[i].name, da_verbs[i].summary);
 	g_print ("\n"

@@ -62,7 +62,7 @@ da_parse_seconds (const gchar *str, guint *out)
 		return FALSE;
 	if (!g_ascii_string_to_unsigned (str, 10, 0, G_MAXUINT32, &value, NULL))
 		return FALSE;
-	*out = (guint)value;
+	*out = (guint) value;
 	return TRUE;
 }
 
@@ -119,7 +119,8 @@ da_print_error (const GError *error)
 	g_dbus_error_strip_remote_error (copy);
 	message = da_sanitize (copy->message);
 	if (da_error_is_not_started (error)) {
-		g_printerr ("devauthctl: devauthd is not running and could not be started: %s\n", message);
+		g_printerr ("devauthctl: devauthd is not running and could not be started: %s\n",
+			    message);
 		return;
 	}
 	g_printerr ("devauthctl: %s\n", message);
@@ -175,14 +176,13 @@ da_manager_proxy_new (GDBusProxyFlags flags, GError **error)
 	if (bus == NULL)
 		return NULL;
 	/* auto-start stays on: D-Bus activation starts devauthd when it can */
-	manager = da_dbus_manager_proxy_new_sync (bus, flags, DA_BUS_NAME, DA_MANAGER_OBJECT_PATH, NULL, error);
+	manager = da_dbus_manager_proxy_new_sync (bus, flags, DA_BUS_NAME, DA_MANAGER_OBJECT_PATH,
+						  NULL, error);
 	if (manager == NULL)
 		return NULL;
 	owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (manager));
 	if (owner == NULL) {
-		g_set_error_literal (error,
-				     G_DBUS_ERROR,
-				     G_DBUS_ERROR_NAME_HAS_NO_OWNER,
+		g_set_error_literal (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER,
 				     "devauthd is not running");
 		return NULL;
 	}
@@ -202,17 +202,11 @@ da_account_load_properties (DaDBusAccount *account, GError **error)
 	const gchar *name;
 	GVariant *value;
 
-	reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (proxy),
-					     g_dbus_proxy_get_name (proxy),
-					     g_dbus_proxy_get_object_path (proxy),
-					     "org.freedesktop.DBus.Properties",
-					     "GetAll",
-					     g_variant_new ("(s)", g_dbus_proxy_get_interface_name (proxy)),
-					     G_VARIANT_TYPE ("(a{sv})"),
-					     G_DBUS_CALL_FLAGS_NONE,
-					     -1,
-					     NULL,
-					     error);
+	reply = g_dbus_connection_call_sync (
+		g_dbus_proxy_get_connection (proxy), g_dbus_proxy_get_name (proxy),
+		g_dbus_proxy_get_object_path (proxy), "org.freedesktop.DBus.Properties", "GetAll",
+		g_variant_new ("(s)", g_dbus_proxy_get_interface_name (proxy)),
+		G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
 	if (reply == NULL)
 		return FALSE;
 	properties = g_variant_get_child_value (reply, 0);
@@ -223,19 +217,20 @@ da_account_load_properties (DaDBusAccount *account, GError **error)
 }
 
 DaDBusAccount *
-da_account_proxy_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error)
+da_account_proxy_new (DaDBusManager *manager,
+		      const gchar *path,
+		      GDBusProxyFlags flags,
+		      GError **error)
 {
 	GDBusProxy *manager_proxy = G_DBUS_PROXY (manager);
 	g_autoptr(DaDBusAccount) account = NULL;
 	g_auto(GStrv) names = NULL;
 
 	/* the manager proxy has started devauthd already */
-	account = da_dbus_account_proxy_new_sync (g_dbus_proxy_get_connection (manager_proxy),
-						  flags | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
-						  DA_BUS_NAME,
-						  path,
-						  NULL,
-						  error);
+	account = da_dbus_account_proxy_new_sync (
+		g_dbus_proxy_get_connection (manager_proxy),
+		flags | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION, DA_BUS_NAME, path,
+		NULL, error);
 	if (account == NULL)
 		return NULL;
 	names = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (account));
@@ -269,9 +264,7 @@ da_find_account_path (GVariant *accounts, const gchar *name, GError **error)
 		return g_strdup (path);
 	}
 	if (name[0] == '\0') {
-		g_set_error_literal (error,
-				     G_IO_ERROR,
-				     G_IO_ERROR_NOT_FOUND,
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
 				     n_accounts == 0 ? "no account is configured"
 						     : "several accounts are configured; name one");
 		return NULL;
@@ -296,17 +289,16 @@ da_call_flags (void)
 
 /* Calls a Manager method that takes just the account and returns nothing. */
 gboolean
-da_manager_call_account (DaDBusManager *manager, const gchar *method, const gchar *account, GError **error)
+da_manager_call_account (DaDBusManager *manager,
+			 const gchar *method,
+			 const gchar *account,
+			 GError **error)
 {
 	g_autoptr(GVariant) reply = NULL;
 
-	reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (manager),
-					method,
-					g_variant_new ("(s)", account),
-					da_call_flags (),
-					G_MAXINT,
-					NULL,
-					error);
+	reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (manager), method,
+					g_variant_new ("(s)", account), da_call_flags (), G_MAXINT,
+					NULL, error);
 	return reply != NULL;
 }
 
@@ -348,8 +340,8 @@ da_sanitize (const gchar *str)
 	while (*p != '\0') {
 		gunichar c = g_utf8_get_char_validated (p, -1);
 
-		if (c == (gunichar)-1 || c == (gunichar)-2) {
-			g_string_append_printf (out, "\\x%02x", (guchar)*p);
+		if (c == (gunichar) -1 || c == (gunichar) -2) {
+			g_string_append_printf (out, "\\x%02x", (guchar) *p);
 			p++;
 			continue;
 		}
@@ -389,8 +381,7 @@ da_format_span (gint64 seconds)
 		return g_strdup_printf ("%" G_GINT64_FORMAT " h", seconds / 3600);
 	if (seconds < 86400)
 		return g_strdup_printf ("%" G_GINT64_FORMAT " h %" G_GINT64_FORMAT " min",
-					seconds / 3600,
-					(seconds % 3600) / 60);
+					seconds / 3600, (seconds % 3600) / 60);
 	if (seconds < 2 * 86400)
 		return g_strdup ("1 day");
 	return g_strdup_printf ("%" G_GINT64_FORMAT " days", seconds / 86400);
@@ -419,11 +410,9 @@ da_format_countdown (gint64 seconds)
 	if (seconds < 0)
 		seconds = 0;
 	if (seconds >= 3600)
-		return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d",
-					seconds / 3600,
-					(int)(seconds % 3600 / 60),
-					(int)(seconds % 60));
-	return g_strdup_printf ("%d:%02d", (int)(seconds / 60), (int)(seconds % 60));
+		return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+					(int) (seconds % 3600 / 60), (int) (seconds % 60));
+	return g_strdup_printf ("%d:%02d", (int) (seconds / 60), (int) (seconds % 60));
 }
 
 /* Borrowed from @details; "" when the key is missing or not a string. */
@@ -460,13 +449,10 @@ da_prompt_print (GVariant *prompt, const DaPromptOptions *options)
 	g_autofree gchar *uri = da_sanitize (da_details_lookup_string (prompt, "verification-uri"));
 	g_autofree gchar *code = da_sanitize (da_details_lookup_string (prompt, "user-code"));
 	g_autofree gchar *complete =
-	    da_sanitize (da_details_lookup_string (prompt, "verification-uri-complete"));
+		da_sanitize (da_details_lookup_string (prompt, "verification-uri-complete"));
 
-	g_print ("To sign in, visit\n\n    %s\n\nand enter the code\n\n    %s%s%s\n\n",
-		 uri,
-		 color ? "\033[1m" : "",
-		 code,
-		 color ? "\033[0m" : "");
+	g_print ("To sign in, visit\n\n    %s\n\nand enter the code\n\n    %s%s%s\n\n", uri,
+		 color ? "\033[1m" : "", code, color ? "\033[0m" : "");
 	if (complete[0] != '\0' && !g_str_equal (complete, uri))
 		g_print ("or open %s\n", complete);
 	if (options->show_qr)

@@ -82,7 +82,10 @@ da_bus_get (GError **error);
 DaDBusManager *
 da_manager_proxy_new (GDBusProxyFlags flags, GError **error);
 DaDBusAccount *
-da_account_proxy_new (DaDBusManager *manager, const gchar *path, GDBusProxyFlags flags, GError **error);
+da_account_proxy_new (DaDBusManager *manager,
+		      const gchar *path,
+		      GDBusProxyFlags flags,
+		      GError **error);
 GVariant *
 da_list_accounts (DaDBusManager *manager, GError **error);
 gchar *
@@ -90,7 +93,10 @@ da_find_account_path (GVariant *accounts, const gchar *name, GError **error);
 GDBusCallFlags
 da_call_flags (void);
 gboolean
-da_manager_call_account (DaDBusManager *manager, const gchar *method, const gchar *account, GError **error);
+da_manager_call_account (DaDBusManager *manager,
+			 const gchar *method,
+			 const gchar *account,
+			 GError **error);
 
 /* text */
 gboolean

@@ -27,12 +27,12 @@
 typedef struct {
 	GMainLoop *loop;
 	DaDBusManager *manager;
-	GVariant *accounts;	  /* ListAccounts() */
+	GVariant *accounts;	   /* ListAccounts() */
 	GCancellable *cancellable; /* of the Login() call */
-	gchar *account;		  /* as asked for; "" is the default account */
-	gchar *name;		  /* the account's own name, once known */
-	gchar *user_code;	  /* of the prompt on screen */
-	gint64 expires_at;	  /* of the code on screen; 0 when not known */
+	gchar *account;		   /* as asked for; "" is the default account */
+	gchar *name;		   /* the account's own name, once known */
+	gchar *user_code;	   /* of the prompt on screen */
+	gint64 expires_at;	   /* of the code on screen; 0 when not known */
 	DaPromptOptions prompt;
 	gsize countdown_len; /* width of the countdown on the terminal line */
 	guint countdown_id;
@@ -196,8 +196,8 @@ da_login_exit_code_for (const gchar *error)
 static void
 da_login_succeed (DaLogin *self, const gchar *user_name, const gchar *subject)
 {
-	g_autofree gchar *safe = da_sanitize (user_name != NULL && user_name[0] != '\0' ? user_name
-										 : subject);
+	g_autofree gchar *safe =
+		da_sanitize (user_name != NULL && user_name[0] != '\0' ? user_name : subject);
 
 	if (!da_login_finish (self, DA_EXIT_OK))
 		return;
@@ -231,8 +231,7 @@ da_login_on_status_changed (DaDBusManager *manager,
 		return;
 	}
 	if (error[0] != '\0') {
-		da_login_fail (self,
-			       da_login_exit_code_for (error),
+		da_login_fail (self, da_login_exit_code_for (error),
 			       description[0] != '\0' ? description : error);
 		return;
 	}
@@ -264,13 +263,10 @@ da_login_on_signal (gpointer user_data)
 		return G_SOURCE_CONTINUE;
 	/* errors do not matter: the flow may be over already, and leaving the
 	 * bus stops a flow that nobody else waits on */
-	reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (self->manager),
-					"CancelLogin",
-					g_variant_new ("(s)", self->name != NULL ? self->name : self->account),
-					G_DBUS_CALL_FLAGS_NONE,
-					DA_LOGIN_CANCEL_TIMEOUT_MS,
-					NULL,
-					NULL);
+	reply = g_dbus_proxy_call_sync (
+		G_DBUS_PROXY (self->manager), "CancelLogin",
+		g_variant_new ("(s)", self->name != NULL ? self->name : self->account),
+		G_DBUS_CALL_FLAGS_NONE, DA_LOGIN_CANCEL_TIMEOUT_MS, NULL, NULL);
 	if (da_login_finish (self, DA_EXIT_CANCELLED))
 		g_print ("Cancelled.\n");
 	return G_SOURCE_CONTINUE;
@@ -285,7 +281,8 @@ da_login_account_new (DaLogin *self, const gchar *name, GError **error)
 
 	if (path == NULL)
 		return NULL;
-	return da_account_proxy_new (self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+	return da_account_proxy_new (self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+				     error);
 }
 
 /* When "" names one of several accounts: the prompt says which one if
@@ -307,8 +304,8 @@ da_login_resolve_default (DaLogin *self, GVariant *prompt, GError **error)
 	g_variant_lookup (prompt, "expires-at", "x", &expires_at);
 	g_variant_iter_init (&iter, self->accounts);
 	while (expires_at > 0 && g_variant_iter_next (&iter, "(&s&o)", &name, &path)) {
-		g_autoptr(DaDBusAccount) account =
-		    da_account_proxy_new (self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, NULL);
+		g_autoptr(DaDBusAccount) account = da_account_proxy_new (
+			self->manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, NULL);
 
 		if (account == NULL || da_dbus_account_get_login_expires_at (account) != expires_at)
 			continue;
@@ -345,9 +342,9 @@ da_login_fallback (gpointer user_data)
 		return G_SOURCE_REMOVE;
 	}
 	last_error = da_dbus_account_get_last_error (account);
-	da_login_fail (self,
-		       DA_EXIT_ERROR,
-		       last_error != NULL && last_error[0] != '\0' ? last_error : "the sign-in stopped");
+	da_login_fail (self, DA_EXIT_ERROR,
+		       last_error != NULL && last_error[0] != '\0' ? last_error
+								   : "the sign-in stopped");
 	return G_SOURCE_REMOVE;
 }
 
@@ -408,14 +405,10 @@ da_login_start (DaLogin *self)
 					   G_CALLBACK (da_login_on_owner_changed), self);
 	self->sigint_id = g_unix_signal_add (SIGINT, da_login_on_signal, self);
 	self->sigterm_id = g_unix_signal_add (SIGTERM, da_login_on_signal, self);
-	g_dbus_proxy_call (G_DBUS_PROXY (self->manager),
-			   "Login",
-			   g_variant_new ("(s@a{sv})", self->account, g_variant_new ("a{sv}", NULL)),
-			   da_call_flags (),
-			   G_MAXINT,
-			   self->cancellable,
-			   da_login_done,
-			   self);
+	g_dbus_proxy_call (
+		G_DBUS_PROXY (self->manager), "Login",
+		g_variant_new ("(s@a{sv})", self->account, g_variant_new ("a{sv}", NULL)),
+		da_call_flags (), G_MAXINT, self->cancellable, da_login_done, self);
 }
 
 /* For `devauthctl login` without --force: TRUE when there is nothing to do. */
@@ -486,22 +479,23 @@ da_cmd_login (int argc, char **argv)
 	gboolean no_qr = FALSE;
 	g_autofree gchar *qr_style = NULL;
 	const GOptionEntry entries[] = {
-		{ "force", 0, 0, G_OPTION_ARG_NONE, &force, "Sign in again even when signed in", NULL },
-		{ "no-qr", 0, 0, G_OPTION_ARG_NONE, &no_qr, "Do not show a QR code", NULL },
-		{ "qr", 0, 0, G_OPTION_ARG_STRING, &qr_style,
-		  "Draw the QR code with unicode half blocks (default) or ascii", "STYLE" },
+		{"force", 0, 0, G_OPTION_ARG_NONE, &force, "Sign in again even when signed in",
+		 NULL},
+		{"no-qr", 0, 0, G_OPTION_ARG_NONE, &no_qr, "Do not show a QR code", NULL},
+		{"qr", 0, 0, G_OPTION_ARG_STRING, &qr_style,
+		 "Draw the QR code with unicode half blocks (default) or ascii", "STYLE"},
 		G_OPTION_ENTRY_NULL,
 	};
-	DaPromptOptions prompt = { TRUE, DA_QR_STYLE_UNICODE };
+	DaPromptOptions prompt = {TRUE, DA_QR_STYLE_UNICODE};
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(DaDBusManager) manager = NULL;
 	g_autoptr(DaLogin) self = NULL;
 	g_autoptr(GError) error = NULL;
 
-	context = da_option_context_new ("[ACCOUNT]",
-					 "Sign ACCOUNT (default: the default account) in: show a web address,\n"
-					 "a code and a QR code, and wait until the sign-in is approved on\n"
-					 "another device. Ctrl-C cancels the sign-in.");
+	context = da_option_context_new (
+		"[ACCOUNT]", "Sign ACCOUNT (default: the default account) in: show a web address,\n"
+			     "a code and a QR code, and wait until the sign-in is approved on\n"
+			     "another device. Ctrl-C cancels the sign-in.");
 	g_option_context_add_main_entries (context, entries, NULL);
 	if (!da_option_context_parse (context, "login", &argc, &argv))
 		return DA_EXIT_USAGE;

@@ -79,7 +79,8 @@ da_cmd_refresh (int argc, char **argv)
 		.verb = "refresh",
 		.method = "Refresh",
 		.parameter_string = "[ACCOUNT]",
-		.summary = "Refresh the access token of ACCOUNT (default: the default account) now.",
+		.summary =
+			"Refresh the access token of ACCOUNT (default: the default account) now.",
 		.account_required = FALSE,
 	};
 	return da_account_call_run (&call, argc, argv);

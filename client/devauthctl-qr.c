@@ -48,7 +48,7 @@ da_qr_is_light (const DaQrMatrix *qr, guint x, guint y)
 	y -= DA_QR_QUIET_ZONE;
 	if (x >= qr->size || y >= qr->size)
 		return TRUE;
-	return qr->modules[(gsize)y * qr->size + x] == 0;
+	return qr->modules[(gsize) y * qr->size + x] == 0;
 }
 
 static const gchar *
@@ -72,9 +72,8 @@ da_qr_render_unicode (GString *out, const DaQrMatrix *qr, gboolean color)
 		if (color)
 			g_string_append (out, DA_QR_COLOR_ON);
 		for (guint x = 0; x < total; x++) {
-			g_string_append (out,
-					 da_qr_half_block (da_qr_is_light (qr, x, y),
-							   da_qr_is_light (qr, x, y + 1)));
+			g_string_append (out, da_qr_half_block (da_qr_is_light (qr, x, y),
+								da_qr_is_light (qr, x, y + 1)));
 		}
 		if (color)
 			g_string_append (out, DA_QR_COLOR_OFF);
@@ -117,7 +116,7 @@ da_qr_render (guint size,
 	      gboolean color,
 	      GError **error)
 {
-	DaQrMatrix qr = { size, modules };
+	DaQrMatrix qr = {size, modules};
 	g_autoptr(GString) out = NULL;
 
 	if (size == 0 || size > DA_QR_MAX_SIZE) {
@@ -125,10 +124,10 @@ da_qr_render (guint size,
 			     "QR code size %u is out of range", size);
 		return NULL;
 	}
-	if (modules == NULL || n_modules != (gsize)size * size) {
+	if (modules == NULL || n_modules != (gsize) size * size) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-			     "QR code has %" G_GSIZE_FORMAT " modules, expected %u",
-			     n_modules, size * size);
+			     "QR code has %" G_GSIZE_FORMAT " modules, expected %u", n_modules,
+			     size * size);
 		return NULL;
 	}
 

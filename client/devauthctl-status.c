@@ -29,7 +29,8 @@ da_status_load_accounts (DaDBusManager *manager, const gchar *name, GError **err
 
 		if (found == NULL)
 			return NULL;
-		account = da_account_proxy_new (manager, found, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+		account = da_account_proxy_new (manager, found,
+						G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 		if (account == NULL)
 			return NULL;
 		g_ptr_array_add (result, g_steal_pointer (&account));
@@ -37,8 +38,8 @@ da_status_load_accounts (DaDBusManager *manager, const gchar *name, GError **err
 	}
 	g_variant_iter_init (&iter, accounts);
 	while (g_variant_iter_next (&iter, "(&s&o)", NULL, &path)) {
-		DaDBusAccount *account =
-		    da_account_proxy_new (manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+		DaDBusAccount *account = da_account_proxy_new (
+			manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 		if (account == NULL)
 			return NULL;
 		g_ptr_array_add (result, account);
@@ -67,7 +68,8 @@ da_status_print_expiry (const gchar *label, gint64 expires_at, gint64 now)
 	g_autofree gchar *relative = da_format_relative (expires_at, now);
 	g_autofree gchar *text = NULL;
 
-	text = g_strdup_printf ("%s %s (%s)", expires_at > now ? "expires" : "expired", when, relative);
+	text = g_strdup_printf ("%s %s (%s)", expires_at > now ? "expires" : "expired", when,
+				relative);
 	da_status_print_field (label, text);
 }
 
@@ -85,7 +87,7 @@ da_status_print_account (DaDBusAccount *account, gint64 now)
 	gint64 login_expires_at = da_dbus_account_get_login_expires_at (account);
 	gint64 sign_in_expires_at = da_dbus_account_get_sign_in_expires_at (account);
 
-	scopes_str = scopes != NULL ? g_strjoinv (" ", (gchar **)scopes) : g_strdup ("");
+	scopes_str = scopes != NULL ? g_strjoinv (" ", (gchar **) scopes) : g_strdup ("");
 	g_print ("%s\n", name);
 	da_status_print_field ("State", state);
 	if (user_name[0] != '\0')
@@ -182,7 +184,7 @@ da_cmd_status (int argc, char **argv)
 {
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-		{ "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+		{"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
 		G_OPTION_ENTRY_NULL,
 	};
 	g_autoptr(GOptionContext) context = NULL;
@@ -248,7 +250,8 @@ da_list_print (GPtrArray *accounts)
 
 	/* account names are ASCII */
 	for (guint i = 0; i < accounts->len; i++) {
-		const gchar *name = da_str (da_dbus_account_get_name (g_ptr_array_index (accounts, i)));
+		const gchar *name =
+			da_str (da_dbus_account_get_name (g_ptr_array_index (accounts, i)));
 		width = MAX (width, strlen (name));
 	}
 	for (guint i = 0; i < accounts->len; i++) {
@@ -256,7 +259,7 @@ da_list_print (GPtrArray *accounts)
 		g_autofree gchar *name = da_sanitize (da_dbus_account_get_name (account));
 		g_autofree gchar *state = da_sanitize (da_dbus_account_get_state (account));
 
-		g_print ("%-*s  %s\n", (int)width, name, state);
+		g_print ("%-*s  %s\n", (int) width, name, state);
 	}
 }
 
@@ -265,7 +268,7 @@ da_cmd_list (int argc, char **argv)
 {
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-		{ "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+		{"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
 		G_OPTION_ENTRY_NULL,
 	};
 	g_autoptr(GOptionContext) context = NULL;

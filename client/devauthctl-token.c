@@ -83,7 +83,8 @@ da_token_read_fd (int fd, DaTokenBuffer *secret, GError **error)
 		return FALSE;
 	}
 	while (secret->len < cap) {
-		ssize_t n = pread (fd, secret->data + secret->len, cap - secret->len, (off_t)secret->len);
+		ssize_t n = pread (fd, secret->data + secret->len, cap - secret->len,
+				   (off_t) secret->len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -95,7 +96,7 @@ da_token_read_fd (int fd, DaTokenBuffer *secret, GError **error)
 		}
 		if (n == 0)
 			break;
-		secret->len += (gsize)n;
+		secret->len += (gsize) n;
 	}
 	return TRUE;
 }
@@ -113,19 +114,10 @@ da_token_call (GDBusConnection *bus,
 	       GUnixFDList **out_fd_list,
 	       GError **error)
 {
-	return g_dbus_connection_call_with_unix_fd_list_sync (bus,
-							      DA_BUS_NAME,
-							      DA_MANAGER_OBJECT_PATH,
-							      da_dbus_manager_interface_info ()->name,
-							      method,
-							      g_variant_new ("(s@a{sv})", account, options),
-							      reply_type,
-							      G_DBUS_CALL_FLAGS_NONE,
-							      -1,
-							      NULL,
-							      out_fd_list,
-							      NULL,
-							      error);
+	return g_dbus_connection_call_with_unix_fd_list_sync (
+		bus, DA_BUS_NAME, DA_MANAGER_OBJECT_PATH, da_dbus_manager_interface_info ()->name,
+		method, g_variant_new ("(s@a{sv})", account, options), reply_type,
+		G_DBUS_CALL_FLAGS_NONE, -1, NULL, out_fd_list, NULL, error);
 }
 
 static gboolean
@@ -140,8 +132,8 @@ da_token_get_fd (GDBusConnection *bus,
 	g_auto(DaFd) fd = -1;
 	gint32 handle = -1;
 
-	reply = da_token_call (bus, "GetTokenFd", account, options,
-			       G_VARIANT_TYPE ("(ha{sv})"), &fd_list, error);
+	reply = da_token_call (bus, "GetTokenFd", account, options, G_VARIANT_TYPE ("(ha{sv})"),
+			       &fd_list, error);
 	if (reply == NULL)
 		return FALSE;
 	if (fd_list == NULL) {
@@ -167,8 +159,8 @@ da_token_get_string (GDBusConnection *bus,
 	const gchar *token;
 	gsize len;
 
-	reply = da_token_call (bus, "GetToken", account, options,
-			       G_VARIANT_TYPE ("(sa{sv})"), NULL, error);
+	reply = da_token_call (bus, "GetToken", account, options, G_VARIANT_TYPE ("(sa{sv})"), NULL,
+			       error);
 	if (reply == NULL)
 		return FALSE;
 	/* the reply's own buffers belong to GDBus and are not wiped: one
@@ -186,7 +178,7 @@ da_token_check (const DaTokenBuffer *secret, GError **error)
 {
 	if (secret->len > DA_TOKEN_MAX_SIZE) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-			     "the token is larger than %u bytes", (guint)DA_TOKEN_MAX_SIZE);
+			     "the token is larger than %u bytes", (guint) DA_TOKEN_MAX_SIZE);
 		return FALSE;
 	}
 	if (secret->len == 0) {
@@ -195,7 +187,7 @@ da_token_check (const DaTokenBuffer *secret, GError **error)
 		return FALSE;
 	}
 	for (gsize i = 0; i < secret->len; i++) {
-		guchar c = (guchar)secret->data[i];
+		guchar c = (guchar) secret->data[i];
 
 		if (c < 0x20 || c > 0x7e) {
 			g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -221,7 +213,7 @@ da_write_all (int fd, const gchar *data, gsize len, GError **error)
 			return FALSE;
 		}
 		data += n;
-		len -= (gsize)n;
+		len -= (gsize) n;
 	}
 	return TRUE;
 }
@@ -232,7 +224,8 @@ da_token_options (gboolean have_min_validity, guint min_validity)
 	g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
 
 	if (have_min_validity)
-		g_variant_builder_add (&builder, "{sv}", "min-validity", g_variant_new_uint32 (min_validity));
+		g_variant_builder_add (&builder, "{sv}", "min-validity",
+				       g_variant_new_uint32 (min_validity));
 	return g_variant_builder_end (&builder);
 }
 
@@ -242,10 +235,10 @@ da_cmd_token (int argc, char **argv)
 	g_autofree gchar *min_validity_str = NULL;
 	gboolean no_fd = FALSE;
 	const GOptionEntry entries[] = {
-		{ "min-validity", 0, 0, G_OPTION_ARG_STRING, &min_validity_str,
-		  "The token must stay valid this long (default: devauthd's, 30)", "SECONDS" },
-		{ "no-fd", 0, 0, G_OPTION_ARG_NONE, &no_fd,
-		  "Get the token in the reply message, not in a file descriptor", NULL },
+		{"min-validity", 0, 0, G_OPTION_ARG_STRING, &min_validity_str,
+		 "The token must stay valid this long (default: devauthd's, 30)", "SECONDS"},
+		{"no-fd", 0, 0, G_OPTION_ARG_NONE, &no_fd,
+		 "Get the token in the reply message, not in a file descriptor", NULL},
 		G_OPTION_ENTRY_NULL,
 	};
 	g_autoptr(GOptionContext) context = NULL;
@@ -257,9 +250,9 @@ da_cmd_token (int argc, char **argv)
 	guint min_validity = 0;
 	gboolean ok;
 
-	context = da_option_context_new ("[ACCOUNT]",
-					 "Print an access token of ACCOUNT (default: the default account)\n"
-					 "on stdout, followed by a newline, and nothing else.");
+	context = da_option_context_new (
+		"[ACCOUNT]", "Print an access token of ACCOUNT (default: the default account)\n"
+			     "on stdout, followed by a newline, and nothing else.");
 	g_option_context_add_main_entries (context, entries, NULL);
 	if (!da_option_context_parse (context, "token", &argc, &argv))
 		return DA_EXIT_USAGE;

@@ -23,12 +23,12 @@
 static size_t
 da_utf8_encode (uint32_t c, char *out)
 {
-	static const unsigned char lead[] = { 0, 0, 0xc0, 0xe0, 0xf0 };
+	static const unsigned char lead[] = {0, 0, 0xc0, 0xe0, 0xf0};
 	size_t n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
 
 	for (size_t i = n - 1; i > 0; i--, c >>= 6)
-		out[i] = (char)(0x80 | (c & 0x3f));
-	out[0] = (char)(lead[n] | c);
+		out[i] = (char) (0x80 | (c & 0x3f));
+	out[0] = (char) (lead[n] | c);
 	return n;
 }
 
@@ -43,7 +43,7 @@ typedef struct {
 static void
 da_out_add (DaJsonOut *out, const char *s, size_t n)
 {
-	if (!out->fits || n > (size_t)(out->end - out->p)) {
+	if (!out->fits || n > (size_t) (out->end - out->p)) {
 		out->fits = false;
 		return;
 	}
@@ -77,7 +77,7 @@ da_out_json_string (DaJsonOut *out, const char *s)
 size_t
 da_json_request_build (char *buf, size_t size, const char *account, long long min_validity)
 {
-	DaJsonOut out = { buf, buf + size, true };
+	DaJsonOut out = {buf, buf + size, true};
 	bool have_account = account != NULL && account[0] != '\0';
 
 	da_out_str (&out, "{\"method\":\"" DA_VARLINK_METHOD_GET_TOKEN "\",\"parameters\":{");
@@ -91,14 +91,14 @@ da_json_request_build (char *buf, size_t size, const char *account, long long mi
 		size_t n = sizeof (digits);
 
 		do {
-			digits[--n] = (char)('0' + min_validity % 10);
+			digits[--n] = (char) ('0' + min_validity % 10);
 			min_validity /= 10;
 		} while (min_validity > 0);
 		da_out_str (&out, have_account ? ",\"minValidity\":" : "\"minValidity\":");
 		da_out_add (&out, digits + n, sizeof (digits) - n);
 	}
 	da_out_add (&out, "}}", 3); /* with the NUL */
-	return out.fits ? (size_t)(out.p - buf) : 0;
+	return out.fits ? (size_t) (out.p - buf) : 0;
 }
 
 /* ---- the reply ---- */
@@ -111,15 +111,16 @@ typedef struct {
 static int
 da_peek (DaJsonIn *in)
 {
-	while (in->p < in->end && (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r'))
+	while (in->p < in->end &&
+	       (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r'))
 		in->p++;
-	return in->p < in->end ? (unsigned char)*in->p : -1;
+	return in->p < in->end ? (unsigned char) *in->p : -1;
 }
 
 static bool
 da_eat (DaJsonIn *in, char c)
 {
-	if (da_peek (in) != (unsigned char)c)
+	if (da_peek (in) != (unsigned char) c)
 		return false;
 	in->p++;
 	return true;
@@ -136,11 +137,11 @@ da_hex4 (DaJsonIn *in, uint32_t *out)
 		uint32_t d;
 
 		if (c >= '0' && c <= '9')
-			d = (uint32_t)(c - '0');
+			d = (uint32_t) (c - '0');
 		else if (c >= 'a' && c <= 'f')
-			d = (uint32_t)(c - 'a' + 10);
+			d = (uint32_t) (c - 'a' + 10);
 		else if (c >= 'A' && c <= 'F')
-			d = (uint32_t)(c - 'A' + 10);
+			d = (uint32_t) (c - 'A' + 10);
 		else
 			return false;
 		*out = (*out << 4) | d;
@@ -180,30 +181,30 @@ da_string (DaJsonIn *in, char **out, size_t *out_len)
 		return false;
 	w = *out = in->p;
 	while (in->p < in->end) {
-		unsigned char c = (unsigned char)*in->p++;
+		unsigned char c = (unsigned char) *in->p++;
 		const char *e;
 		uint32_t cp;
 
 		if (c == '"') {
-			*out_len = (size_t)(w - *out);
+			*out_len = (size_t) (w - *out);
 			return true;
 		}
 		if (c < 0x20)
 			return false;
 		if (c != '\\') {
-			*w++ = (char)c;
+			*w++ = (char) c;
 			continue;
 		}
 		if (in->p == in->end)
 			return false;
-		c = (unsigned char)*in->p++;
+		c = (unsigned char) *in->p++;
 		if (c == 'u') {
 			if (!da_unicode_escape (in, &cp))
 				return false;
 			w += da_utf8_encode (cp, w);
 			continue;
 		}
-		for (e = escapes; *e != '\0' && *e != (char)c; e += 2)
+		for (e = escapes; *e != '\0' && *e != (char) c; e += 2)
 			;
 		if (*e == '\0')
 			return false;
@@ -252,7 +253,7 @@ da_literal (DaJsonIn *in, const char *word)
 {
 	size_t n = strlen (word);
 
-	if ((size_t)(in->end - in->p) < n || memcmp (in->p, word, n) != 0)
+	if ((size_t) (in->end - in->p) < n || memcmp (in->p, word, n) != 0)
 		return false;
 	in->p += n;
 	return true;
@@ -354,7 +355,7 @@ da_parameters (DaJsonIn *in, DaReply *reply)
 DaReplyKind
 da_json_reply_parse (char *buf, size_t len, DaReply *reply)
 {
-	DaJsonIn in = { buf, buf + len };
+	DaJsonIn in = {buf, buf + len};
 	bool first = true;
 	bool have_parameters = false;
 	char *key;

@@ -60,7 +60,7 @@ da_wait_on_timeout (gpointer user_data)
 			g_ptr_array_add (names, da_sanitize (da_dbus_account_get_name (account)));
 	}
 	g_ptr_array_add (names, NULL);
-	list = g_strjoinv (", ", (gchar **)names->pdata);
+	list = g_strjoinv (", ", (gchar **) names->pdata);
 	self->timeout_id = 0;
 	g_printerr ("devauthctl: timed out waiting for %s to sign in\n", list);
 	self->exit_code = DA_EXIT_TIMEOUT;
@@ -82,8 +82,8 @@ static gboolean
 da_wait_add_account (DaWait *self, DaDBusManager *manager, const gchar *path, GError **error)
 {
 	/* PropertiesChanged comes with the properties; Account has no signals */
-	g_autoptr(DaDBusAccount) account =
-	    da_account_proxy_new (manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
+	g_autoptr(DaDBusAccount) account = da_account_proxy_new (
+		manager, path, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS, error);
 
 	if (account == NULL)
 		return FALSE;
@@ -136,18 +136,18 @@ da_cmd_wait (int argc, char **argv)
 {
 	g_autofree gchar *timeout_str = NULL;
 	const GOptionEntry entries[] = {
-		{ "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout_str,
-		  "Give up after SECONDS (default: 0, never)", "SECONDS" },
+		{"timeout", 0, 0, G_OPTION_ARG_STRING, &timeout_str,
+		 "Give up after SECONDS (default: 0, never)", "SECONDS"},
 		G_OPTION_ENTRY_NULL,
 	};
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(DaDBusManager) manager = NULL;
 	g_autoptr(GError) error = NULL;
-	g_auto(DaWait) self = { NULL, NULL, 0, DA_EXIT_ERROR };
+	g_auto(DaWait) self = {NULL, NULL, 0, DA_EXIT_ERROR};
 	guint timeout = 0;
 
-	context = da_option_context_new ("[ACCOUNT…]",
-					 "Wait until every ACCOUNT (default: every account) is signed in.");
+	context = da_option_context_new (
+		"[ACCOUNT…]", "Wait until every ACCOUNT (default: every account) is signed in.");
 	g_option_context_add_main_entries (context, entries, NULL);
 	if (!da_option_context_parse (context, "wait", &argc, &argv))
 		return DA_EXIT_USAGE;

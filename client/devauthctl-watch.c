@@ -37,7 +37,7 @@ da_watch_needs_quotes (const gchar *str)
 	if (str[0] == '\0')
 		return TRUE;
 	for (const gchar *p = str; *p != '\0'; p++) {
-		guchar c = (guchar)*p;
+		guchar c = (guchar) *p;
 
 		if (c <= ' ' || c == 0x7f || c == '"' || c == '\'' || c == '\\' || c == '=')
 			return TRUE;
@@ -72,7 +72,8 @@ da_watch_format_value (GVariant *value)
 	if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
 		return da_watch_quote (g_variant_get_string (value, NULL));
 	if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
-		return g_strdup_printf ("<%" G_GSIZE_FORMAT " bytes>", g_variant_n_children (value));
+		return g_strdup_printf ("<%" G_GSIZE_FORMAT " bytes>",
+					g_variant_n_children (value));
 	printed = g_variant_print (value, !g_variant_type_is_basic (g_variant_get_type (value)));
 	return da_watch_quote (printed);
 }
@@ -170,12 +171,13 @@ da_cmd_watch (int argc, char **argv)
 {
 	gboolean no_qr = FALSE;
 	g_autofree gchar *qr_style = NULL;
-	DaWatch self = { NULL, FALSE, { TRUE, DA_QR_STYLE_UNICODE } };
+	DaWatch self = {NULL, FALSE, {TRUE, DA_QR_STYLE_UNICODE}};
 	const GOptionEntry entries[] = {
-		{ "json", 0, 0, G_OPTION_ARG_NONE, &self.json, "Print one JSON object per line", NULL },
-		{ "no-qr", 0, 0, G_OPTION_ARG_NONE, &no_qr, "Do not show QR codes", NULL },
-		{ "qr", 0, 0, G_OPTION_ARG_STRING, &qr_style,
-		  "Draw QR codes with unicode half blocks (default) or ascii", "STYLE" },
+		{"json", 0, 0, G_OPTION_ARG_NONE, &self.json, "Print one JSON object per line",
+		 NULL},
+		{"no-qr", 0, 0, G_OPTION_ARG_NONE, &no_qr, "Do not show QR codes", NULL},
+		{"qr", 0, 0, G_OPTION_ARG_STRING, &qr_style,
+		 "Draw QR codes with unicode half blocks (default) or ascii", "STYLE"},
 		G_OPTION_ENTRY_NULL,
 	};
 	g_autoptr(GOptionContext) context = NULL;
@@ -186,10 +188,10 @@ da_cmd_watch (int argc, char **argv)
 	guint sigint_id;
 	guint sigterm_id;
 
-	context = da_option_context_new (NULL,
-					 "Print every status change of every account as it happens, and\n"
-					 "show the code and the QR code of a sign-in that waits for the user.\n"
-					 "Runs until interrupted.");
+	context = da_option_context_new (
+		NULL, "Print every status change of every account as it happens, and\n"
+		      "show the code and the QR code of a sign-in that waits for the user.\n"
+		      "Runs until interrupted.");
 	g_option_context_add_main_entries (context, entries, NULL);
 	if (!da_option_context_parse (context, "watch", &argc, &argv))
 		return DA_EXIT_USAGE;

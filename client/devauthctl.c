@@ -54,7 +54,7 @@ typedef enum {
 } DaCall;
 
 typedef struct {
-	const char *account; /* NULL: the default account */
+	const char *account;	/* NULL: the default account */
 	long long min_validity; /* -1: devauthd's default */
 } DaArgs;
 
@@ -74,7 +74,7 @@ da_write_all (int fd, const char *data, size_t len)
 		if (n < 0)
 			return false;
 		data += n;
-		len -= (size_t)n;
+		len -= (size_t) n;
 	}
 	return true;
 }
@@ -112,12 +112,12 @@ da_err_sanitized (const char *s, size_t len)
 		bool escape = c < 0x20 || (c >= 0x7f && c <= 0x9f);
 
 		if (n == 0) { /* not UTF-8: this byte */
-			c = (unsigned char)*s;
+			c = (unsigned char) *s;
 			n = 1;
 			escape = true;
 		}
 		if (escape) {
-			char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 0xf] };
+			char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
 			da_err_add (esc, 4);
 		} else {
 			da_err_add (s, n);
@@ -149,18 +149,17 @@ da_fail (const char *what, const char *detail, int code)
 
 /* ---- devauthctl-bus ---- */
 
-static void __attribute__ ((noreturn))
-da_exec_bus (char **argv)
+static void __attribute__ ((noreturn)) da_exec_bus (char **argv)
 {
 	static const char name[] = "devauthctl-bus";
-	static char *no_args[] = { (char *)"devauthctl", NULL };
+	static char *no_args[] = {(char *) "devauthctl", NULL};
 	char path[PATH_MAX + sizeof (name)];
 	ssize_t n = readlink ("/proc/self/exe", path, PATH_MAX);
 	char *slash;
 
 	if (argv[0] == NULL)
 		argv = no_args;
-	argv[0] = (char *)"devauthctl";
+	argv[0] = (char *) "devauthctl";
 	/* next to us: the build tree */
 	if (n > 0 && n < PATH_MAX) {
 		path[n] = '\0';
@@ -218,7 +217,8 @@ da_args_parse (int argc, char **argv, DaArgs *args)
 		}
 		if (strcmp (argv[i], DA_OPT_MIN_VALIDITY) == 0 && i + 1 < argc)
 			value = argv[++i];
-		else if (strncmp (argv[i], DA_OPT_MIN_VALIDITY "=", sizeof (DA_OPT_MIN_VALIDITY)) == 0)
+		else if (strncmp (argv[i], DA_OPT_MIN_VALIDITY "=", sizeof (DA_OPT_MIN_VALIDITY)) ==
+			 0)
 			value = argv[i] + sizeof (DA_OPT_MIN_VALIDITY);
 		else
 			return false;
@@ -237,7 +237,7 @@ da_socket_path (void)
 
 	if (path == NULL)
 		return DA_SOCKET_DEFAULT;
-	if (path[0] == '\0' || strlen (path) >= sizeof (((struct sockaddr_un *)NULL)->sun_path))
+	if (path[0] == '\0' || strlen (path) >= sizeof (((struct sockaddr_un *) NULL)->sun_path))
 		return NULL;
 	return path;
 }
@@ -250,14 +250,14 @@ da_now_ms (void)
 	struct timespec ts;
 
 	clock_gettime (CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* false once @deadline has passed */
 static bool
 da_wait (int fd, short events, long long deadline)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	struct pollfd pfd = {.fd = fd, .events = events};
 
 	for (;;) {
 		long long left = deadline - da_now_ms ();
@@ -265,7 +265,7 @@ da_wait (int fd, short events, long long deadline)
 
 		if (left <= 0)
 			return false;
-		r = poll (&pfd, 1, (int)left);
+		r = poll (&pfd, 1, (int) left);
 		if (r != 0 && !(r < 0 && errno == EINTR))
 			return true; /* ready, or an error that the next call tells */
 	}
@@ -285,7 +285,7 @@ da_send (int fd, const char *request, size_t len, long long deadline)
 		if (n < 0)
 			return DA_CALL_FALLBACK; /* hung up on us before reading */
 		request += n;
-		len -= (size_t)n;
+		len -= (size_t) n;
 	}
 	return DA_CALL_REPLY;
 }
@@ -310,10 +310,10 @@ da_receive (int fd, size_t *len, long long deadline)
 			return DA_CALL_READ_ERROR;
 		if (n == 0)
 			return DA_CALL_MALFORMED;
-		da_reply_received += (size_t)n;
-		nul = memchr (chunk, '\0', (size_t)n);
+		da_reply_received += (size_t) n;
+		nul = memchr (chunk, '\0', (size_t) n);
 		if (nul != NULL) {
-			*len = (size_t)(nul - da_reply);
+			*len = (size_t) (nul - da_reply);
 			return DA_CALL_REPLY;
 		}
 	}
@@ -323,7 +323,7 @@ da_receive (int fd, size_t *len, long long deadline)
 static DaCall
 da_call (const char *path, const char *request, size_t request_len, size_t *reply_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	long long deadline = da_now_ms () + DA_TIMEOUT_MS;
 	DaCall result;
 	int errsv;
@@ -335,7 +335,7 @@ da_call (const char *path, const char *request, size_t request_len, size_t *repl
 	memcpy (addr.sun_path, path, strlen (path));
 	/* not there, nobody listening, not ours to reach, backlog full, …:
 	 * the bus can still answer (and start devauthd) */
-	if (connect (fd, (struct sockaddr *)&addr, sizeof (addr)) < 0)
+	if (connect (fd, (struct sockaddr *) &addr, sizeof (addr)) < 0)
 		result = DA_CALL_FALLBACK;
 	else
 		result = da_send (fd, request, request_len, deadline);
@@ -358,7 +358,7 @@ da_print_token (char *token, size_t len)
 	if (len == 0)
 		return da_fail ("devauthd sent an empty token", NULL, DA_EXIT_ERROR);
 	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)token[i] < 0x20 || (unsigned char)token[i] > 0x7e)
+		if ((unsigned char) token[i] < 0x20 || (unsigned char) token[i] > 0x7e)
 			return da_fail ("devauthd sent a malformed token", NULL, DA_EXIT_ERROR);
 	}
 	/* unescaped in place, the token ends before its closing quote */
@@ -382,9 +382,9 @@ da_exit_code (const DaReply *reply)
 		const char *name;
 		int code;
 	} codes[] = {
-		{ DA_VARLINK_ERROR (DA_ERROR_NAME_LOGIN_DENIED), DA_EXIT_DENIED },
-		{ DA_VARLINK_ERROR (DA_ERROR_NAME_LOGIN_EXPIRED), DA_EXIT_EXPIRED },
-		{ DA_VARLINK_ERROR (DA_ERROR_NAME_CANCELLED), DA_EXIT_CANCELLED },
+		{DA_VARLINK_ERROR (DA_ERROR_NAME_LOGIN_DENIED), DA_EXIT_DENIED},
+		{DA_VARLINK_ERROR (DA_ERROR_NAME_LOGIN_EXPIRED), DA_EXIT_EXPIRED},
+		{DA_VARLINK_ERROR (DA_ERROR_NAME_CANCELLED), DA_EXIT_CANCELLED},
 	};
 
 	for (size_t i = 0; i < sizeof (codes) / sizeof (codes[0]); i++) {
@@ -401,7 +401,8 @@ static int
 da_print_error (const DaReply *reply)
 {
 	da_err_str ("devauthctl: ");
-	if (reply->message == NULL || da_has_prefix (reply->error, reply->error_len, DA_VARLINK_SERVICE_ERROR)) {
+	if (reply->message == NULL ||
+	    da_has_prefix (reply->error, reply->error_len, DA_VARLINK_SERVICE_ERROR)) {
 		da_err_str ("devauthd refused the request: ");
 		da_err_sanitized (reply->error, reply->error_len);
 	} else {
@@ -418,7 +419,8 @@ da_token (const char *path, const DaArgs *args, char **argv)
 	size_t reply_len = 0;
 	DaReply reply;
 
-	request_len = da_json_request_build (request, sizeof (request), args->account, args->min_validity);
+	request_len = da_json_request_build (request, sizeof (request), args->account,
+					     args->min_validity);
 	if (request_len == 0)
 		da_exec_bus (argv); /* not UTF-8, or too long: devauthctl-bus tells */
 	switch (da_call (path, request, request_len, &reply_len)) {
@@ -429,7 +431,8 @@ da_token (const char *path, const DaArgs *args, char **argv)
 	case DA_CALL_TIMEOUT:
 		return da_fail ("devauthd did not answer in time", NULL, DA_EXIT_ERROR);
 	case DA_CALL_READ_ERROR:
-		return da_fail ("cannot read the reply of devauthd: ", strerror (errno), DA_EXIT_ERROR);
+		return da_fail ("cannot read the reply of devauthd: ", strerror (errno),
+				DA_EXIT_ERROR);
 	case DA_CALL_MALFORMED:
 	default:
 		return da_fail ("devauthd sent a malformed reply", NULL, DA_EXIT_ERROR);
@@ -455,7 +458,8 @@ main (int argc, char **argv)
 	/* here too, so that it works without devauthctl-bus */
 	if (argc == 2 && strcmp (argv[1], "--version") == 0) {
 		static const char version[] = "devauthctl " PACKAGE_VERSION "\n";
-		return da_write_all (STDOUT_FILENO, version, sizeof (version) - 1) ? DA_EXIT_OK : DA_EXIT_ERROR;
+		return da_write_all (STDOUT_FILENO, version, sizeof (version) - 1) ? DA_EXIT_OK
+										   : DA_EXIT_ERROR;
 	}
 	if (path == NULL || !da_args_parse (argc, argv, &args))
 		da_exec_bus (argv);

@@ -8,8 +8,8 @@
 size_t
 da_utf8_next (const char *s, size_t len, uint32_t *cp)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	const unsigned char *u = (const unsigned char *) s;
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
 	size_t n;
 	uint32_t c;
 
@@ -52,7 +52,7 @@ da_json_plain_run (const char *s, size_t len)
 {
 	size_t n = 0;
 
-	while (n < len && da_json_is_plain ((unsigned char)s[n]))
+	while (n < len && da_json_is_plain ((unsigned char) s[n]))
 		n++;
 	return n;
 }
@@ -65,7 +65,7 @@ static size_t
 da_json_escape_next (const char *s, size_t len, char out[DA_JSON_ESCAPE_MAX], size_t *out_len)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char c = (unsigned char)*s;
+	unsigned char c = (unsigned char) *s;
 	uint32_t cp;
 	size_t n = da_utf8_next (s, len, &cp);
 
@@ -73,7 +73,7 @@ da_json_escape_next (const char *s, size_t len, char out[DA_JSON_ESCAPE_MAX], si
 		return 0;
 	if (c == '"' || c == '\\') {
 		out[0] = '\\';
-		out[1] = (char)c;
+		out[1] = (char) c;
 		*out_len = 2;
 	} else if (c < 0x20 || c == 0x7f) {
 		memcpy (out, "\\u00", 4);

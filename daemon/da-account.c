@@ -15,7 +15,7 @@
 #define DA_ACCESS_TOKEN_ASSUMED_LIFETIME 300
 /* a timer never sleeps longer than this before it looks at the wall clock
  * again: monotonic time stops while the device is suspended */
-#define DA_REFRESH_TIMER_MAX_SEC 60
+#define DA_REFRESH_TIMER_MAX_SEC   60
 #define DA_REFRESH_BACKOFF_MIN_SEC 2
 #define DA_REFRESH_BACKOFF_MAX_SEC 300
 /* after a failed refresh, callers wait this long for the next attempt, so
@@ -95,12 +95,14 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (DaAccount, da_account, G_TYPE_OBJECT)
 
-static void da_account_plan_refresh (DaAccount *self);
-static void da_account_refresh_paced_async (DaAccount *self,
-					    gboolean paced,
-					    GCancellable *cancellable,
-					    GAsyncReadyCallback callback,
-					    gpointer user_data);
+static void
+da_account_plan_refresh (DaAccount *self);
+static void
+da_account_refresh_paced_async (DaAccount *self,
+				gboolean paced,
+				GCancellable *cancellable,
+				GAsyncReadyCallback callback,
+				gpointer user_data);
 
 /* The waiters' arrays exist only while someone waits: with many accounts,
  * most wait for nothing. */
@@ -126,7 +128,7 @@ now_us (void)
 	return g_get_real_time ();
 }
 
-#define SEC_US(s) ((gint64) (s) * G_USEC_PER_SEC)
+#define SEC_US(s) ((gint64) (s) *G_USEC_PER_SEC)
 
 const gchar *
 da_account_state_to_string (DaAccountState state)
@@ -198,8 +200,8 @@ da_account_get_sign_in_expires_at (DaAccount *self)
 
 /* LastError while the tokens cannot go to the keyring and nothing worse is
  * wrong: the account works, but an admin should know */
-#define DA_ACCOUNT_KEYRING_FULL_MESSAGE                                                  \
-	"the tokens are kept in memory and on disk only: the key quota of this user is " \
+#define DA_ACCOUNT_KEYRING_FULL_MESSAGE                                                            \
+	"the tokens are kept in memory and on disk only: the key quota of this user is "           \
 	"exhausted (raise kernel.keys.maxbytes)"
 
 /* @message "" or NULL: nothing is wrong (but a full keyring) */
@@ -350,7 +352,8 @@ da_account_load_cached (DaAccount *self, const gchar *kind)
 	}
 	token = da_token_parse (payload, strlen (payload), &error);
 	if (token == NULL)
-		g_warning ("account %s: key %s: %s; ignored", self->config->name, desc, error->message);
+		g_warning ("account %s: key %s: %s; ignored", self->config->name, desc,
+			   error->message);
 	return token;
 }
 
@@ -366,8 +369,8 @@ da_account_persist (DaAccount *self, const DaToken *refresh, const DaToken *acce
 		return TRUE;
 	state = da_token_pack_state (refresh, access, &len);
 	if (!da_vault_store (self->vault, self->config->name, state, len, &error)) {
-		g_warning ("account %s: the sign-in will not survive a reboot: %s", self->config->name,
-			   error->message);
+		g_warning ("account %s: the sign-in will not survive a reboot: %s",
+			   self->config->name, error->message);
 		return FALSE;
 	}
 	return TRUE;
@@ -385,17 +388,20 @@ da_account_restore_from_disk (DaAccount *self)
 	if (state == NULL) {
 		if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
 			return;
-		g_warning ("account %s: %s; it must sign in again", self->config->name, error->message);
-		da_account_set_last_error (self, "the stored sign-in cannot be read; sign in again");
+		g_warning ("account %s: %s; it must sign in again", self->config->name,
+			   error->message);
+		da_account_set_last_error (self,
+					   "the stored sign-in cannot be read; sign in again");
 		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
 		return;
 	}
 	if (!da_token_unpack_state ((const gchar *) state->data, state->len, &refresh, &access,
 				    &error)) {
 		da_secret_wipe (state->data, state->len);
-		g_warning ("account %s: stored state: %s; it must sign in again", self->config->name,
-			   error->message);
-		da_account_set_last_error (self, "the stored sign-in cannot be read; sign in again");
+		g_warning ("account %s: stored state: %s; it must sign in again",
+			   self->config->name, error->message);
+		da_account_set_last_error (self,
+					   "the stored sign-in cannot be read; sign in again");
 		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
 		return;
 	}
@@ -434,7 +440,8 @@ da_account_restore (DaAccount *self)
 
 /* ---- proactive refresh ---- */
 
-static void da_account_refresh_timer_start (DaAccount *self);
+static void
+da_account_refresh_timer_start (DaAccount *self);
 
 static void
 da_account_background_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -517,10 +524,12 @@ da_account_plan_refresh (DaAccount *self)
 		at += random_us (-lifetime / 10, lifetime / 20);
 		if (self->refresh->expires_at > 0)
 			at = MIN (at, SEC_US (self->refresh->expires_at) + G_USEC_PER_SEC);
-		self->refresh_due = CLAMP (at, now + 1000, MAX (expires - G_USEC_PER_SEC / 4, now + 1000));
+		self->refresh_due =
+			CLAMP (at, now + 1000, MAX (expires - G_USEC_PER_SEC / 4, now + 1000));
 		if (self->access_received_us > 0)
-			self->refresh_due = MAX (self->refresh_due,
-						 self->access_received_us + SEC_US (DA_REFRESH_MIN_GAP_SEC));
+			self->refresh_due =
+				MAX (self->refresh_due,
+				     self->access_received_us + SEC_US (DA_REFRESH_MIN_GAP_SEC));
 	}
 	da_account_refresh_timer_start (self);
 }
@@ -537,9 +546,9 @@ da_account_plan_retry (DaAccount *self)
 
 	self->refresh_failures++;
 	delay += random_us (0, delay / 4);
-	retry_at = self->endpoints != NULL
-			   ? da_oidc_client_get_retry_at (self->client, self->endpoints->token_endpoint)
-			   : 0;
+	retry_at = self->endpoints != NULL ? da_oidc_client_get_retry_at (
+						     self->client, self->endpoints->token_endpoint)
+					   : 0;
 	self->refresh_due = MAX (now + delay, SEC_US (retry_at));
 	g_debug ("account %s: next refresh attempt in %.1f s", self->config->name,
 		 (gdouble) (self->refresh_due - now) / G_USEC_PER_SEC);
@@ -576,8 +585,9 @@ da_account_id_claims (DaAccount *self, DaOidcTokens *tokens, GError **error)
 					     "the ID token is not a JWT with a subject");
 		return claims;
 	}
-	issuer = self->endpoints != NULL && self->endpoints->issuer != NULL ? self->endpoints->issuer
-									   : self->config->issuer;
+	issuer = self->endpoints != NULL && self->endpoints->issuer != NULL
+			 ? self->endpoints->issuer
+			 : self->config->issuer;
 	jwks = g_bytes_get_data (self->jwks, &len);
 	return da_jwt_verify_id_token (tokens->id_token, jwks, len, issuer, self->config->client_id,
 				       now_sec (), DA_ID_TOKEN_LEEWAY_SEC, error);
@@ -606,7 +616,8 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
 	/* only a token of no stated lifetime gets the assumed one: Keycloak's
 	 * last tokens of an SSO session say 0 */
-	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in
+						  : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
 	/* counted from when the request left, which is no later than when the
 	 * IdP started its clock */
 	gint64 sent = tokens->requested_at > 0 ? tokens->requested_at : now_us ();
@@ -632,7 +643,8 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	/* Keycloak's word on how long the refresh token lasts: 0 is "no end" */
 	if (tokens->refresh_expires_in > 0)
 		sign_in_expires_at = sent / G_USEC_PER_SEC + tokens->refresh_expires_in;
-	else if (tokens->refresh_expires_in < 0 && tokens->refresh_token == NULL && self->refresh != NULL)
+	else if (tokens->refresh_expires_in < 0 && tokens->refresh_token == NULL &&
+		 self->refresh != NULL)
 		sign_in_expires_at = self->refresh->expires_at;
 	if (granted == NULL && self->refresh != NULL)
 		granted = self->refresh->scope;
@@ -640,9 +652,11 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	access = da_token_new (tokens->access_token, expires_at, tokens->token_type, tokens->scope,
 			       subject);
 	if (tokens->refresh_token != NULL)
-		refresh = da_token_new (tokens->refresh_token, sign_in_expires_at, NULL, granted, subject);
+		refresh = da_token_new (tokens->refresh_token, sign_in_expires_at, NULL, granted,
+					subject);
 	else if (self->refresh != NULL)
-		refresh = da_token_new (self->refresh->token, sign_in_expires_at, NULL, granted, subject);
+		refresh = da_token_new (self->refresh->token, sign_in_expires_at, NULL, granted,
+					subject);
 	da_token_set_name (access, name);
 	if (refresh != NULL)
 		da_token_set_name (refresh, name);
@@ -676,8 +690,8 @@ da_account_check_offline (DaAccount *self, DaOidcTokens *tokens)
 {
 	g_auto(GStrv) granted = NULL;
 
-	if (tokens->scope == NULL || !g_strv_contains ((const gchar *const *) self->config->scopes,
-						       "offline_access"))
+	if (tokens->scope == NULL ||
+	    !g_strv_contains ((const gchar *const *) self->config->scopes, "offline_access"))
 		return;
 	granted = g_strsplit (tokens->scope, " ", -1);
 	if (g_strv_contains ((const gchar *const *) granted, "offline_access"))
@@ -685,7 +699,8 @@ da_account_check_offline (DaAccount *self, DaOidcTokens *tokens)
 	g_warning ("account %s: the IdP did not grant offline_access: the sign-in ends with "
 		   "the IdP's session%s (Keycloak: \"SSO Session Max\"; give the client %s the "
 		   "client scope offline_access, Clients → %s → Client scopes)",
-		   self->config->name, tokens->refresh_expires_in > 0 ? ", see SignInExpiresAt" : "",
+		   self->config->name,
+		   tokens->refresh_expires_in > 0 ? ", see SignInExpiresAt" : "",
 		   self->config->client_id, self->config->client_id);
 }
 
@@ -720,7 +735,8 @@ da_account_configured_endpoints (DaAccount *self)
 		return NULL;
 	endpoints = da_oidc_endpoints_new ();
 	endpoints->issuer = g_strdup (self->config->issuer);
-	endpoints->device_authorization_endpoint = g_strdup (self->config->device_authorization_endpoint);
+	endpoints->device_authorization_endpoint =
+		g_strdup (self->config->device_authorization_endpoint);
 	endpoints->token_endpoint = g_strdup (self->config->token_endpoint);
 	endpoints->revocation_endpoint = g_strdup (self->config->revocation_endpoint);
 	return endpoints;
@@ -740,7 +756,8 @@ da_account_take_discovered (DaAccount *self, DaOidcEndpoints *found)
 	}
 	if (self->config->device_authorization_endpoint != NULL) {
 		g_free (found->device_authorization_endpoint);
-		found->device_authorization_endpoint = g_strdup (self->config->device_authorization_endpoint);
+		found->device_authorization_endpoint =
+			g_strdup (self->config->device_authorization_endpoint);
 	}
 	if (self->config->token_endpoint != NULL) {
 		g_free (found->token_endpoint);
@@ -769,7 +786,9 @@ da_account_idp_error (const GError *error, const gchar *what)
 
 /* An IdP's refusal, with the hint that says what to change when there is one */
 static GError *
-da_account_refusal_error (DaAccount *self, DaHintRequest request, const GError *error,
+da_account_refusal_error (DaAccount *self,
+			  DaHintRequest request,
+			  const GError *error,
 			  const gchar *what)
 {
 	DaHintClient client = {self->config->client_id, self->config->client_secret != NULL,
@@ -887,8 +906,8 @@ da_account_flow_failed (DaAccount *self, const GError *error)
 		back = DA_ACCOUNT_STATE_SIGNED_OUT;
 	da_account_set_last_error (self, error->message);
 	da_account_set_state (self, back);
-	da_account_emit_status (self, da_account_build_failure (self, flow_error_name (error),
-								 error->message));
+	da_account_emit_status (
+		self, da_account_build_failure (self, flow_error_name (error), error->message));
 	/* a code that expired while the UI was waiting is replaced by a fresh one */
 	if (g_error_matches (error, DA_ERROR, DA_ERROR_LOGIN_EXPIRED))
 		da_account_auto_login (self);
@@ -913,8 +932,8 @@ da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, g
 
 		if (claims_error != NULL) {
 			g_autoptr(GError) bad = g_error_new (DA_ERROR, DA_ERROR_IDP_ERROR,
-							     "the IdP's ID token is not valid: %s",
-							     claims_error->message);
+							      "the IdP's ID token is not valid: %s",
+							      claims_error->message);
 			da_account_flow_failed (self, bad);
 			return;
 		}
@@ -942,8 +961,8 @@ da_account_flow_started_cb (GObject *source, GAsyncResult *res, gpointer user_da
 	if (flow != self->flow)
 		return;
 	if (!da_flow_start_finish (flow, res, &error)) {
-		g_autoptr(GError) mapped = da_account_refusal_error (self, DA_HINT_DEVICE_REQUEST, error,
-								     "cannot start the sign-in");
+		g_autoptr(GError) mapped = da_account_refusal_error (
+			self, DA_HINT_DEVICE_REQUEST, error, "cannot start the sign-in");
 		g_clear_object (&self->flow);
 		da_account_set_last_error (self, mapped->message);
 		da_account_complete_login_waiters (self, mapped);
@@ -954,7 +973,8 @@ da_account_flow_started_cb (GObject *source, GAsyncResult *res, gpointer user_da
 		qr_text = da_flow_get_verification_uri (flow);
 	self->qr_modules = da_qr_encode (qr_text, &self->qr_size, &qr_error);
 	/* without libqrencode, da-qr.c has said so once */
-	if (self->qr_modules == NULL && !g_error_matches (qr_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+	if (self->qr_modules == NULL &&
+	    !g_error_matches (qr_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
 		g_warning ("account %s: no QR code: %s", self->config->name, qr_error->message);
 	g_info ("account %s: sign-in started, user code %s, expires in %" G_GINT64_FORMAT " s",
 		self->config->name, da_flow_get_user_code (flow),
@@ -984,7 +1004,8 @@ da_account_login_jwks_cb (GObject *source, GAsyncResult *res, gpointer user_data
 {
 	g_autoptr(DaAccount) self = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) jwks = da_oidc_client_fetch_jwks_finish (DA_OIDC_CLIENT (source), res, &error);
+	g_autoptr(GBytes) jwks =
+		da_oidc_client_fetch_jwks_finish (DA_OIDC_CLIENT (source), res, &error);
 
 	if (jwks == NULL) {
 		g_autoptr(GError) mapped = da_account_idp_error (
@@ -1009,11 +1030,11 @@ da_account_login_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user
 		return;
 	}
 	if (self->endpoints->device_authorization_endpoint == NULL) {
-		g_autoptr(GError) no_device = g_error_new (
-			DA_ERROR, DA_ERROR_IDP_ERROR,
-			"the IdP announces no device_authorization_endpoint; set "
-			"DeviceAuthorizationEndpoint= in %s",
-			self->config->path);
+		g_autoptr(GError) no_device =
+			g_error_new (DA_ERROR, DA_ERROR_IDP_ERROR,
+				     "the IdP announces no device_authorization_endpoint; set "
+				     "DeviceAuthorizationEndpoint= in %s",
+				     self->config->path);
 		da_account_set_last_error (self, no_device->message);
 		da_account_complete_login_waiters (self, no_device);
 		return;
@@ -1160,22 +1181,25 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 	if (g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_INVALID_GRANT)) {
 		g_autoptr(GError) refused = da_account_refusal_error (
 			self, DA_HINT_REFRESH, error, "the IdP no longer accepts the sign-in");
-		g_autofree gchar *last_error = g_strdup_printf ("%s; sign in again", refused->message);
+		g_autofree gchar *last_error =
+			g_strdup_printf ("%s; sign in again", refused->message);
 		g_info ("account %s: the IdP no longer accepts the refresh token (%s)",
 			self->config->name, error->message);
 		da_account_forget_tokens (self);
 		da_account_set_last_error (self, last_error);
 		if (self->flow == NULL) {
 			da_account_set_state (self, DA_ACCOUNT_STATE_REAUTH_REQUIRED);
-			da_account_emit_status (self, da_account_build_failure (self, "reauth-required",
-										self->last_error));
+			da_account_emit_status (self,
+						da_account_build_failure (self, "reauth-required",
+									  self->last_error));
 			da_account_auto_login (self);
 		} else {
 			self->state_before_flow = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
 		}
 		mapped = da_account_not_signed_in (self);
 	} else {
-		mapped = da_account_refusal_error (self, DA_HINT_REFRESH, error, "cannot refresh the token");
+		mapped = da_account_refusal_error (self, DA_HINT_REFRESH, error,
+						   "cannot refresh the token");
 		da_account_set_last_error (self, mapped->message);
 		g_message ("account %s: %s", self->config->name, mapped->message);
 		da_account_plan_retry (self);
@@ -1212,7 +1236,8 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		   da_account_get_subject (self)[0] != '\0') {
 		/* OIDC Core 12.2: the same sub as at the sign-in */
 		g_message ("account %s: the ID token of the refresh names another subject; "
-			   "not taken", self->config->name);
+			   "not taken",
+			   self->config->name);
 		g_clear_pointer (&claims, da_id_claims_free);
 	}
 	da_account_take_tokens (self, tokens, claims);
@@ -1323,13 +1348,15 @@ da_account_return_token_or (DaAccount *self, GTask *task, GError *error)
 			return;
 		}
 		/* a fresh token, even if the IdP issues them shorter than asked */
-		g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
+		g_task_return_pointer (task, da_token_copy (self->access),
+				       (GDestroyNotify) da_token_free);
 		return;
 	}
 	if (!g_error_matches (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN) && self->access != NULL &&
 	    self->access_expires_us - DA_EXPIRY_MARGIN_US > now_us ()) {
 		g_error_free (error);
-		g_task_return_pointer (task, da_token_copy (self->access), (GDestroyNotify) da_token_free);
+		g_task_return_pointer (task, da_token_copy (self->access),
+				       (GDestroyNotify) da_token_free);
 		return;
 	}
 	g_task_return_error (task, error);
@@ -1362,9 +1389,10 @@ da_account_get_token_timeout_cb (gpointer user_data)
 	da_account_set_last_error (self, "cannot refresh the token: the IdP does not answer");
 	da_account_return_token_or (
 		self, task,
-		g_error_new (DA_ERROR, DA_ERROR_IDP_UNREACHABLE,
-			     "the IdP did not answer within %d s; the token of account %s has expired",
-			     DA_GET_TOKEN_WAIT_MAX_SEC, self->config->name));
+		g_error_new (
+			DA_ERROR, DA_ERROR_IDP_UNREACHABLE,
+			"the IdP did not answer within %d s; the token of account %s has expired",
+			DA_GET_TOKEN_WAIT_MAX_SEC, self->config->name));
 	return G_SOURCE_REMOVE;
 }
 
@@ -1388,18 +1416,19 @@ da_account_get_token_async (DaAccount *self,
 	}
 	if (self->refresh == NULL) {
 		if (self->access != NULL)
-			g_task_return_new_error (task, DA_ERROR, DA_ERROR_NOT_SIGNED_IN,
-						 "the access token of account %s expires sooner than "
-						 "asked and the IdP gave no refresh token; sign in again",
-						 self->config->name);
+			g_task_return_new_error (
+				task, DA_ERROR, DA_ERROR_NOT_SIGNED_IN,
+				"the access token of account %s expires sooner than "
+				"asked and the IdP gave no refresh token; sign in again",
+				self->config->name);
 		else
 			g_task_return_error (task, da_account_not_signed_in (self));
 		return;
 	}
 	self->demand_pending = TRUE;
-	wait->timeout_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, DA_GET_TOKEN_WAIT_MAX_SEC,
-						       da_account_get_token_timeout_cb,
-						       g_object_ref (task), g_object_unref);
+	wait->timeout_id = g_timeout_add_seconds_full (
+		G_PRIORITY_DEFAULT, DA_GET_TOKEN_WAIT_MAX_SEC, da_account_get_token_timeout_cb,
+		g_object_ref (task), g_object_unref);
 	da_account_refresh_paced_async (self, TRUE, NULL, da_account_get_token_refreshed_cb,
 					g_steal_pointer (&task));
 }
@@ -1426,7 +1455,8 @@ da_logout_data_free (DaLogoutData *data)
 	g_free (data);
 }
 
-static void da_account_logout_revoke_next (GTask *task);
+static void
+da_account_logout_revoke_next (GTask *task);
 
 static void
 da_account_logout_revoked_cb (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -1458,7 +1488,8 @@ da_account_logout_revoke_next (GTask *task)
 		token = g_steal_pointer (&data->access);
 		hint = "access_token";
 	}
-	if (token == NULL || self->endpoints == NULL || self->endpoints->revocation_endpoint == NULL) {
+	if (token == NULL || self->endpoints == NULL ||
+	    self->endpoints->revocation_endpoint == NULL) {
 		g_task_return_boolean (task, TRUE);
 		g_object_unref (task);
 		return;
@@ -1620,19 +1651,19 @@ da_account_class_init (DaAccountClass *klass)
 	props[PROP_SCOPES] = g_param_spec_boxed ("scopes", NULL, NULL, G_TYPE_STRV, flags);
 	props[PROP_STATE] = g_param_spec_string ("state", NULL, NULL, NULL, flags);
 	props[PROP_SUBJECT] = g_param_spec_string ("subject", NULL, NULL, NULL, flags);
-	props[PROP_ACCESS_TOKEN_EXPIRES_AT] = g_param_spec_int64 ("access-token-expires-at", NULL,
-								  NULL, 0, G_MAXINT64, 0, flags);
-	props[PROP_LOGIN_EXPIRES_AT] = g_param_spec_int64 ("login-expires-at", NULL, NULL, 0,
-							   G_MAXINT64, 0, flags);
+	props[PROP_ACCESS_TOKEN_EXPIRES_AT] =
+		g_param_spec_int64 ("access-token-expires-at", NULL, NULL, 0, G_MAXINT64, 0, flags);
+	props[PROP_LOGIN_EXPIRES_AT] =
+		g_param_spec_int64 ("login-expires-at", NULL, NULL, 0, G_MAXINT64, 0, flags);
 	props[PROP_LAST_ERROR] = g_param_spec_string ("last-error", NULL, NULL, NULL, flags);
 	props[PROP_USER_NAME] = g_param_spec_string ("user-name", NULL, NULL, NULL, flags);
-	props[PROP_SIGN_IN_EXPIRES_AT] = g_param_spec_int64 ("sign-in-expires-at", NULL, NULL, 0,
-							     G_MAXINT64, 0, flags);
+	props[PROP_SIGN_IN_EXPIRES_AT] =
+		g_param_spec_int64 ("sign-in-expires-at", NULL, NULL, 0, G_MAXINT64, 0, flags);
 	g_object_class_install_properties (object_class, N_PROPS, props);
 
-	signals[SIGNAL_STATUS_CHANGED] = g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass),
-						       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-						       G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
+	signals[SIGNAL_STATUS_CHANGED] =
+		g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+			      NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
 }
 
 static void

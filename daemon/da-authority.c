@@ -33,7 +33,10 @@ DA_POLKIT_SYMBOL (polkit_details_new);
 DA_POLKIT_SYMBOL (polkit_details_insert);
 DA_POLKIT_SYMBOL (polkit_error_quark);
 
-#define DA_POLKIT_SYMBOL_ENTRY(name) {#name, (gpointer *) &sym_##name}
+#define DA_POLKIT_SYMBOL_ENTRY(name)                                                               \
+	{                                                                                          \
+#name, (gpointer *) &sym_##name                                                    \
+	}
 static const struct {
 	const gchar *name;
 	gpointer *where;
@@ -97,9 +100,12 @@ struct _DaAuthority {
 	guint in_flight;
 };
 
-static void da_authority_authorizer_init (DaAuthorizerInterface *iface);
+static void
+da_authority_authorizer_init (DaAuthorizerInterface *iface);
 
-G_DEFINE_TYPE_WITH_CODE (DaAuthority, da_authority, G_TYPE_OBJECT,
+G_DEFINE_TYPE_WITH_CODE (DaAuthority,
+			 da_authority,
+			 G_TYPE_OBJECT,
 			 G_IMPLEMENT_INTERFACE (DA_TYPE_AUTHORIZER, da_authority_authorizer_init))
 
 /* One check, from da_authority_check_async() until it completes (waiting
@@ -194,7 +200,8 @@ da_authority_release_slot (DaAuthority *self, DaCheck *check)
 	if (n == 1)
 		g_hash_table_remove (self->per_name, check->key);
 	else
-		g_hash_table_insert (self->per_name, g_strdup (check->key), GUINT_TO_POINTER (n - 1));
+		g_hash_table_insert (self->per_name, g_strdup (check->key),
+				     GUINT_TO_POINTER (n - 1));
 	self->in_flight--;
 }
 
@@ -265,13 +272,12 @@ da_authority_check_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 			return;
 		}
 		g_dbus_error_strip_remote_error (error);
-		cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-			    g_error_matches (error, sym_polkit_error_quark (),
-					     POLKIT_ERROR_CANCELLED);
-		g_task_return_new_error (task, DA_ERROR,
-					 cancelled ? DA_ERROR_CANCELLED : DA_ERROR_INTERNAL,
-					 "cannot check whether the caller may %s: %s", check->what,
-					 error->message);
+		cancelled =
+			g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+			g_error_matches (error, sym_polkit_error_quark (), POLKIT_ERROR_CANCELLED);
+		g_task_return_new_error (
+			task, DA_ERROR, cancelled ? DA_ERROR_CANCELLED : DA_ERROR_INTERNAL,
+			"cannot check whether the caller may %s: %s", check->what, error->message);
 		return;
 	}
 	if (sym_polkit_authorization_result_get_is_authorized (result)) {
@@ -284,8 +290,8 @@ da_authority_check_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 					 check->what);
 		return;
 	}
-	g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
-				 "not authorized to %s", check->what);
+	g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED, "not authorized to %s",
+				 check->what);
 }
 
 /* Takes @task; polkit has been reached. */
@@ -319,10 +325,9 @@ da_check_start (GTask *task)
 		sym_polkit_details_insert (details, "account", check->account);
 	if (check->app_id != NULL)
 		sym_polkit_details_insert (details, "app-id", check->app_id);
-	sym_polkit_authority_check_authorization (self->authority, subject, check->action_id,
-						  details, check->flags,
-						  g_task_get_cancellable (task),
-						  da_authority_check_cb, task);
+	sym_polkit_authority_check_authorization (
+		self->authority, subject, check->action_id, details, check->flags,
+		g_task_get_cancellable (task), da_authority_check_cb, task);
 }
 
 static void
@@ -467,7 +472,8 @@ authorizer_check_async (DaAuthorizer *authorizer,
 			gpointer user_data)
 {
 	da_authority_check_async (DA_AUTHORITY (authorizer), caller, action_id, account,
-				  caller->app_id, allow_interaction, cancellable, callback, user_data);
+				  caller->app_id, allow_interaction, cancellable, callback,
+				  user_data);
 }
 
 static gboolean

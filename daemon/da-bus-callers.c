@@ -86,11 +86,12 @@ get_credentials_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	const DaCaller *known;
 	DaCaller *caller;
 
-	reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds, res,
-								 &error);
+	reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds,
+								 res, &error);
 	if (reply == NULL) {
 		g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
-					 "cannot identify the caller %s: %s", bus_name, error->message);
+					 "cannot identify the caller %s: %s", bus_name,
+					 error->message);
 		return;
 	}
 	g_variant_get (reply, "(@a{sv})", &creds);
@@ -182,9 +183,9 @@ static void
 da_bus_callers_class_init (DaBusCallersClass *klass)
 {
 	G_OBJECT_CLASS (klass)->finalize = da_bus_callers_finalize;
-	signals[SIGNAL_VANISHED] = g_signal_new ("vanished", G_TYPE_FROM_CLASS (klass),
-						 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-						 1, G_TYPE_STRING);
+	signals[SIGNAL_VANISHED] =
+		g_signal_new ("vanished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -202,7 +203,7 @@ da_bus_callers_new (GDBusConnection *connection)
 	self->connection = g_object_ref (connection);
 	self->subscription_id = g_dbus_connection_signal_subscribe (
 		connection, "org.freedesktop.DBus", "org.freedesktop.DBus", "NameOwnerChanged",
-		"/org/freedesktop/DBus", NULL, G_DBUS_SIGNAL_FLAGS_NONE, name_owner_changed_cb, self,
-		NULL);
+		"/org/freedesktop/DBus", NULL, G_DBUS_SIGNAL_FLAGS_NONE, name_owner_changed_cb,
+		self, NULL);
 	return self;
 }

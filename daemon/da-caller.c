@@ -18,7 +18,7 @@
 /* /proc/PID/cgroup is a few hundred bytes; anything near this is not one */
 #define DA_CGROUP_TEXT_MAX (64 * 1024)
 /* systemd's UNIT_NAME_MAX less the NUL; Flatpak ids are as long at most */
-#define DA_NAME_MAX 255
+#define DA_NAME_MAX	  255
 #define DA_SNAP_LABEL_MAX 1024
 /* getpwnam_r()/getgrnam_r() buffers grow up to this */
 #define DA_NSS_BUFFER_MAX (1024 * 1024)
@@ -636,7 +636,9 @@ first_name_match (const gchar *name, gchar *const *names)
 }
 
 static void
-log_allowed (const DaCaller *caller, const DaAccountConfig *config, const gchar *rule,
+log_allowed (const DaCaller *caller,
+	     const DaAccountConfig *config,
+	     const gchar *rule,
 	     const gchar *value)
 {
 	g_autofree gchar *who = NULL;

@@ -12,11 +12,11 @@
 
 #include "da-config.h"
 
-#define DA_CONFIG_FILE_MAX   (64 * 1024)
-#define DA_SECRET_FILE_MAX   4096
-#define DA_ACCOUNTS_MAX	     4096
-#define DA_HTTP_TIMEOUT_DEF  30
-#define DA_HTTP_TIMEOUT_MAX  300
+#define DA_CONFIG_FILE_MAX  (64 * 1024)
+#define DA_SECRET_FILE_MAX  4096
+#define DA_ACCOUNTS_MAX	    4096
+#define DA_HTTP_TIMEOUT_DEF 30
+#define DA_HTTP_TIMEOUT_MAX 300
 
 typedef enum {
 	DA_KEY_STRING,
@@ -55,12 +55,8 @@ static const DaKeySpec account_keys[] = {
 };
 
 static const gchar *const daemon_keys[] = {
-	"StorageKeyFile",
-	"DefaultAccount",
-	"KeyringName",
-	"HttpTimeoutSec",
-	"TokenRequestsPerSecond",
-	NULL,
+	"StorageKeyFile", "DefaultAccount",	    "KeyringName",
+	"HttpTimeoutSec", "TokenRequestsPerSecond", NULL,
 };
 
 gboolean
@@ -109,14 +105,15 @@ da_url_is_acceptable (const gchar *url, GError **error)
 
 	uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
 	if (uri == NULL) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' is not a URL", url);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' is not a URL",
+			     url);
 		return FALSE;
 	}
 	scheme = g_uri_get_scheme (uri);
 	host = g_uri_get_host (uri);
 	if (host == NULL || host[0] == '\0') {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			     "'%s' has no host", url);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' has no host",
+			     url);
 		return FALSE;
 	}
 	if (g_uri_get_userinfo (uri) != NULL || g_uri_get_fragment (uri) != NULL) {
@@ -180,12 +177,14 @@ read_small_file (const gchar *path, gsize max, gchar **out, gsize *len, GError *
 	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		int errsv = errno;
-		g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (errsv), g_strerror (errsv));
+		g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+				     g_strerror (errsv));
 		return FALSE;
 	}
 	if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)) {
 		close (fd);
-		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not a regular file");
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "not a regular file");
 		return FALSE;
 	}
 	if ((guint64) st.st_size > max) {
@@ -232,7 +231,8 @@ read_secret_file (const gchar *path, GError **error)
 		len--;
 	if (len == 0 || memchr (data, '\0', len) != NULL) {
 		da_secret_wipe (data, len);
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' holds no secret", path);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' holds no secret",
+			     path);
 		return NULL;
 	}
 	secret = da_secret_new_len (data, len);
@@ -244,14 +244,16 @@ static gboolean
 load_client_secret (DaAccountConfig *self, GKeyFile *kf, GError **error)
 {
 	g_autofree gchar *file = g_key_file_get_string (kf, "Account", "ClientSecretFile", NULL);
-	g_autofree gchar *cred = g_key_file_get_string (kf, "Account", "ClientSecretCredential", NULL);
+	g_autofree gchar *cred =
+		g_key_file_get_string (kf, "Account", "ClientSecretCredential", NULL);
 	g_autofree gchar *cred_path = NULL;
 	const gchar *dir;
 	const gchar *key = "ClientSecretFile";
 
 	if (file != NULL && cred != NULL) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			     "[Account] ClientSecretFile and ClientSecretCredential exclude each other");
+		g_set_error (
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"[Account] ClientSecretFile and ClientSecretCredential exclude each other");
 		return FALSE;
 	}
 	if (cred != NULL) {
@@ -289,8 +291,10 @@ load_key (DaAccountConfig *self, GKeyFile *kf, const DaKeySpec *spec, GError **e
 	field = G_STRUCT_MEMBER_P (self, spec->offset);
 	value = g_key_file_get_string (kf, spec->group, spec->key, &error_local);
 	if (value == NULL) {
-		if (g_error_matches (error_local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
-		    g_error_matches (error_local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+		if (g_error_matches (error_local, G_KEY_FILE_ERROR,
+				     G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+		    g_error_matches (error_local, G_KEY_FILE_ERROR,
+				     G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
 			return TRUE;
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "[%s] %s: %s",
 			     spec->group, spec->key, error_local->message);
@@ -316,8 +320,8 @@ load_key (DaAccountConfig *self, GKeyFile *kf, const DaKeySpec *spec, GError **e
 	case DA_KEY_BOOL:
 		if (!parse_bool (value, (gboolean *) field)) {
 			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				     "[%s] %s: '%s' is not a boolean (use yes or no)",
-				     spec->group, spec->key, value);
+				     "[%s] %s: '%s' is not a boolean (use yes or no)", spec->group,
+				     spec->key, value);
 			return FALSE;
 		}
 		return TRUE;
@@ -351,7 +355,8 @@ warn_unknown_keys (GKeyFile *kf, const gchar *path)
 					known = TRUE;
 			}
 			if (group_known && !known)
-				g_warning ("%s: [%s] %s: unknown key, ignored", path, groups[i], keys[k]);
+				g_warning ("%s: [%s] %s: unknown key, ignored", path, groups[i],
+					   keys[k]);
 		}
 		if (!group_known)
 			g_warning ("%s: [%s]: unknown section, ignored", path, groups[i]);
@@ -368,9 +373,10 @@ account_config_validate (DaAccountConfig *self, GError **error)
 	}
 	if (self->issuer == NULL &&
 	    (self->device_authorization_endpoint == NULL || self->token_endpoint == NULL)) {
-		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				     "[Account] Issuer: missing (or set both DeviceAuthorizationEndpoint "
-				     "and TokenEndpoint)");
+		g_set_error_literal (
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"[Account] Issuer: missing (or set both DeviceAuthorizationEndpoint "
+			"and TokenEndpoint)");
 		return FALSE;
 	}
 	/* offline_access: a device stays signed in past the IdP's browser
@@ -502,7 +508,8 @@ da_config_load_daemon_data (DaConfig *self,
 
 	g_clear_pointer (&self->storage_key_file, g_free);
 	self->storage_key_file = g_key_file_get_string (kf, "Daemon", "StorageKeyFile", NULL);
-	if (self->storage_key_file != NULL && !g_path_is_absolute (g_strstrip (self->storage_key_file))) {
+	if (self->storage_key_file != NULL &&
+	    !g_path_is_absolute (g_strstrip (self->storage_key_file))) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "%s: [Daemon] StorageKeyFile: '%s' is not an absolute path", path,
 			     self->storage_key_file);
@@ -522,19 +529,21 @@ da_config_load_daemon_data (DaConfig *self,
 	if (self->keyring_name == NULL) {
 		self->keyring_name = g_strdup ("devauthd");
 	} else if (!keyring_name_is_valid (g_strstrip (self->keyring_name))) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			     "%s: [Daemon] KeyringName: '%s' is not valid (1 to %d of A-Z a-z 0-9 . _ -)",
-			     path, self->keyring_name, DA_ACCOUNT_NAME_MAX);
+		g_set_error (
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"%s: [Daemon] KeyringName: '%s' is not valid (1 to %d of A-Z a-z 0-9 . _ -)",
+			path, self->keyring_name, DA_ACCOUNT_NAME_MAX);
 		return FALSE;
 	}
 	rate = g_key_file_get_string (kf, "Daemon", "TokenRequestsPerSecond", NULL);
 	if (rate != NULL) {
 		guint64 v = 0;
 		if (!g_ascii_string_to_unsigned (g_strstrip (rate), 10, 1, 1000000, &v, NULL)) {
-			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				     "%s: [Daemon] TokenRequestsPerSecond: '%s' is not a number from 1 "
-				     "to 1000000",
-				     path, rate);
+			g_set_error (
+				error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				"%s: [Daemon] TokenRequestsPerSecond: '%s' is not a number from 1 "
+				"to 1000000",
+				path, rate);
 			return FALSE;
 		}
 		self->token_requests_per_sec = (guint) v;
@@ -542,8 +551,8 @@ da_config_load_daemon_data (DaConfig *self,
 	timeout = g_key_file_get_string (kf, "Daemon", "HttpTimeoutSec", NULL);
 	if (timeout != NULL) {
 		guint64 v = 0;
-		if (!g_ascii_string_to_unsigned (g_strstrip (timeout), 10, 1, DA_HTTP_TIMEOUT_MAX, &v,
-						 NULL)) {
+		if (!g_ascii_string_to_unsigned (g_strstrip (timeout), 10, 1, DA_HTTP_TIMEOUT_MAX,
+						 &v, NULL)) {
 			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 				     "%s: [Daemon] HttpTimeoutSec: '%s' is not a number of seconds "
 				     "from 1 to %d",
@@ -574,7 +583,8 @@ load_accounts (DaConfig *self)
 	dir = g_dir_open (dir_path, 0, &error);
 	if (dir == NULL) {
 		if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			g_ptr_array_add (self->problems, g_strdup_printf ("%s: %s", dir_path, error->message));
+			g_ptr_array_add (self->problems,
+					 g_strdup_printf ("%s: %s", dir_path, error->message));
 		return;
 	}
 	while ((entry = g_dir_read_name (dir)) != NULL) {
@@ -588,8 +598,8 @@ load_accounts (DaConfig *self)
 		path = g_build_filename (dir_path, entry, NULL);
 		if (self->accounts->len >= DA_ACCOUNTS_MAX) {
 			g_ptr_array_add (self->problems,
-					 g_strdup_printf ("%s: ignored, more than %d accounts", path,
-							  DA_ACCOUNTS_MAX));
+					 g_strdup_printf ("%s: ignored, more than %d accounts",
+							  path, DA_ACCOUNTS_MAX));
 			continue;
 		}
 		name = g_strndup (entry, strlen (entry) - strlen (".conf"));

@@ -7,8 +7,8 @@
 
 G_BEGIN_DECLS
 
-#define DA_ACCOUNT_NAME_MAX 64
-#define DA_DEFAULT_SCOPES   "openid offline_access"
+#define DA_ACCOUNT_NAME_MAX	      64
+#define DA_DEFAULT_SCOPES	      "openid offline_access"
 #define DA_TOKEN_REQUESTS_PER_SEC_DEF 100
 
 /* One accounts.d/NAME.conf. */
@@ -39,8 +39,8 @@ typedef struct {
 	gchar *keyring_name;
 	guint http_timeout;
 	guint token_requests_per_sec; /* per caller; bursts of twice that */
-	GPtrArray *accounts; /* of DaAccountConfig, sorted by name */
-	GPtrArray *problems; /* of gchar*: one line per file that was refused */
+	GPtrArray *accounts;	      /* of DaAccountConfig, sorted by name */
+	GPtrArray *problems;	      /* of gchar*: one line per file that was refused */
 } DaConfig;
 
 gboolean

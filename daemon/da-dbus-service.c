@@ -101,9 +101,9 @@ token_info (const DaToken *token)
 	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
 
 	g_variant_builder_add (&b, "{sv}", "expires-at", g_variant_new_int64 (token->expires_at));
-	g_variant_builder_add (&b, "{sv}", "token-type",
-			       g_variant_new_string (token->token_type != NULL ? token->token_type
-									: "Bearer"));
+	g_variant_builder_add (
+		&b, "{sv}", "token-type",
+		g_variant_new_string (token->token_type != NULL ? token->token_type : "Bearer"));
 	if (token->scope != NULL)
 		g_variant_builder_add (&b, "{sv}", "scope", g_variant_new_string (token->scope));
 	return g_variant_builder_end (&b);
@@ -119,7 +119,8 @@ token_memfd (const gchar *token, GError **error)
 
 	fd = memfd_create ("devauthd-token", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
-		g_set_error (error, DA_ERROR, DA_ERROR_INTERNAL, "memfd_create: %s", g_strerror (errno));
+		g_set_error (error, DA_ERROR, DA_ERROR_INTERNAL, "memfd_create: %s",
+			     g_strerror (errno));
 		return -1;
 	}
 	while (done < len) {
@@ -136,7 +137,8 @@ token_memfd (const gchar *token, GError **error)
 	}
 	if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
 	    lseek (fd, 0, SEEK_SET) < 0) {
-		g_set_error (error, DA_ERROR, DA_ERROR_INTERNAL, "memfd seal: %s", g_strerror (errno));
+		g_set_error (error, DA_ERROR, DA_ERROR_INTERNAL, "memfd seal: %s",
+			     g_strerror (errno));
 		close (fd);
 		return -1;
 	}
@@ -255,14 +257,15 @@ get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(DaBusCall) call = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(DaToken) token = da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
+	g_autoptr(DaToken) token =
+		da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
 
 	if (token == NULL) {
 		return_error (call->invocation, g_steal_pointer (&error));
 		return;
 	}
-	complete_get_token (call->self->skeleton, call->invocation, call->method == BUS_GET_TOKEN_FD,
-			    token);
+	complete_get_token (call->self->skeleton, call->invocation,
+			    call->method == BUS_GET_TOKEN_FD, token);
 }
 
 static void
@@ -513,8 +516,16 @@ enum {
 /* the DaAccount property behind each Account property, in the order of the
  * XML (checked by account_properties_match_xml()) */
 static const gchar *const account_properties[ACCOUNT_N_PROPS] = {
-	"name", "issuer", "client-id", "scopes", "state", "subject",
-	"access-token-expires-at", "login-expires-at", "last-error", "user-name",
+	"name",
+	"issuer",
+	"client-id",
+	"scopes",
+	"state",
+	"subject",
+	"access-token-expires-at",
+	"login-expires-at",
+	"last-error",
+	"user-name",
 	"sign-in-expires-at",
 };
 
@@ -753,7 +764,8 @@ da_bus_account_emit_changes_cb (gpointer user_data)
 	g_slist_free_full (changes, (GDestroyNotify) da_bus_change_free);
 	if (n > 0)
 		g_dbus_connection_emit_signal (ba->self->connection, NULL, ba->path,
-					       "org.freedesktop.DBus.Properties", "PropertiesChanged",
+					       "org.freedesktop.DBus.Properties",
+					       "PropertiesChanged",
 					       g_variant_new ("(sa{sv}@as)", info->name, &changed,
 							      g_variant_new_strv (NULL, 0)),
 					       NULL);
@@ -784,8 +796,8 @@ da_bus_account_notify_cb (DaAccount *account, GParamSpec *pspec, DaBusAccount *b
 		before = da_bus_account_get (ba, prop);
 	if (!da_bus_account_take (ba, prop) || before == NULL)
 		return;
-	ba->changes = g_slist_prepend (ba->changes,
-				       da_bus_change_new (prop, g_steal_pointer (&before)));
+	ba->changes =
+		g_slist_prepend (ba->changes, da_bus_change_new (prop, g_steal_pointer (&before)));
 	if (ba->changes_source != NULL)
 		return;
 	ba->changes_source = g_idle_source_new ();
@@ -884,8 +896,8 @@ static const GDBusInterfaceVTable account_vtable = {account_method_call, account
 
 /* The standard interface, described as GDBusObjectManagerServer describes
  * it, so that Introspect says the same (the casts are gdbus-codegen's). */
-static const GDBusArgInfo om_arg_objects = {
-	-1, (gchar *) "object_paths_interfaces_and_properties", (gchar *) "a{oa{sa{sv}}}", NULL};
+static const GDBusArgInfo om_arg_objects = {-1, (gchar *) "object_paths_interfaces_and_properties",
+					    (gchar *) "a{oa{sa{sv}}}", NULL};
 static const GDBusArgInfo om_arg_path = {-1, (gchar *) "object_path", (gchar *) "o", NULL};
 static const GDBusArgInfo om_arg_interfaces_and_properties = {
 	-1, (gchar *) "interfaces_and_properties", (gchar *) "a{sa{sv}}", NULL};
@@ -895,11 +907,11 @@ static const GDBusArgInfo *const om_get_managed_objects_out[] = {&om_arg_objects
 static const GDBusArgInfo *const om_interfaces_added_args[] = {
 	&om_arg_path, &om_arg_interfaces_and_properties, NULL};
 static const GDBusArgInfo *const om_interfaces_removed_args[] = {&om_arg_path, &om_arg_interfaces,
-								  NULL};
+								 NULL};
 
-static const GDBusMethodInfo om_get_managed_objects = {
-	-1, (gchar *) "GetManagedObjects", NULL, (GDBusArgInfo **) om_get_managed_objects_out,
-	NULL};
+static const GDBusMethodInfo om_get_managed_objects = {-1, (gchar *) "GetManagedObjects", NULL,
+						       (GDBusArgInfo **) om_get_managed_objects_out,
+						       NULL};
 static const GDBusSignalInfo om_interfaces_added = {
 	-1, (gchar *) "InterfacesAdded", (GDBusArgInfo **) om_interfaces_added_args, NULL};
 static const GDBusSignalInfo om_interfaces_removed = {
@@ -910,8 +922,12 @@ static const GDBusSignalInfo *const om_signals[] = {&om_interfaces_added, &om_in
 						    NULL};
 
 static const GDBusInterfaceInfo object_manager_info = {
-	-1, (gchar *) "org.freedesktop.DBus.ObjectManager", (GDBusMethodInfo **) om_methods,
-	(GDBusSignalInfo **) om_signals, NULL, NULL};
+	-1,
+	(gchar *) "org.freedesktop.DBus.ObjectManager",
+	(GDBusMethodInfo **) om_methods,
+	(GDBusSignalInfo **) om_signals,
+	NULL,
+	NULL};
 
 /* GetManagedObjects, its only method; the objects in the order in which
  * GDBusObjectManagerServer listed them (the order of a GHashTable of their
@@ -956,8 +972,8 @@ da_service_export (DaService *self, GDBusConnection *connection, GError **error)
 
 	if (!account_properties_match_xml (error))
 		return FALSE;
-	if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton), connection,
-					       DA_MANAGER_OBJECT_PATH, error))
+	if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton),
+					       connection, DA_MANAGER_OBJECT_PATH, error))
 		return FALSE;
 	self->connection = g_object_ref (connection);
 	self->callers = da_bus_callers_new (connection);
@@ -990,8 +1006,8 @@ da_service_finalize (GObject *object)
 	DaService *self = DA_SERVICE (object);
 
 	/* never exported when the bus could not be reached */
-	if (self->skeleton != NULL &&
-	    g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->skeleton)) != NULL)
+	if (self->skeleton != NULL && g_dbus_interface_skeleton_get_connection (
+					      G_DBUS_INTERFACE_SKELETON (self->skeleton)) != NULL)
 		g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
 	if (self->object_manager_id != 0)
 		g_dbus_connection_unregister_object (self->connection, self->object_manager_id);
@@ -1031,9 +1047,11 @@ da_service_new (DaPipeline *pipeline)
 	self->skeleton = da_dbus_manager_skeleton_new ();
 	da_dbus_manager_set_version (self->skeleton, PACKAGE_VERSION);
 	g_signal_connect (self->skeleton, "handle-get-token", G_CALLBACK (handle_get_token), self);
-	g_signal_connect (self->skeleton, "handle-get-token-fd", G_CALLBACK (handle_get_token_fd), self);
+	g_signal_connect (self->skeleton, "handle-get-token-fd", G_CALLBACK (handle_get_token_fd),
+			  self);
 	g_signal_connect (self->skeleton, "handle-login", G_CALLBACK (handle_login), self);
-	g_signal_connect (self->skeleton, "handle-cancel-login", G_CALLBACK (handle_cancel_login), self);
+	g_signal_connect (self->skeleton, "handle-cancel-login", G_CALLBACK (handle_cancel_login),
+			  self);
 	g_signal_connect (self->skeleton, "handle-logout", G_CALLBACK (handle_logout), self);
 	g_signal_connect (self->skeleton, "handle-refresh", G_CALLBACK (handle_refresh), self);
 	g_signal_connect (self->skeleton, "handle-list-accounts", G_CALLBACK (handle_list_accounts),

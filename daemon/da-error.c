@@ -6,7 +6,7 @@
 #include "da-error.h"
 #include "da-names.h"
 
-G_DEFINE_QUARK (da-error-quark, da_error)
+G_DEFINE_QUARK (da - error - quark, da_error)
 
 static const gchar *const da_error_names[DA_ERROR_LAST] = {
 	[DA_ERROR_NO_SUCH_ACCOUNT] = DA_DBUS_ERROR (DA_ERROR_NAME_NO_SUCH_ACCOUNT),

@@ -127,11 +127,11 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		{
 			DaHintClient client = {self->client_id, self->client_secret != NULL,
 					       self->code_verifier != NULL};
-			g_autofree gchar *hint = da_hint_for_refusal (DA_HINT_DEVICE_POLL, error->message,
-								      &client);
-			g_autofree gchar *msg = g_strdup_printf ("the IdP refused the sign-in: %s%s%s",
-								 error->message, hint != NULL ? "; " : "",
-								 hint != NULL ? hint : "");
+			g_autofree gchar *hint =
+				da_hint_for_refusal (DA_HINT_DEVICE_POLL, error->message, &client);
+			g_autofree gchar *msg = g_strdup_printf (
+				"the IdP refused the sign-in: %s%s%s", error->message,
+				hint != NULL ? "; " : "", hint != NULL ? hint : "");
 			da_flow_finish_error (self, DA_ERROR_IDP_ERROR, msg);
 		}
 		return;
@@ -169,9 +169,9 @@ da_flow_schedule_poll (DaFlow *self, guint delay_sec)
 	if (delay_ms > (guint64) left * 1000)
 		delay_ms = (guint64) left * 1000;
 	g_clear_handle_id (&self->timeout_id, g_source_remove);
-	self->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay_ms,
-					       da_flow_poll_timeout_cb, g_object_ref (self),
-					       g_object_unref);
+	self->timeout_id =
+		g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay_ms, da_flow_poll_timeout_cb,
+				    g_object_ref (self), g_object_unref);
 }
 
 static void
@@ -181,7 +181,8 @@ da_flow_device_auth_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	DaFlow *self = g_task_get_source_object (task);
 	g_autoptr(GError) error = NULL;
 
-	self->device_auth = da_oidc_client_device_auth_finish (DA_OIDC_CLIENT (source), res, &error);
+	self->device_auth =
+		da_oidc_client_device_auth_finish (DA_OIDC_CLIENT (source), res, &error);
 	if (self->device_auth == NULL) {
 		self->finished = TRUE;
 		g_task_return_error (task, g_steal_pointer (&error));
@@ -331,7 +332,8 @@ da_flow_new (DaOidcClient *client,
 	self->device_authorization_endpoint = g_strdup (device_authorization_endpoint);
 	self->token_endpoint = g_strdup (token_endpoint);
 	self->client_id = g_strdup (auth->client_id);
-	self->client_secret = auth->client_secret != NULL ? da_secret_new (auth->client_secret) : NULL;
+	self->client_secret = auth->client_secret != NULL ? da_secret_new (auth->client_secret)
+							  : NULL;
 	self->scope = g_strdup (scope);
 	self->code_verifier = pkce ? da_oidc_pkce_verifier_new () : NULL;
 	self->done = done;

@@ -83,10 +83,10 @@ da_hint_for_refusal (DaHintRequest request, const gchar *message, const DaHintCl
 			continue;
 		if (h->has_secret >= 0 && h->has_secret != (client->has_secret ? 1 : 0))
 			continue;
-		if (h->request == DA_HINT_DEVICE_REQUEST && g_str_equal (h->error, "invalid_request") &&
-		    client->pkce)
+		if (h->request == DA_HINT_DEVICE_REQUEST &&
+		    g_str_equal (h->error, "invalid_request") && client->pkce)
 			continue;
-		/* every hint names the client at most twice */
+			/* every hint names the client at most twice */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 		return g_strdup_printf (h->hint, client->client_id, client->client_id);

@@ -32,7 +32,7 @@
 
 /* json-glib recurses once per level; a JWS header, a JWKS and ID token
  * claims need three or four */
-#define DA_JWT_JSON_DEPTH_MAX  16
+#define DA_JWT_JSON_DEPTH_MAX 16
 /* json-glib 1.6 reads larger integers as -1 (da-json.h); NumericDates have 12 */
 #define DA_JWT_JSON_DIGITS_MAX 18
 #define DA_JWT_KID_MAX	       256
@@ -41,9 +41,9 @@
 /* 65537 in practice; a huge exponent would make verifying as slow as signing */
 #define DA_JWT_RSA_E_BYTES_MAX 8
 /* NumericDate up to 9999-12-31 23:59:59 UTC */
-#define DA_JWT_TIME_MAX	       G_GINT64_CONSTANT (253402300799)
+#define DA_JWT_TIME_MAX G_GINT64_CONSTANT (253402300799)
 /* how much of an untrusted string a message shows */
-#define DA_JWT_SHOW_MAX	       64
+#define DA_JWT_SHOW_MAX 64
 
 /* the error for everything the IdP (or the token's bearer) got wrong */
 #define DA_JWT_ERROR_CODE DA_ERROR_IDP_ERROR
@@ -191,10 +191,12 @@ parse_json_object (const gchar *data,
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "%s is not JSON text", what);
 		return NULL;
 	}
-	if (da_json_text_problem (data, len, DA_JWT_JSON_DEPTH_MAX, DA_JWT_JSON_DIGITS_MAX) != NULL) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "%s is nested too deeply, has a \\u0000 or a number of more than %u digits",
-			     what, (guint) DA_JWT_JSON_DIGITS_MAX);
+	if (da_json_text_problem (data, len, DA_JWT_JSON_DEPTH_MAX, DA_JWT_JSON_DIGITS_MAX) !=
+	    NULL) {
+		g_set_error (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"%s is nested too deeply, has a \\u0000 or a number of more than %u digits",
+			what, (guint) DA_JWT_JSON_DIGITS_MAX);
 		return NULL;
 	}
 	if (!json_parser_load_from_data (parser, data, (gssize) len, &error_local)) {
@@ -301,15 +303,16 @@ split_compact (const gchar *jwt, JwsParts *parts, GError **error)
 	const gchar *dot2;
 
 	if (len > DA_JWT_TOKEN_MAX) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token is larger than %u KiB", (guint) (DA_JWT_TOKEN_MAX / 1024));
+		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token is larger than %u KiB",
+			     (guint) (DA_JWT_TOKEN_MAX / 1024));
 		return FALSE;
 	}
 	dot1 = memchr (jwt, '.', len);
 	dot2 = dot1 != NULL ? memchr (dot1 + 1, '.', len - (gsize) (dot1 + 1 - jwt)) : NULL;
 	if (dot2 == NULL || memchr (dot2 + 1, '.', len - (gsize) (dot2 + 1 - jwt)) != NULL) {
-		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
-				     "ID token is not a compact JWS (three base64url parts joined by dots)");
+		g_set_error_literal (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"ID token is not a compact JWS (three base64url parts joined by dots)");
 		return FALSE;
 	}
 	parts->header = jwt;
@@ -327,7 +330,8 @@ decode_part (const gchar *text, gsize len, const gchar *what, gsize *out_len, GE
 	guchar *bytes = da_jwt_base64url_decode (text, len, out_len);
 
 	if (bytes == NULL)
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token %s is not base64url", what);
+		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token %s is not base64url",
+			     what);
 	return bytes;
 }
 
@@ -340,7 +344,8 @@ header_alg (JsonObject *header, GError **error)
 	g_autofree gchar *shown = NULL;
 
 	if (name == NULL) {
-		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token header has no \"alg\"");
+		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
+				     "ID token header has no \"alg\"");
 		return NULL;
 	}
 	for (gsize i = 0; i < G_N_ELEMENTS (jws_algs); i++) {
@@ -353,12 +358,14 @@ header_alg (JsonObject *header, GError **error)
 			     "ID token alg '%s' is not accepted (the token is not signed)", shown);
 	else if (g_ascii_strncasecmp (name, "HS", 2) == 0)
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token alg '%s' is not accepted (asymmetric signatures only)", shown);
-	else
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token alg '%s' is not supported (RS256, RS384, RS512, PS256, PS384, "
-			     "PS512, ES256, ES384, ES512 and EdDSA are)",
+			     "ID token alg '%s' is not accepted (asymmetric signatures only)",
 			     shown);
+	else
+		g_set_error (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"ID token alg '%s' is not supported (RS256, RS384, RS512, PS256, PS384, "
+			"PS512, ES256, ES384, ES512 and EdDSA are)",
+			shown);
 	return NULL;
 }
 
@@ -373,9 +380,10 @@ header_kid (JsonObject *header, const gchar **kid, GError **error)
 		return TRUE;
 	if (!node_is_string (node) ||
 	    !text_is_printable (json_node_get_string (node), DA_JWT_KID_MAX)) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token header has a \"kid\" that is not a printable string of at most %u bytes",
-			     (guint) DA_JWT_KID_MAX);
+		g_set_error (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"ID token header has a \"kid\" that is not a printable string of at most %u bytes",
+			(guint) DA_JWT_KID_MAX);
 		return FALSE;
 	}
 	*kid = json_node_get_string (node);
@@ -395,13 +403,14 @@ jwk_fits (JsonObject *jwk, const JwsAlg *alg)
 		return FALSE;
 	if (alg->crv != NULL && g_strcmp0 (member_string (jwk, "crv"), alg->crv) != 0)
 		return FALSE;
-	if (json_object_has_member (jwk, "use") && g_strcmp0 (member_string (jwk, "use"), "sig") != 0)
+	if (json_object_has_member (jwk, "use") &&
+	    g_strcmp0 (member_string (jwk, "use"), "sig") != 0)
 		return FALSE;
 	if (json_object_has_member (jwk, "alg") &&
 	    g_strcmp0 (member_string (jwk, "alg"), alg->name) != 0)
 		return FALSE;
-	if (ops != NULL &&
-	    !(JSON_NODE_HOLDS_ARRAY (ops) && array_has_string (json_node_get_array (ops), "verify")))
+	if (ops != NULL && !(JSON_NODE_HOLDS_ARRAY (ops) &&
+			     array_has_string (json_node_get_array (ops), "verify")))
 		return FALSE;
 	return TRUE;
 }
@@ -444,9 +453,10 @@ select_key (JsonArray *keys, const JwsAlg *alg, const gchar *kid, GError **error
 	if (n_fit == 1)
 		return found;
 	if (n_fit > 1 && kid != NULL) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "the IdP's JWKS has %u %s keys '%s': cannot tell which one signed the ID token",
-			     n_fit, alg->name, shown);
+		g_set_error (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"the IdP's JWKS has %u %s keys '%s': cannot tell which one signed the ID token",
+			n_fit, alg->name, shown);
 	} else if (n_fit > 1) {
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
 			     "ID token names no key (kid) and the IdP's JWKS has %u %s keys: "
@@ -459,13 +469,14 @@ select_key (JsonArray *keys, const JwsAlg *alg, const gchar *kid, GError **error
 			     shown, alg->name);
 	} else if (kid != NULL && n_keys > n_considered) {
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "no key '%s' among the first %u keys of the IdP's JWKS (it has %u)", shown,
-			     n_considered, n_keys);
+			     "no key '%s' among the first %u keys of the IdP's JWKS (it has %u)",
+			     shown, n_considered, n_keys);
 	} else if (kid != NULL) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "no key '%s' in the IdP's JWKS", shown);
+		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "no key '%s' in the IdP's JWKS",
+			     shown);
 	} else {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "the IdP's JWKS has no key for %s signatures",
-			     alg->name);
+		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
+			     "the IdP's JWKS has no key for %s signatures", alg->name);
 	}
 	return NULL;
 }
@@ -483,7 +494,7 @@ key_label (JsonObject *jwk, const JwsAlg *alg)
 }
 
 static gboolean G_GNUC_PRINTF (3, 4)
-bad_key (const Verification *v, GError **error, const gchar *format, ...)
+	bad_key (const Verification *v, GError **error, const gchar *format, ...)
 {
 	g_autofree gchar *what = NULL;
 	va_list args;
@@ -532,9 +543,11 @@ jwk_bytes (const Verification *v,
 	if (bytes != NULL && *len > 0 && (exact ? *len == max : *len <= max))
 		return g_steal_pointer (&bytes);
 	if (exact)
-		bad_key (v, error, "has no \"%s\" of %" G_GSIZE_FORMAT " bytes (base64url)", name, max);
+		bad_key (v, error, "has no \"%s\" of %" G_GSIZE_FORMAT " bytes (base64url)", name,
+			 max);
 	else
-		bad_key (v, error, "has no \"%s\" of at most %" G_GSIZE_FORMAT " bytes (base64url)", name, max);
+		bad_key (v, error, "has no \"%s\" of at most %" G_GSIZE_FORMAT " bytes (base64url)",
+			 name, max);
 	return NULL;
 }
 
@@ -598,10 +611,14 @@ rsa_verify_with (const Verification *v, struct rsa_public_key *key, mpz_t s, GEr
 	nettle_mpz_set_str_256_u (key->e, e_len, e);
 	bits = mpz_sizeinbase (key->n, 2);
 	if (bits < DA_JWT_RSA_BITS_MIN)
-		return bad_key (v, error, "is a %" G_GSIZE_FORMAT "-bit RSA key; at least %u bits are required",
+		return bad_key (v, error,
+				"is a %" G_GSIZE_FORMAT
+				"-bit RSA key; at least %u bits are required",
 				bits, (guint) DA_JWT_RSA_BITS_MIN);
 	if (bits > DA_JWT_RSA_BITS_MAX)
-		return bad_key (v, error, "is a %" G_GSIZE_FORMAT "-bit RSA key; at most %u bits are supported",
+		return bad_key (v, error,
+				"is a %" G_GSIZE_FORMAT
+				"-bit RSA key; at most %u bits are supported",
 				bits, (guint) DA_JWT_RSA_BITS_MAX);
 	if (mpz_even_p (key->e) || mpz_cmp_ui (key->e, 3) < 0 || mpz_even_p (key->n) ||
 	    !rsa_public_key_prepare (key))
@@ -618,7 +635,8 @@ rsa_verify_with (const Verification *v, struct rsa_public_key *key, mpz_t s, GEr
 			ok = rsa_sha256_verify_digest (key, digest, s);
 		} else if (v->alg->hash == JWS_SHA384) {
 			memcpy (digest_info, sha384_digest_info, sizeof sha384_digest_info);
-			memcpy (digest_info + sizeof sha384_digest_info, digest, SHA384_DIGEST_SIZE);
+			memcpy (digest_info + sizeof sha384_digest_info, digest,
+				SHA384_DIGEST_SIZE);
 			ok = rsa_pkcs1_verify (key, sizeof digest_info, digest_info, s);
 		} else if (v->alg->hash == JWS_SHA512) {
 			ok = rsa_sha512_verify_digest (key, digest, s);
@@ -759,14 +777,16 @@ claim_time (JsonObject *claims, const gchar *name, GError **error)
 		return -1;
 	if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64) {
 		value = json_node_get_int (node);
-	} else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE) {
+	} else if (JSON_NODE_HOLDS_VALUE (node) &&
+		   json_node_get_value_type (node) == G_TYPE_DOUBLE) {
 		gdouble d = json_node_get_double (node);
 		if (isfinite (d) && d >= 0 && d <= (gdouble) DA_JWT_TIME_MAX)
 			value = (gint64) d;
 	}
 	if (value < 0 || value > DA_JWT_TIME_MAX) {
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "\"%s\" claim of the ID token is not a time (seconds since 1970)", name);
+			     "\"%s\" claim of the ID token is not a time (seconds since 1970)",
+			     name);
 		return -2;
 	}
 	return value;
@@ -778,7 +798,8 @@ required_claim_time (JsonObject *claims, const gchar *name, GError **error)
 	gint64 value = claim_time (claims, name, error);
 
 	if (value == -1)
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token has no \"%s\" claim", name);
+		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token has no \"%s\" claim",
+			     name);
 	return value;
 }
 
@@ -789,7 +810,8 @@ check_issuer (JsonObject *claims, const gchar *issuer, GError **error)
 	g_autofree gchar *shown = NULL;
 
 	if (iss == NULL) {
-		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token has no \"iss\" claim");
+		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
+				     "ID token has no \"iss\" claim");
 		return FALSE;
 	}
 	if (strcmp (iss, issuer) != 0) {
@@ -823,9 +845,10 @@ check_audience (JsonObject *claims, const gchar *client_id, GError **error)
 		for (guint i = 0; i < n_aud; i++) {
 			JsonNode *node = json_array_get_element (array, i);
 			if (!node_is_string (node)) {
-				g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
-						     "\"aud\" claim of the ID token is not a string "
-						     "or an array of strings");
+				g_set_error_literal (
+					error, DA_ERROR, DA_JWT_ERROR_CODE,
+					"\"aud\" claim of the ID token is not a string "
+					"or an array of strings");
 				return FALSE;
 			}
 			if (first == NULL)
@@ -834,18 +857,21 @@ check_audience (JsonObject *claims, const gchar *client_id, GError **error)
 		ours = array_has_string (array, client_id);
 	}
 	if (first == NULL) {
-		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token has no \"aud\" claim");
+		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
+				     "ID token has no \"aud\" claim");
 		return FALSE;
 	}
 	if (!ours) {
 		shown = show (first);
 		if (n_aud == 1)
 			g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-				     "ID token is for audience '%s', not the client '%s'", shown, client_id);
+				     "ID token is for audience '%s', not the client '%s'", shown,
+				     client_id);
 		else
-			g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-				     "ID token is for audience '%s' and %u more, not the client '%s'",
-				     shown, n_aud - 1, client_id);
+			g_set_error (
+				error, DA_ERROR, DA_JWT_ERROR_CODE,
+				"ID token is for audience '%s' and %u more, not the client '%s'",
+				shown, n_aud - 1, client_id);
 		return FALSE;
 	}
 	if (azp_node != NULL && !node_is_string (azp_node)) {
@@ -854,15 +880,17 @@ check_audience (JsonObject *claims, const gchar *client_id, GError **error)
 		return FALSE;
 	}
 	if (azp_node == NULL && n_aud > 1) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token has %u audiences but no \"azp\" claim naming the client '%s'", n_aud,
-			     client_id);
+		g_set_error (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"ID token has %u audiences but no \"azp\" claim naming the client '%s'",
+			n_aud, client_id);
 		return FALSE;
 	}
 	if (azp_node != NULL && strcmp (json_node_get_string (azp_node), client_id) != 0) {
 		shown = show (json_node_get_string (azp_node));
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token was issued to the client '%s' (azp), not '%s'", shown, client_id);
+			     "ID token was issued to the client '%s' (azp), not '%s'", shown,
+			     client_id);
 		return FALSE;
 	}
 	return TRUE;
@@ -887,8 +915,8 @@ check_times (JsonObject *claims, gint64 now, guint leeway, gint64 *exp, gint64 *
 	/* the claims are at most DA_JWT_TIME_MAX and leeway a guint: no overflow */
 	if (now >= *exp + (gint64) leeway) {
 		when = format_time (*exp);
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "ID token expired at %s (now %s, leeway %u s)",
-			     when, now_str, leeway);
+		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
+			     "ID token expired at %s (now %s, leeway %u s)", when, now_str, leeway);
 		return FALSE;
 	}
 	if (*iat - (gint64) leeway > now) {
@@ -902,7 +930,8 @@ check_times (JsonObject *claims, gint64 now, guint leeway, gint64 *exp, gint64 *
 	if (nbf >= 0 && nbf - (gint64) leeway > now) {
 		when = format_time (nbf);
 		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token is not valid before %s (now %s, leeway %u s)", when, now_str, leeway);
+			     "ID token is not valid before %s (now %s, leeway %u s)", when, now_str,
+			     leeway);
 		return FALSE;
 	}
 	return TRUE;
@@ -938,9 +967,10 @@ check_claims (JsonObject *claims,
 		return NULL;
 	sub = member_string (claims, "sub");
 	if (sub == NULL || !text_is_printable (sub, DA_JWT_CLAIM_MAX)) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
-			     "ID token has no usable \"sub\" claim (a printable string of at most %u bytes)",
-			     (guint) DA_JWT_CLAIM_MAX);
+		g_set_error (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"ID token has no usable \"sub\" claim (a printable string of at most %u bytes)",
+			(guint) DA_JWT_CLAIM_MAX);
 		return NULL;
 	}
 	self->sub = g_strdup (sub);
@@ -971,14 +1001,16 @@ find_key (JsonObject *header,
 	if (*alg == NULL)
 		return NULL;
 	if (json_object_has_member (header, "crit")) {
-		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
-				     "ID token header has \"crit\" extensions, which are not supported");
+		g_set_error_literal (
+			error, DA_ERROR, DA_JWT_ERROR_CODE,
+			"ID token header has \"crit\" extensions, which are not supported");
 		return NULL;
 	}
 	if (!header_kid (header, &kid, error))
 		return NULL;
 	if (jwks == NULL || jwks_len > DA_JWT_JWKS_MAX) {
-		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE, "the IdP's JWKS is empty or larger than %u KiB",
+		g_set_error (error, DA_ERROR, DA_JWT_ERROR_CODE,
+			     "the IdP's JWKS is empty or larger than %u KiB",
 			     (guint) (DA_JWT_JWKS_MAX / 1024));
 		return NULL;
 	}
@@ -987,7 +1019,8 @@ find_key (JsonObject *header,
 		return NULL;
 	keys = json_object_get_member (set, "keys");
 	if (keys == NULL || !JSON_NODE_HOLDS_ARRAY (keys)) {
-		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE, "the IdP's JWKS has no \"keys\" array");
+		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
+				     "the IdP's JWKS has no \"keys\" array");
 		return NULL;
 	}
 	jwk = select_key (json_node_get_array (keys), *alg, kid, error);
@@ -1033,7 +1066,8 @@ da_jwt_verify_id_token (const gchar *jwt,
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
 	if (jwt == NULL) {
-		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE, "the IdP sent no ID token");
+		g_set_error_literal (error, DA_ERROR, DA_JWT_ERROR_CODE,
+				     "the IdP sent no ID token");
 		return NULL;
 	}
 	if (!split_compact (jwt, &parts, error))
@@ -1041,8 +1075,8 @@ da_jwt_verify_id_token (const gchar *jwt,
 	header = decode_part (parts.header, parts.header_len, "header", &header_len, error);
 	if (header == NULL)
 		return NULL;
-	header_parser = parse_json_object ((const gchar *) header, header_len, "ID token header", FALSE,
-					   &header_obj, error);
+	header_parser = parse_json_object ((const gchar *) header, header_len, "ID token header",
+					   FALSE, &header_obj, error);
 	if (header_parser == NULL)
 		return NULL;
 	jwk = find_key (header_obj, jwks, jwks_len, &alg, &jwks_parser, error);
@@ -1094,8 +1128,8 @@ da_jwt_unverified_claims (const gchar *jwt)
 	payload = da_jwt_base64url_decode (parts.payload, parts.payload_len, &len);
 	if (payload == NULL)
 		return NULL;
-	parser = parse_json_object ((const gchar *) payload, len, "ID token payload", FALSE, &claims,
-				    NULL);
+	parser = parse_json_object ((const gchar *) payload, len, "ID token payload", FALSE,
+				    &claims, NULL);
 	if (parser == NULL)
 		return NULL;
 	sub = member_string (claims, "sub");

@@ -6,10 +6,10 @@
 G_BEGIN_DECLS
 
 /* Limits on what the IdP (or whoever handed us the token) controls. */
-#define DA_JWT_TOKEN_MAX  (64 * 1024)
-#define DA_JWT_JWKS_MAX	  (256 * 1024)
-#define DA_JWT_KEYS_MAX	  32
-#define DA_JWT_CLAIM_MAX  255
+#define DA_JWT_TOKEN_MAX (64 * 1024)
+#define DA_JWT_JWKS_MAX	 (256 * 1024)
+#define DA_JWT_KEYS_MAX	 32
+#define DA_JWT_CLAIM_MAX 255
 
 /* The claims of an ID token: verified by da_jwt_verify_id_token(), or only
  * parsed, for display, by da_jwt_unverified_claims(). @sub is always set;

@@ -14,8 +14,8 @@
 struct _DaKeyring {
 	gchar *name;
 	key_serial_t id;
-	gboolean possessed;	/* @u is linked into our session keyring */
-	int link_errno;		/* why the last link failed */
+	gboolean possessed; /* @u is linked into our session keyring */
+	int link_errno;	    /* why the last link failed */
 };
 
 static void
@@ -131,8 +131,8 @@ da_keyring_store (DaKeyring *self,
 		return FALSE;
 	}
 	if (keyctl_set_timeout (key, timeout_sec) < 0) {
-		g_autofree gchar *what = g_strdup_printf ("cannot set the timeout of key '%s'",
-							  description);
+		g_autofree gchar *what =
+			g_strdup_printf ("cannot set the timeout of key '%s'", description);
 		set_errno_error (error, errno, what);
 		return FALSE;
 	}

@@ -33,7 +33,9 @@ static guint signals[N_SIGNALS];
 /* One handler per account, here; whoever wants every account's status
  * connects once to the manager (a handler costs about 250 bytes). */
 static void
-account_status_changed_cb (DaAccount *account, const gchar *state, const DaStatus *details,
+account_status_changed_cb (DaAccount *account,
+			   const gchar *state,
+			   const DaStatus *details,
 			   DaManager *self)
 {
 	g_signal_emit (self, signals[SIGNAL_ACCOUNT_STATUS_CHANGED], 0, account, state, details);
@@ -155,10 +157,9 @@ da_manager_class_init (DaManagerClass *klass)
 
 	/* DaManager::account-status-changed: (account, state, details), an
 	 * account's DaAccount::status-changed */
-	signals[SIGNAL_ACCOUNT_STATUS_CHANGED] =
-		g_signal_new ("account-status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-			      0, NULL, NULL, NULL, G_TYPE_NONE, 3, DA_TYPE_ACCOUNT, G_TYPE_STRING,
-			      G_TYPE_POINTER);
+	signals[SIGNAL_ACCOUNT_STATUS_CHANGED] = g_signal_new (
+		"account-status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+		NULL, NULL, G_TYPE_NONE, 3, DA_TYPE_ACCOUNT, G_TYPE_STRING, G_TYPE_POINTER);
 }
 
 static void
@@ -183,8 +184,9 @@ open_vault (DaConfig *config, const gchar *state_dir)
 			g_clear_pointer (&key_file, g_free);
 	}
 	if (key_file == NULL) {
-		g_message ("no storage key (StorageKeyFile= or the credential devauthd.storage-key): "
-			   "sign-ins are kept in the keyring only and do not survive a reboot");
+		g_message (
+			"no storage key (StorageKeyFile= or the credential devauthd.storage-key): "
+			"sign-ins are kept in the keyring only and do not survive a reboot");
 		return NULL;
 	}
 	if (g_mkdir_with_parents (state_dir, 0700) != 0)
@@ -215,7 +217,8 @@ check_boot_id (DaKeyring *keyring)
 			g_warning ("%s", error->message);
 	}
 	if (cached == NULL || g_strcmp0 (cached, boot_id) != 0) {
-		if (!da_keyring_store (keyring, "devauthd:boot-id", boot_id, strlen (boot_id), 0, &error))
+		if (!da_keyring_store (keyring, "devauthd:boot-id", boot_id, strlen (boot_id), 0,
+				       &error))
 			g_warning ("%s", error->message);
 	}
 }
@@ -242,11 +245,13 @@ da_manager_new (DaConfig *config, const gchar *state_dir)
 
 	while (config->accounts->len > 0) {
 		DaAccountConfig *account_config = g_ptr_array_steal_index (config->accounts, 0);
-		DaAccount *account = da_account_new (account_config, self->client, self->keyring, self->vault);
+		DaAccount *account =
+			da_account_new (account_config, self->client, self->keyring, self->vault);
 		g_ptr_array_add (self->accounts, account);
 		g_signal_connect_object (account, "status-changed",
 					 G_CALLBACK (account_status_changed_cb), self, 0);
-		g_hash_table_insert (self->by_name, (gpointer) da_account_get_name (account), account);
+		g_hash_table_insert (self->by_name, (gpointer) da_account_get_name (account),
+				     account);
 	}
 	if (config->default_account != NULL &&
 	    g_hash_table_lookup (self->by_name, config->default_account) == NULL)

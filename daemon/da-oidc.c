@@ -18,9 +18,9 @@
 #define DA_OIDC_USER_CODE_MAX  64
 #define DA_OIDC_READ_CHUNK     16384
 /* most answers fit; a larger one grows the buffer by body_append() */
-#define DA_OIDC_BODY_INITIAL   4096
+#define DA_OIDC_BODY_INITIAL 4096
 
-G_DEFINE_QUARK (da-oidc-error-quark, da_oidc_error)
+G_DEFINE_QUARK (da - oidc - error - quark, da_oidc_error)
 
 /* ---- plain structs ---- */
 
@@ -108,7 +108,8 @@ parse_json_object (const gchar *data, gsize len, JsonObject **obj, GError **erro
 	const gchar *problem;
 
 	if (len == 0) {
-		g_set_error_literal (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED, "empty response");
+		g_set_error_literal (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+				     "empty response");
 		return NULL;
 	}
 	if (len > DA_OIDC_BODY_MAX) {
@@ -127,8 +128,8 @@ parse_json_object (const gchar *data, gsize len, JsonObject **obj, GError **erro
 		return NULL;
 	}
 	if (!json_parser_load_from_data (parser, data, (gssize) len, &error_local)) {
-		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED, "response is not JSON: %s",
-			     error_local->message);
+		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+			     "response is not JSON: %s", error_local->message);
 		return NULL;
 	}
 	root = json_parser_get_root (parser);
@@ -152,7 +153,8 @@ wipe_json_strings (JsonObject *obj)
 	json_object_iter_init (&iter, obj);
 	while (json_object_iter_next (&iter, &name, &node)) {
 		const gchar *value;
-		if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+		if (!JSON_NODE_HOLDS_VALUE (node) ||
+		    json_node_get_value_type (node) != G_TYPE_STRING)
 			continue;
 		value = json_node_get_string (node);
 		if (value != NULL)
@@ -186,7 +188,8 @@ get_string (JsonObject *obj, const gchar *name, FieldNeed need, gsize max, GErro
 	value = json_node_get_string (node);
 	if (value == NULL || value[0] == '\0' || strlen (value) > max) {
 		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
-			     "\"%s\" in the response is empty or longer than %" G_GSIZE_FORMAT " bytes",
+			     "\"%s\" in the response is empty or longer than %" G_GSIZE_FORMAT
+			     " bytes",
 			     name, max);
 		return NULL;
 	}
@@ -205,20 +208,23 @@ get_seconds (JsonObject *obj, const gchar *name, gint64 max, GError **error)
 		return -1;
 	if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64) {
 		value = json_node_get_int (node);
-	} else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE) {
+	} else if (JSON_NODE_HOLDS_VALUE (node) &&
+		   json_node_get_value_type (node) == G_TYPE_DOUBLE) {
 		gdouble d = json_node_get_double (node);
 		if (d >= 0 && d <= (gdouble) max)
 			value = (gint64) d;
-	} else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING) {
+	} else if (JSON_NODE_HOLDS_VALUE (node) &&
+		   json_node_get_value_type (node) == G_TYPE_STRING) {
 		guint64 v = 0;
-		if (g_ascii_string_to_unsigned (json_node_get_string (node), 10, 0, (guint64) max, &v,
-						NULL))
+		if (g_ascii_string_to_unsigned (json_node_get_string (node), 10, 0, (guint64) max,
+						&v, NULL))
 			value = (gint64) v;
 	}
 	if (value < 0 || value > max) {
-		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
-			     "\"%s\" in the response is not a number of seconds from 0 to %" G_GINT64_FORMAT,
-			     name, max);
+		g_set_error (
+			error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+			"\"%s\" in the response is not a number of seconds from 0 to %" G_GINT64_FORMAT,
+			name, max);
 		return -2;
 	}
 	return value;
@@ -265,12 +271,16 @@ error_from_response (guint status, const gchar *data, gsize len)
 
 	if (status >= 500 || status == 429 || status < 400)
 		return g_error_new (DA_OIDC_ERROR, DA_OIDC_ERROR_HTTP, "HTTP %u %s", status,
-				    soup_status_get_phrase (status) != NULL ? soup_status_get_phrase (status) : "");
+				    soup_status_get_phrase (status) != NULL
+					    ? soup_status_get_phrase (status)
+					    : "");
 	parser = parse_json_object (data, len, &obj, NULL);
 	name = parser != NULL ? get_string (obj, "error", FIELD_REQUIRED, 128, NULL) : NULL;
 	if (name == NULL || !string_is_printable (name))
 		return g_error_new (DA_OIDC_ERROR, DA_OIDC_ERROR_HTTP, "HTTP %u %s", status,
-				    soup_status_get_phrase (status) != NULL ? soup_status_get_phrase (status) : "");
+				    soup_status_get_phrase (status) != NULL
+					    ? soup_status_get_phrase (status)
+					    : "");
 	description = get_string (obj, "error_description", FIELD_OPTIONAL, 512, NULL);
 	if (description != NULL && string_is_printable (description))
 		safe_desc = g_strdup_printf (" (%s)", description);
@@ -332,7 +342,8 @@ da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_iss
 	if (g_strcmp0 (want, got) != 0) {
 		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 			     "the IdP says its issuer is '%s', not '%s'",
-			     string_is_printable (issuer) ? issuer : "(unprintable)", expected_issuer);
+			     string_is_printable (issuer) ? issuer : "(unprintable)",
+			     expected_issuer);
 		return NULL;
 	}
 	self->issuer = g_strdup (issuer);
@@ -341,7 +352,8 @@ da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_iss
 	    !copy_endpoint (obj, "token_endpoint", FIELD_REQUIRED, &self->token_endpoint, error) ||
 	    !copy_endpoint (obj, "revocation_endpoint", FIELD_OPTIONAL, &self->revocation_endpoint,
 			    error) ||
-	    !copy_endpoint (obj, "userinfo_endpoint", FIELD_OPTIONAL, &self->userinfo_endpoint, error) ||
+	    !copy_endpoint (obj, "userinfo_endpoint", FIELD_OPTIONAL, &self->userinfo_endpoint,
+			    error) ||
 	    !copy_endpoint (obj, "jwks_uri", FIELD_OPTIONAL, &self->jwks_uri, error))
 		return NULL;
 	return g_steal_pointer (&self);
@@ -384,7 +396,8 @@ da_oidc_parse_device_auth (guint status, const gchar *data, gsize len, GError **
 	uri = get_string (obj, "verification_uri", FIELD_OPTIONAL, DA_OIDC_FIELD_MAX, error);
 	/* an early draft of RFC 8628, still spoken by some IdPs */
 	if (uri == NULL && (error == NULL || *error == NULL))
-		uri = get_string (obj, "verification_url", FIELD_REQUIRED, DA_OIDC_FIELD_MAX, error);
+		uri = get_string (obj, "verification_url", FIELD_REQUIRED, DA_OIDC_FIELD_MAX,
+				  error);
 	if (uri == NULL)
 		return NULL;
 	if (!url_is_web (uri)) {
@@ -438,7 +451,8 @@ da_oidc_parse_tokens (guint status, const gchar *data, gsize len, GError **error
 	if (parser == NULL)
 		return NULL;
 
-	access_token = get_string (obj, "access_token", FIELD_REQUIRED, DA_OIDC_TOKEN_MAX, &error_local);
+	access_token =
+		get_string (obj, "access_token", FIELD_REQUIRED, DA_OIDC_TOKEN_MAX, &error_local);
 	refresh_token = get_string (obj, "refresh_token", FIELD_OPTIONAL, DA_OIDC_TOKEN_MAX,
 				    error_local == NULL ? &error_local : NULL);
 	id_token = get_string (obj, "id_token", FIELD_OPTIONAL, DA_OIDC_TOKEN_MAX, NULL);
@@ -446,8 +460,9 @@ da_oidc_parse_tokens (guint status, const gchar *data, gsize len, GError **error
 	scope = get_string (obj, "scope", FIELD_OPTIONAL, DA_OIDC_FIELD_MAX, NULL);
 	expires_in = get_seconds (obj, "expires_in", G_MAXINT32,
 				  error_local == NULL ? &error_local : NULL);
-	if (error_local == NULL && (!string_is_printable (access_token) ||
-				    (refresh_token != NULL && !string_is_printable (refresh_token))))
+	if (error_local == NULL &&
+	    (!string_is_printable (access_token) ||
+	     (refresh_token != NULL && !string_is_printable (refresh_token))))
 		g_set_error_literal (&error_local, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 				     "a token holds control characters");
 	if (error_local == NULL) {
@@ -457,10 +472,12 @@ da_oidc_parse_tokens (guint status, const gchar *data, gsize len, GError **error
 		self->token_type = g_strdup (token_type != NULL && string_is_printable (token_type)
 						     ? token_type
 						     : "Bearer");
-		self->scope = scope != NULL && string_is_printable (scope) ? g_strdup (scope) : NULL;
+		self->scope = scope != NULL && string_is_printable (scope) ? g_strdup (scope)
+									   : NULL;
 		self->expires_in = expires_in >= 0 ? expires_in : -1;
 		/* not in any RFC: a bad value is as good as none */
-		self->refresh_expires_in = get_seconds (obj, "refresh_expires_in", G_MAXINT32, NULL);
+		self->refresh_expires_in =
+			get_seconds (obj, "refresh_expires_in", G_MAXINT32, NULL);
 		if (self->refresh_expires_in < 0)
 			self->refresh_expires_in = -1;
 	}
@@ -535,9 +552,9 @@ struct _DaOidcClient {
 	GObject parent_instance;
 	SoupSession *session;
 	guint timeout_sec;
-	GHashTable *retry_at; /* host → wall-clock seconds, from Retry-After */
-	GHashTable *discovered; /* issuer → DaOidcEndpoints: one discovery per IdP */
-	GHashTable *discovering; /* issuer → GPtrArray of GTask waiting for it */
+	GHashTable *retry_at;	   /* host → wall-clock seconds, from Retry-After */
+	GHashTable *discovered;	   /* issuer → DaOidcEndpoints: one discovery per IdP */
+	GHashTable *discovering;   /* issuer → GPtrArray of GTask waiting for it */
 	GHashTable *fetching_jwks; /* jwks_uri → GPtrArray of GTask waiting for it */
 };
 
@@ -668,10 +685,11 @@ request_fail (GTask *task, GError *error)
 static gboolean
 content_type_is_json (SoupMessage *msg)
 {
-	const gchar *ct = soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
-								 NULL);
+	const gchar *ct = soup_message_headers_get_content_type (
+		soup_message_get_response_headers (msg), NULL);
 	/* an absent type is tolerated; a wrong one is not */
-	return ct == NULL || g_strcmp0 (ct, "application/json") == 0 || g_str_has_suffix (ct, "+json");
+	return ct == NULL || g_strcmp0 (ct, "application/json") == 0 ||
+	       g_str_has_suffix (ct, "+json");
 }
 
 static gpointer
@@ -688,11 +706,13 @@ request_done (GTask *task)
 	if (status == 429 || status == 503)
 		note_retry_after (g_task_get_source_object (task), req->msg);
 
-	if (req->body->len > 0 && status < 500 && status != 429 && !content_type_is_json (req->msg)) {
-		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
-					 "HTTP %u with a body that is not JSON (%s)", status,
-					 soup_message_headers_get_content_type (
-						 soup_message_get_response_headers (req->msg), NULL));
+	if (req->body->len > 0 && status < 500 && status != 429 &&
+	    !content_type_is_json (req->msg)) {
+		g_task_return_new_error (
+			task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+			"HTTP %u with a body that is not JSON (%s)", status,
+			soup_message_headers_get_content_type (
+				soup_message_get_response_headers (req->msg), NULL));
 		return;
 	}
 	result = req->parse (status, (const gchar *) req->body->data, req->body->len, req->extra,
@@ -758,7 +778,8 @@ request_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	body_append (req, g_bytes_get_data (chunk, NULL), len);
 	da_secret_bytes_unref (g_steal_pointer (&chunk));
 	g_input_stream_read_bytes_async (req->stream, DA_OIDC_READ_CHUNK, G_PRIORITY_DEFAULT,
-					 req->cancellable, request_read_cb, g_steal_pointer (&task));
+					 req->cancellable, request_read_cb,
+					 g_steal_pointer (&task));
 }
 
 static void
@@ -774,14 +795,16 @@ request_send_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		request_fail (task, error);
 		return;
 	}
-	declared = soup_message_headers_get_content_length (soup_message_get_response_headers (req->msg));
+	declared = soup_message_headers_get_content_length (
+		soup_message_get_response_headers (req->msg));
 	if (declared > DA_OIDC_BODY_MAX) {
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 					 "response is larger than %d KiB", DA_OIDC_BODY_MAX / 1024);
 		return;
 	}
 	g_input_stream_read_bytes_async (req->stream, DA_OIDC_READ_CHUNK, G_PRIORITY_DEFAULT,
-					 req->cancellable, request_read_cb, g_steal_pointer (&task));
+					 req->cancellable, request_read_cb,
+					 g_steal_pointer (&task));
 }
 
 static gboolean
@@ -821,7 +844,8 @@ request_async (DaOidcClient *self,
 	g_task_set_source_tag (task, source_tag);
 	if (retry_at > 0) {
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_HTTP,
-					 "the IdP asked to wait %" G_GINT64_FORMAT " s more (Retry-After)",
+					 "the IdP asked to wait %" G_GINT64_FORMAT
+					 " s more (Retry-After)",
 					 retry_at - g_get_real_time () / G_USEC_PER_SEC);
 		return;
 	}
@@ -840,10 +864,9 @@ request_async (DaOidcClient *self,
 	req->cancellable = g_cancellable_new ();
 	if (cancellable != NULL) {
 		req->caller_cancellable = g_object_ref (cancellable);
-		req->caller_handler = g_cancellable_connect (cancellable,
-							     G_CALLBACK (request_caller_cancelled_cb),
-							     g_object_ref (req->cancellable),
-							     g_object_unref);
+		req->caller_handler = g_cancellable_connect (
+			cancellable, G_CALLBACK (request_caller_cancelled_cb),
+			g_object_ref (req->cancellable), g_object_unref);
 	}
 	/* the session's timeout bounds each read; this bounds the whole exchange */
 	req->deadline_id = g_timeout_add_seconds (self->timeout_sec * 2, request_deadline_cb, req);
@@ -1019,7 +1042,8 @@ discover_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	found = g_task_propagate_pointer (G_TASK (res), &error);
 	if (found != NULL)
 		g_hash_table_replace (self->discovered, g_strdup (issuer), found);
-	shared_end (self->discovering, issuer, found, (gpointer (*) (gpointer)) da_oidc_endpoints_ref,
+	shared_end (self->discovering, issuer, found,
+		    (gpointer (*) (gpointer)) da_oidc_endpoints_ref,
 		    (GDestroyNotify) da_oidc_endpoints_unref, error);
 }
 
@@ -1055,8 +1079,8 @@ da_oidc_client_discover_async (DaOidcClient *self,
 	shared_begin (self->discovering, issuer, &task);
 	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
 				      "application/json");
-	request_async (self, msg, parse_discovery_cb, (GDestroyNotify) da_oidc_endpoints_unref, issuer,
-		       NULL, discover_done_cb, discover_done_cb, g_strdup (issuer));
+	request_async (self, msg, parse_discovery_cb, (GDestroyNotify) da_oidc_endpoints_unref,
+		       issuer, NULL, discover_done_cb, discover_done_cb, g_strdup (issuer));
 }
 
 DaOidcEndpoints *
@@ -1067,7 +1091,11 @@ da_oidc_client_discover_finish (DaOidcClient *self, GAsyncResult *res, GError **
 }
 
 static gpointer
-parse_device_auth_cb (guint status, const gchar *data, gsize len, const gchar *extra, GError **error)
+parse_device_auth_cb (guint status,
+		      const gchar *data,
+		      gsize len,
+		      const gchar *extra,
+		      GError **error)
 {
 	return da_oidc_parse_device_auth (status, data, len, error);
 }
@@ -1083,15 +1111,19 @@ da_oidc_client_device_auth_async (DaOidcClient *self,
 				  gpointer user_data)
 {
 	const gchar *pairs[] = {
-		"scope", scope,
-		"code_challenge", code_challenge,
-		"code_challenge_method", code_challenge != NULL ? "S256" : NULL,
+		"scope",
+		scope,
+		"code_challenge",
+		code_challenge,
+		"code_challenge_method",
+		code_challenge != NULL ? "S256" : NULL,
 		NULL,
 	};
 	g_autoptr(SoupMessage) msg = form_message_new (endpoint, auth, pairs);
 
 	if (msg == NULL) {
-		return_bad_url (self, endpoint, da_oidc_client_device_auth_async, callback, user_data);
+		return_bad_url (self, endpoint, da_oidc_client_device_auth_async, callback,
+				user_data);
 		return;
 	}
 	request_async (self, msg, parse_device_auth_cb, (GDestroyNotify) da_oidc_device_auth_free,
@@ -1141,9 +1173,12 @@ da_oidc_client_poll_device_async (DaOidcClient *self,
 				  gpointer user_data)
 {
 	const gchar *pairs[] = {
-		"grant_type", "urn:ietf:params:oauth:grant-type:device_code",
-		"device_code", device_code,
-		"code_verifier", code_verifier,
+		"grant_type",
+		"urn:ietf:params:oauth:grant-type:device_code",
+		"device_code",
+		device_code,
+		"code_verifier",
+		code_verifier,
 		NULL,
 	};
 	token_request_async (self, endpoint, auth, pairs, cancellable, callback, user_data);
@@ -1159,9 +1194,7 @@ da_oidc_client_refresh_async (DaOidcClient *self,
 			      gpointer user_data)
 {
 	const gchar *pairs[] = {
-		"grant_type", "refresh_token",
-		"refresh_token", refresh_token,
-		NULL,
+		"grant_type", "refresh_token", "refresh_token", refresh_token, NULL,
 	};
 	token_request_async (self, endpoint, auth, pairs, cancellable, callback, user_data);
 }
@@ -1192,9 +1225,7 @@ da_oidc_client_revoke_async (DaOidcClient *self,
 			     gpointer user_data)
 {
 	const gchar *pairs[] = {
-		"token", token,
-		"token_type_hint", token_type_hint,
-		NULL,
+		"token", token, "token_type_hint", token_type_hint, NULL,
 	};
 	g_autoptr(SoupMessage) msg = form_message_new (endpoint, auth, pairs);
 
@@ -1309,12 +1340,9 @@ da_oidc_client_new (guint timeout_sec)
 	DaOidcClient *self = g_object_new (DA_TYPE_OIDC_CLIENT, NULL);
 
 	self->timeout_sec = timeout_sec > 0 ? timeout_sec : 30;
-	self->session = soup_session_new_with_options ("timeout", self->timeout_sec,
-						       "idle-timeout", 60,
-						       "max-conns", 64,
-						       "max-conns-per-host", 8,
-						       "user-agent", "devauthd/" PACKAGE_VERSION,
-						       NULL);
+	self->session = soup_session_new_with_options (
+		"timeout", self->timeout_sec, "idle-timeout", 60, "max-conns", 64,
+		"max-conns-per-host", 8, "user-agent", "devauthd/" PACKAGE_VERSION, NULL);
 	/* no proxy from the environment of whoever started the daemon */
 	soup_session_set_proxy_resolver (self->session, NULL);
 	return self;

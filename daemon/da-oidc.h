@@ -86,7 +86,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaOidcTokens, da_oidc_tokens_free)
 
 /* Parsers of what the IdP sends (pure functions; fuzzed). */
 DaOidcEndpoints *
-da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_issuer, GError **error);
+da_oidc_parse_discovery (const gchar *data,
+			 gsize len,
+			 const gchar *expected_issuer,
+			 GError **error);
 DaOidcDeviceAuth *
 da_oidc_parse_device_auth (guint status, const gchar *data, gsize len, GError **error);
 DaOidcTokens *

@@ -138,8 +138,8 @@ da_pipeline_forget_caller (DaPipeline *self, const gchar *key)
 		DaAccount *account = da_manager_lookup (self->manager, account_name, NULL);
 		if (account == NULL || !da_account_cancel_login (account, NULL))
 			continue;
-		g_info ("account %s: the sign-in was cancelled: %s, who started it, left", account_name,
-			key);
+		g_info ("account %s: the sign-in was cancelled: %s, who started it, left",
+			account_name, key);
 	}
 }
 
@@ -168,7 +168,8 @@ login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	DaStatus *prompt = da_account_login_finish (DA_ACCOUNT (source), res, &error);
 
 	if (prompt == NULL) {
-		GHashTable *owners = flow_owners_of (self, da_account_get_name (req->account), FALSE);
+		GHashTable *owners =
+			flow_owners_of (self, da_account_get_name (req->account), FALSE);
 		if (owners != NULL)
 			g_hash_table_remove (owners, req->key);
 		g_task_return_error (task, error);

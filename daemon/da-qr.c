@@ -38,7 +38,8 @@ load_qrencode (GError **error)
 			sym_QRcode_encodeString8bit = dlsym (handle, "QRcode_encodeString8bit");
 			sym_QRcode_free = dlsym (handle, "QRcode_free");
 			if (sym_QRcode_encodeString8bit == NULL || sym_QRcode_free == NULL) {
-				failure = g_strdup_printf ("%s is not libqrencode 4", DA_QR_LIBRARY);
+				failure =
+					g_strdup_printf ("%s is not libqrencode 4", DA_QR_LIBRARY);
 				sym_QRcode_encodeString8bit = NULL;
 				sym_QRcode_free = NULL;
 				dlclose (handle);

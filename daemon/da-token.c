@@ -125,7 +125,8 @@ da_token_parse (const gchar *data, gsize len, GError **error)
 	g_autoptr(DaToken) self = g_new0 (DaToken, 1);
 	gsize pos;
 
-	if (len < strlen (DA_TOKEN_MAGIC) || memcmp (data, DA_TOKEN_MAGIC, strlen (DA_TOKEN_MAGIC)) != 0) {
+	if (len < strlen (DA_TOKEN_MAGIC) ||
+	    memcmp (data, DA_TOKEN_MAGIC, strlen (DA_TOKEN_MAGIC)) != 0) {
 		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
 				     "not a devauthd token record");
 		return NULL;
@@ -236,7 +237,8 @@ da_token_unpack_state (const gchar *data,
 	gsize pos = strlen (DA_STATE_MAGIC);
 
 	if (len < pos || memcmp (data, DA_STATE_MAGIC, pos) != 0) {
-		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a devauthd state");
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				     "not a devauthd state");
 		return FALSE;
 	}
 	while (pos < len) {
@@ -247,7 +249,8 @@ da_token_unpack_state (const gchar *data,
 		DaToken **slot;
 
 		if (nl == NULL) {
-			g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "state is truncated");
+			g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+					     "state is truncated");
 			return FALSE;
 		}
 		header = g_strndup (data + pos, (gsize) (nl - (data + pos)));

@@ -76,12 +76,12 @@ typedef struct _DaVarlinkConn DaVarlinkConn;
 struct _DaVarlinkServer {
 	GObject parent_instance;
 	DaPipeline *pipeline;
-	gchar *path;		/* NULL until listening */
-	dev_t path_dev;		/* the socket file made, to remove only that one */
+	gchar *path;	/* NULL until listening */
+	dev_t path_dev; /* the socket file made, to remove only that one */
 	ino_t path_ino;
 	gint listen_fd;
 	guint listen_id;
-	GList *conns;		  /* of DaVarlinkConn */
+	GList *conns; /* of DaVarlinkConn */
 	guint n_conns;
 	GHashTable *conns_per_uid; /* uid → count */
 };
@@ -106,9 +106,12 @@ struct _DaVarlinkConn {
 	GCancellable *cancellable;
 };
 
-static void conn_close (DaVarlinkConn *conn);
-static void conn_watch_in (DaVarlinkConn *conn);
-static void conn_process (DaVarlinkConn *conn);
+static void
+conn_close (DaVarlinkConn *conn);
+static void
+conn_watch_in (DaVarlinkConn *conn);
+static void
+conn_process (DaVarlinkConn *conn);
 
 /* ---- JSON out ---- */
 
@@ -183,7 +186,8 @@ conn_write (DaVarlinkConn *conn)
 		if (n < 0 && errno == EAGAIN)
 			return FALSE;
 		if (n < 0) {
-			g_debug ("varlink: cannot answer uid %u: %s", conn->uid, g_strerror (errno));
+			g_debug ("varlink: cannot answer uid %u: %s", conn->uid,
+				 g_strerror (errno));
 			conn_close (conn);
 			return TRUE;
 		}
@@ -228,7 +232,10 @@ conn_send (DaVarlinkConn *conn)
 }
 
 static void
-conn_reply_error_message (DaVarlinkConn *conn, const gchar *name, const gchar *key, const gchar *value)
+conn_reply_error_message (DaVarlinkConn *conn,
+			  const gchar *name,
+			  const gchar *key,
+			  const gchar *value)
 {
 	g_string_append (conn->out, "{\"error\":");
 	append_json_string (conn->out, name);
@@ -288,8 +295,8 @@ conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
 				    128);
 	g_string_append (conn->out, "{\"parameters\":{\"token\":");
 	append_json_string (conn->out, token->token);
-	g_string_append_printf (conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":",
-				token->expires_at);
+	g_string_append_printf (
+		conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":", token->expires_at);
 	append_json_string (conn->out, token->token_type != NULL ? token->token_type : "Bearer");
 	if (token->scope != NULL) {
 		g_string_append (conn->out, ",\"scope\":");
@@ -306,7 +313,8 @@ get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	DaVarlinkConn *conn = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(DaToken) token = da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
+	g_autoptr(DaToken) token =
+		da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
 
 	if (token == NULL)
 		conn_reply_gerror (conn, g_steal_pointer (&error));
@@ -441,11 +449,12 @@ handle_get_token (DaVarlinkConn *conn, JsonObject *params)
 static void
 handle_get_info (DaVarlinkConn *conn)
 {
-	g_string_append (conn->out, "{\"parameters\":{\"vendor\":\"devauth\",\"product\":\"devauthd\","
-				    "\"version\":");
+	g_string_append (conn->out,
+			 "{\"parameters\":{\"vendor\":\"devauth\",\"product\":\"devauthd\","
+			 "\"version\":");
 	append_json_string (conn->out, PACKAGE_VERSION);
-	g_string_append (conn->out, ",\"url\":\"\",\"interfaces\":[\"" DA_VARLINK_SERVICE "\",\"" DA_VARLINK_INTERFACE
-				    "\"]}}");
+	g_string_append (conn->out, ",\"url\":\"\",\"interfaces\":[\"" DA_VARLINK_SERVICE
+				    "\",\"" DA_VARLINK_INTERFACE "\"]}}");
 	conn_send (conn);
 }
 
@@ -570,7 +579,8 @@ conn_process (DaVarlinkConn *conn)
 
 	conn->processing = TRUE;
 	while (conn->server != NULL && !conn->busy) {
-		guint8 *nul = conn->in->len > 0 ? memchr (conn->in->data, '\0', conn->in->len) : NULL;
+		guint8 *nul = conn->in->len > 0 ? memchr (conn->in->data, '\0', conn->in->len)
+						: NULL;
 		g_autofree gchar *request = NULL;
 		gsize len;
 
@@ -662,7 +672,8 @@ conn_close (DaVarlinkConn *conn)
 	self->conns = g_list_remove (self->conns, conn);
 	g_debug ("varlink: closed a connection of uid %u", conn->uid);
 	self->n_conns--;
-	n = GPOINTER_TO_UINT (g_hash_table_lookup (self->conns_per_uid, GUINT_TO_POINTER (conn->uid)));
+	n = GPOINTER_TO_UINT (
+		g_hash_table_lookup (self->conns_per_uid, GUINT_TO_POINTER (conn->uid)));
 	if (n <= 1)
 		g_hash_table_remove (self->conns_per_uid, GUINT_TO_POINTER (conn->uid));
 	else
@@ -686,11 +697,12 @@ accept_one (DaVarlinkServer *self, gint fd)
 		close (fd);
 		return;
 	}
-	n_uid = GPOINTER_TO_UINT (g_hash_table_lookup (self->conns_per_uid, GUINT_TO_POINTER (cred.uid)));
+	n_uid = GPOINTER_TO_UINT (
+		g_hash_table_lookup (self->conns_per_uid, GUINT_TO_POINTER (cred.uid)));
 	if (self->n_conns >= DA_VARLINK_CONNECTIONS_MAX ||
 	    n_uid >= DA_VARLINK_CONNECTIONS_PER_UID_MAX) {
-		g_debug ("varlink: refusing a connection of uid %u: %u open (%u of that uid)", cred.uid,
-			 self->n_conns, n_uid);
+		g_debug ("varlink: refusing a connection of uid %u: %u open (%u of that uid)",
+			 cred.uid, self->n_conns, n_uid);
 		close (fd);
 		return;
 	}
@@ -714,7 +726,8 @@ accept_one (DaVarlinkServer *self, gint fd)
 		conn_watch_in (conn);
 }
 
-static gboolean listen_cb (gint listen_fd, GIOCondition condition, gpointer user_data);
+static gboolean
+listen_cb (gint listen_fd, GIOCondition condition, gpointer user_data);
 
 static gboolean
 listen_resume_cb (gpointer user_data)
@@ -743,8 +756,8 @@ listen_cb (gint listen_fd, GIOCondition condition, gpointer user_data)
 	/* out of file descriptors, or worse: the socket stays readable, so
 	 * pause rather than spin */
 	g_warning ("varlink: accept: %s; not accepting for 1 s", g_strerror (errno));
-	self->listen_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, listen_resume_cb,
-						      self, NULL);
+	self->listen_id =
+		g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, listen_resume_cb, self, NULL);
 	return G_SOURCE_REMOVE;
 }
 

@@ -25,7 +25,8 @@
 #define DA_VAULT_TAG_LEN   GCM_DIGEST_SIZE
 #define DA_VAULT_KEY_LEN   32
 #define DA_VAULT_AD_PREFIX "devauthd-vault-1:"
-#define DA_VAULT_FILE_MAX  (DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_PLAINTEXT_MAX + DA_VAULT_TAG_LEN)
+#define DA_VAULT_FILE_MAX                                                                          \
+	(DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_PLAINTEXT_MAX + DA_VAULT_TAG_LEN)
 #define DA_VAULT_HKDF_SALT "devauthd"
 #define DA_VAULT_HKDF_INFO "devauthd storage key v1"
 
@@ -78,7 +79,11 @@ random_nonce (guint8 *nonce, gsize len, GError **error)
 }
 
 GByteArray *
-da_vault_seal (const guint8 key[32], const gchar *account, const gchar *data, gsize len, GError **error)
+da_vault_seal (const guint8 key[32],
+	       const gchar *account,
+	       const gchar *data,
+	       gsize len,
+	       GError **error)
 {
 	g_autoptr(GByteArray) out = NULL;
 	struct gcm_aes256_ctx ctx;
@@ -109,7 +114,11 @@ da_vault_seal (const guint8 key[32], const gchar *account, const gchar *data, gs
 /* The plaintext, or G_IO_ERROR_INVALID_DATA for a file that is truncated,
  * tampered with, meant for another account or sealed with another key. */
 GByteArray *
-da_vault_open (const guint8 key[32], const gchar *account, const guint8 *file, gsize len, GError **error)
+da_vault_open (const guint8 key[32],
+	       const gchar *account,
+	       const guint8 *file,
+	       gsize len,
+	       GError **error)
 {
 	struct gcm_aes256_ctx ctx;
 	guint8 tag[DA_VAULT_TAG_LEN];
@@ -126,7 +135,8 @@ da_vault_open (const guint8 key[32], const gchar *account, const guint8 *file, g
 		return NULL;
 	}
 	if (len > DA_VAULT_FILE_MAX) {
-		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "state file is too large");
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				     "state file is too large");
 		return NULL;
 	}
 	nonce = file + DA_VAULT_MAGIC_LEN;
@@ -159,7 +169,8 @@ derive_key (const guint8 *key_material, gsize key_len, guint8 key[DA_VAULT_KEY_L
 	struct hmac_sha256_ctx ctx;
 	guint8 prk[SHA256_DIGEST_SIZE];
 
-	hmac_sha256_set_key (&ctx, strlen (DA_VAULT_HKDF_SALT), (const guint8 *) DA_VAULT_HKDF_SALT);
+	hmac_sha256_set_key (&ctx, strlen (DA_VAULT_HKDF_SALT),
+			     (const guint8 *) DA_VAULT_HKDF_SALT);
 	hkdf_extract (&ctx, (nettle_hash_update_func *) hmac_sha256_update,
 		      (nettle_hash_digest_func *) hmac_sha256_digest, SHA256_DIGEST_SIZE, key_len,
 		      key_material, prk);
@@ -180,7 +191,8 @@ da_vault_new (const gchar *dir, const guint8 *key_material, gsize key_len, GErro
 	self->dir = g_strdup (dir);
 	if (key_len < DA_VAULT_KEY_MATERIAL_MIN) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			     "the storage key must hold at least %d bytes", DA_VAULT_KEY_MATERIAL_MIN);
+			     "the storage key must hold at least %d bytes",
+			     DA_VAULT_KEY_MATERIAL_MIN);
 		return NULL;
 	}
 	derive_key (key_material, key_len, self->key);
@@ -196,8 +208,8 @@ da_vault_new_from_key_file (const gchar *dir, const gchar *key_file, GError **er
 	DaVault *self;
 
 	if (!g_file_get_contents (key_file, &data, &len, &error_local)) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "cannot read the storage key: %s",
-			     error_local->message);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			     "cannot read the storage key: %s", error_local->message);
 		return NULL;
 	}
 	self = da_vault_new (dir, (const guint8 *) data, len, error);
@@ -260,24 +272,24 @@ da_vault_store (DaVault *self, const gchar *account, const gchar *data, gsize le
 	fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		errsv = errno;
-		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot write %s: %s", tmp,
-			     g_strerror (errsv));
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot write %s: %s", tmp, g_strerror (errsv));
 		return FALSE;
 	}
 	if (!write_all (fd, sealed->data, sealed->len) || fsync (fd) != 0) {
 		errsv = errno;
 		close (fd);
 		g_unlink (tmp);
-		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot write %s: %s", tmp,
-			     g_strerror (errsv));
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot write %s: %s", tmp, g_strerror (errsv));
 		return FALSE;
 	}
 	close (fd);
 	if (rename (tmp, path) != 0) {
 		errsv = errno;
 		g_unlink (tmp);
-		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot rename %s: %s", tmp,
-			     g_strerror (errsv));
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot rename %s: %s", tmp, g_strerror (errsv));
 		return FALSE;
 	}
 	if (!fsync_dir (self->dir))
@@ -296,9 +308,11 @@ da_vault_load (DaVault *self, const gchar *account, GError **error)
 
 	if (!g_file_get_contents (path, &data, &len, &error_local)) {
 		if (g_error_matches (error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such file", path);
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such file",
+				     path);
 		else
-			g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", error_local->message);
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+				     error_local->message);
 		return NULL;
 	}
 	plain = da_vault_open (self->key, account, (const guint8 *) data, len, error);
@@ -315,8 +329,8 @@ da_vault_remove (DaVault *self, const gchar *account, GError **error)
 
 	if (g_unlink (path) != 0 && errno != ENOENT) {
 		int errsv = errno;
-		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot remove %s: %s",
-			     path, g_strerror (errsv));
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot remove %s: %s", path, g_strerror (errsv));
 		return FALSE;
 	}
 	fsync_dir (self->dir);

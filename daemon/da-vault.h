@@ -33,9 +33,17 @@ da_vault_free (DaVault *self);
 
 /* pure functions, for tests and fuzzers */
 GByteArray *
-da_vault_seal (const guint8 key[32], const gchar *account, const gchar *data, gsize len, GError **error);
+da_vault_seal (const guint8 key[32],
+	       const gchar *account,
+	       const gchar *data,
+	       gsize len,
+	       GError **error);
 GByteArray *
-da_vault_open (const guint8 key[32], const gchar *account, const guint8 *file, gsize len, GError **error);
+da_vault_open (const guint8 key[32],
+	       const gchar *account,
+	       const guint8 *file,
+	       gsize len,
+	       GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaVault, da_vault_free)
 

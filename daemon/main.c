@@ -110,10 +110,10 @@ prepare_for_sleep_cb (GDBusConnection *connection,
 static gboolean
 export_objects (DaDaemon *d, GError **error)
 {
-	g_dbus_connection_signal_subscribe (d->bus, "org.freedesktop.login1",
-					    "org.freedesktop.login1.Manager", "PrepareForSleep",
-					    "/org/freedesktop/login1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-					    prepare_for_sleep_cb, d, NULL);
+	g_dbus_connection_signal_subscribe (
+		d->bus, "org.freedesktop.login1", "org.freedesktop.login1.Manager",
+		"PrepareForSleep", "/org/freedesktop/login1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+		prepare_for_sleep_cb, d, NULL);
 	return da_service_export (d->service, d->bus, error);
 }
 
@@ -234,7 +234,8 @@ main (int argc, char **argv)
 		{"replace", 0, 0, G_OPTION_ARG_NONE, &opt_replace,
 		 "Replace a running devauthd on the bus", NULL},
 		{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log debug messages", NULL},
-		{"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL},
+		{"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit",
+		 NULL},
 		{NULL},
 	};
 
@@ -273,7 +274,8 @@ main (int argc, char **argv)
 	if (config == NULL) {
 		g_printerr ("devauthd: %s\n", error->message);
 		/* one line: a newline would start another assignment */
-		da_notifyf ("STATUS=Bad configuration: %s", g_strdelimit (error->message, "\n", ' '));
+		da_notifyf ("STATUS=Bad configuration: %s",
+			    g_strdelimit (error->message, "\n", ' '));
 		return EXIT_FAILURE;
 	}
 
@@ -305,10 +307,11 @@ main (int argc, char **argv)
 		g_critical ("cannot export the D-Bus objects: %s", error->message);
 		return EXIT_FAILURE;
 	}
-	d.owner_id = g_bus_own_name_on_connection (d.bus, DA_BUS_NAME,
-						   G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
-							   (opt_replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
-						   name_acquired_cb, name_lost_cb, &d, NULL);
+	d.owner_id = g_bus_own_name_on_connection (
+		d.bus, DA_BUS_NAME,
+		G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
+			(opt_replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
+		name_acquired_cb, name_lost_cb, &d, NULL);
 	g_main_loop_run (d.loop);
 	return d.exit_code;
 }

@@ -26,7 +26,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
 	if (g_once_init_enter (&quiet))
 		g_once_init_leave (&quiet, (g_log_set_writer_func (quiet_writer, NULL, NULL), 1));
-	account = da_account_config_load_from_data ("fuzz", "fuzz.conf", (const gchar *) data, size, NULL);
+	account = da_account_config_load_from_data ("fuzz", "fuzz.conf", (const gchar *) data, size,
+						    NULL);
 	config->accounts = g_ptr_array_new ();
 	config->problems = g_ptr_array_new ();
 	da_config_load_daemon_data (config, "devauthd.conf", (const gchar *) data, size, NULL);

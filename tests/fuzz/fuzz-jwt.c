@@ -49,14 +49,15 @@ init_once (void)
 	x = b64url (ed_pub, sizeof ed_pub);
 	memset (modulus, 0xa5, sizeof modulus);
 	n = b64url (modulus, sizeof modulus);
-	jwks = g_strdup_printf ("{\"keys\":["
-				"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"f\",\"x\":\"%s\"},"
-				"{\"kty\":\"RSA\",\"kid\":\"r\",\"use\":\"sig\",\"n\":\"%s\",\"e\":\"AQAB\"},"
-				/* RFC 7517 A.1 */
-				"{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"e\","
-				"\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
-				"\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"}]}",
-				x, n);
+	jwks = g_strdup_printf (
+		"{\"keys\":["
+		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"f\",\"x\":\"%s\"},"
+		"{\"kty\":\"RSA\",\"kid\":\"r\",\"use\":\"sig\",\"n\":\"%s\",\"e\":\"AQAB\"},"
+		/* RFC 7517 A.1 */
+		"{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"e\","
+		"\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
+		"\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"}]}",
+		x, n);
 }
 
 /* a token with @header and @claims, signed with the harness's key */
@@ -91,7 +92,8 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
 	static const gchar header[] = "{\"alg\":\"EdDSA\",\"kid\":\"f\"}";
-	static const gchar claims[] = "{\"iss\":\"" ISSUER "\",\"aud\":\"" CLIENT "\",\"sub\":\"s\","
+	static const gchar claims[] = "{\"iss\":\"" ISSUER "\",\"aud\":\"" CLIENT
+				      "\",\"sub\":\"s\","
 				      "\"iat\":1700000000,\"exp\":4102444800}";
 	g_autofree guchar *decoded = NULL;
 	g_autofree gchar *rest = NULL;

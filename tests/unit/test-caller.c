@@ -60,7 +60,8 @@ test_cgroup_v2 (void)
 		{"0::/\n", TRUE, NULL, NULL},
 		/* not under the top-level system.slice */
 		{"0::/kiosk.slice/system.slice/kiosk.service\n", TRUE, NULL, NULL},
-		{"0::/machine.slice/machine-tv.scope/system.slice/kiosk.service\n", TRUE, NULL, NULL},
+		{"0::/machine.slice/machine-tv.scope/system.slice/kiosk.service\n", TRUE, NULL,
+		 NULL},
 		/* a user's own services and sessions are never units here */
 		{"0::/user.slice/user-1000.slice/user@1000.service/app.slice/kiosk-browser.service\n",
 		 TRUE, NULL, NULL},
@@ -104,8 +105,8 @@ test_cgroup_v1 (void)
 		 "app-flatpak-com.example.TvApp-99.scope\n",
 		 TRUE, NULL, "com.example.TvApp"},
 		/* only other controllers: nothing of systemd's */
-		{"12:pids:/system.slice/kiosk.service\n5:memory:/system.slice/kiosk.service\n", FALSE,
-		 NULL, NULL},
+		{"12:pids:/system.slice/kiosk.service\n5:memory:/system.slice/kiosk.service\n",
+		 FALSE, NULL, NULL},
 		/* name=systemd in a list */
 		{"3:cpu,name=systemd:/system.slice/kiosk.service\n", TRUE, "kiosk.service", NULL},
 		{"3:name=systemdx:/system.slice/kiosk.service\n", FALSE, NULL, NULL},
@@ -151,12 +152,12 @@ test_cgroup_garbage (void)
 	g_assert_null (flatpak);
 
 	/* the length is honoured: nothing past it is read */
-	g_assert_true (da_caller_parse_cgroup ("0::/system.slice/kiosk.serviceXYZ", 30, &unit,
-					       &flatpak));
+	g_assert_true (
+		da_caller_parse_cgroup ("0::/system.slice/kiosk.serviceXYZ", 30, &unit, &flatpak));
 	g_assert_cmpstr (unit, ==, "kiosk.service");
 	g_clear_pointer (&unit, g_free);
-	g_assert_false (da_caller_parse_cgroup ("0::/system.slice/kiosk.service", 2, &unit,
-						&flatpak));
+	g_assert_false (
+		da_caller_parse_cgroup ("0::/system.slice/kiosk.service", 2, &unit, &flatpak));
 	g_assert_null (unit);
 }
 
@@ -308,7 +309,8 @@ proc_teardown (ProcFixture *f, gconstpointer data)
 				       G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
 	while (e != NULL && (info = g_file_enumerator_next_file (e, NULL, NULL)) != NULL) {
 		g_autoptr(GFileInfo) owned = info;
-		g_autofree gchar *dir = g_build_filename (f->root, g_file_info_get_name (owned), NULL);
+		g_autofree gchar *dir =
+			g_build_filename (f->root, g_file_info_get_name (owned), NULL);
 		g_autofree gchar *file = g_build_filename (dir, "cgroup", NULL);
 		g_unlink (file);
 		g_rmdir (dir);
@@ -620,8 +622,8 @@ test_allowed_unit (void)
 	const gchar *user = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
 			    "kiosk-browser.service\n";
 
-	g_assert_true (da_caller_parse_cgroup (system, strlen (system), &unit->unit,
-					       &unit->flatpak_id));
+	g_assert_true (
+		da_caller_parse_cgroup (system, strlen (system), &unit->unit, &unit->flatpak_id));
 	g_assert_true (da_caller_is_allowed_by_config (unit, config));
 
 	/* the same name run by a user's own manager is not that unit */
@@ -664,12 +666,11 @@ test_allowed_snap (void)
 static void
 test_allowed_unlisted (void)
 {
-	g_autoptr(DaAccountConfig) config =
-		access_config ("AllowUsers=4000\n"
-			       "AllowGroups=4001\n"
-			       "AllowUnits=kiosk-browser.service\n"
-			       "AllowFlatpaks=com.example.TvApp\n"
-			       "AllowSnaps=tv-app\n");
+	g_autoptr(DaAccountConfig) config = access_config ("AllowUsers=4000\n"
+							    "AllowGroups=4001\n"
+							    "AllowUnits=kiosk-browser.service\n"
+							    "AllowFlatpaks=com.example.TvApp\n"
+							    "AllowSnaps=tv-app\n");
 	const guint32 gids[] = {1000, 100};
 	g_autoptr(DaCaller) caller = da_caller_new (":1.5", 1000, gids, G_N_ELEMENTS (gids), 5);
 

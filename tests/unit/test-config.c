@@ -18,10 +18,11 @@ static void
 test_account_minimal (void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(DaAccountConfig) c = load ("tv", "[Account]\n"
-						   "Issuer=https://idp.example.com/realms/tv\n"
-						   "ClientId=tv-app\n",
-					     &error);
+	g_autoptr(DaAccountConfig) c = load ("tv",
+					      "[Account]\n"
+					      "Issuer=https://idp.example.com/realms/tv\n"
+					      "ClientId=tv-app\n",
+					      &error);
 
 	g_assert_no_error (error);
 	g_assert_nonnull (c);
@@ -42,17 +43,18 @@ static void
 test_account_full (void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(DaAccountConfig) c = load ("kiosk", "[Account]\n"
-						      "Issuer=http://127.0.0.1:8080/realms/demo\n"
-						      "ClientId=kiosk\n"
-						      "Scopes=openid profile, offline_access\n"
-						      "AutoLogin=yes\n"
-						      "Pkce=true\n"
-						      "TokenEndpoint=http://[::1]:8080/token\n"
-						      "[Access]\n"
-						      "AllowUsers=kiosk, tv\n"
-						      "AllowUnits=kiosk-browser.service\n",
-					     &error);
+	g_autoptr(DaAccountConfig) c = load ("kiosk",
+					      "[Account]\n"
+					      "Issuer=http://127.0.0.1:8080/realms/demo\n"
+					      "ClientId=kiosk\n"
+					      "Scopes=openid profile, offline_access\n"
+					      "AutoLogin=yes\n"
+					      "Pkce=true\n"
+					      "TokenEndpoint=http://[::1]:8080/token\n"
+					      "[Access]\n"
+					      "AllowUsers=kiosk, tv\n"
+					      "AllowUnits=kiosk-browser.service\n",
+					      &error);
 
 	g_assert_no_error (error);
 	g_assert_cmpuint (g_strv_length (c->scopes), ==, 3);
@@ -76,7 +78,8 @@ test_account_errors (void)
 		{"[Account]\nClientId=x\n", "[Account] Issuer: missing"},
 		{"[Account]\nIssuer=http://idp.example.com\nClientId=x\n",
 		 "[Account] Issuer: 'http://idp.example.com' must use https://"},
-		{"[Account]\nIssuer=not a url\nClientId=x\n", "[Account] Issuer: 'not a url' is not a URL"},
+		{"[Account]\nIssuer=not a url\nClientId=x\n",
+		 "[Account] Issuer: 'not a url' is not a URL"},
 		{"[Account]\nIssuer=https://user:pw@idp.example.com\nClientId=x\n",
 		 "must not carry user information"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nAutoLogin=maybe\n",
@@ -98,9 +101,11 @@ test_account_errors (void)
 
 		g_assert_null (c);
 		g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-		g_assert_true (g_str_has_prefix (error->message, "/etc/devauthd/accounts.d/test.conf: "));
+		g_assert_true (
+			g_str_has_prefix (error->message, "/etc/devauthd/accounts.d/test.conf: "));
 		if (strstr (error->message, cases[i].expect) == NULL)
-			g_error ("case %u: '%s' does not contain '%s'", i, error->message, cases[i].expect);
+			g_error ("case %u: '%s' does not contain '%s'", i, error->message,
+				 cases[i].expect);
 	}
 }
 
@@ -119,8 +124,10 @@ test_account_unknown_key (void)
 	g_clear_pointer (&c, da_account_config_free);
 
 	/* an empty but known section is no mistake; an unknown one is */
-	g_test_expect_message ("devauthd", G_LOG_LEVEL_WARNING, "*test.conf: [Acess]: unknown section, ignored");
-	c = load ("acc", "[Account]\nIssuer=https://a.example\nClientId=x\n[Access]\n[Acess]\n", &error);
+	g_test_expect_message ("devauthd", G_LOG_LEVEL_WARNING,
+			       "*test.conf: [Acess]: unknown section, ignored");
+	c = load ("acc", "[Account]\nIssuer=https://a.example\nClientId=x\n[Access]\n[Acess]\n",
+		  &error);
 	g_test_assert_expected_messages ();
 	g_assert_no_error (error);
 	g_assert_nonnull (c);
@@ -131,8 +138,10 @@ test_account_names (void)
 {
 	g_assert_true (da_account_name_is_valid ("tv"));
 	g_assert_true (da_account_name_is_valid ("my-tv_1.prod"));
-	g_assert_true (da_account_name_is_valid ("a234567890123456789012345678901234567890123456789012345678901234"));
-	g_assert_false (da_account_name_is_valid ("a2345678901234567890123456789012345678901234567890123456789012345"));
+	g_assert_true (da_account_name_is_valid (
+		"a234567890123456789012345678901234567890123456789012345678901234"));
+	g_assert_false (da_account_name_is_valid (
+		"a2345678901234567890123456789012345678901234567890123456789012345"));
 	g_assert_false (da_account_name_is_valid (""));
 	g_assert_false (da_account_name_is_valid ("."));
 	g_assert_false (da_account_name_is_valid (".."));
@@ -184,7 +193,8 @@ test_config_dir (void)
 		    "[Daemon]\nKeyringName=devauthd-unit\nDefaultAccount=good\nHttpTimeoutSec=7\n");
 	write_file (accounts, "good.conf", "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n");
 	write_file (accounts, "bad.conf", "[Account]\nIssuer=http://example.com\nClientId=a\n");
-	write_file (accounts, "bad name.conf", "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n");
+	write_file (accounts, "bad name.conf",
+		    "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n");
 	write_file (accounts, "ignored.txt", "nothing");
 	write_file (dir, "secret", "s3cret\n");
 	with_secret = g_strdup_printf ("[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n"
@@ -206,8 +216,10 @@ test_config_dir (void)
 	g_assert_cmpuint (config->problems->len, ==, 2);
 	for (guint i = 0; i < config->problems->len; i++) {
 		const gchar *p = g_ptr_array_index (config->problems, i);
-		g_assert_true (strstr (p, "bad.conf: [Account] Issuer:") != NULL ||
-			       strstr (p, "bad name.conf: 'bad name' is not a valid account name") != NULL);
+		g_assert_true (
+			strstr (p, "bad.conf: [Account] Issuer:") != NULL ||
+			strstr (p, "bad name.conf: 'bad name' is not a valid account name") !=
+				NULL);
 	}
 	for (guint i = 0; i < 4; i++) {
 		const gchar *names[] = {"good.conf", "bad.conf", "bad name.conf", "ignored.txt"};
@@ -229,12 +241,9 @@ static void
 test_daemon_config_errors (void)
 {
 	const gchar *cases[] = {
-		"[Daemon]\nHttpTimeoutSec=0\n",
-		"[Daemon]\nHttpTimeoutSec=1000\n",
-		"[Daemon]\nHttpTimeoutSec=ten\n",
-		"[Daemon]\nStorageKeyFile=relative/key\n",
-		"[Daemon]\nKeyringName=has space\n",
-		"[Daemon]\nDefaultAccount=../x\n",
+		"[Daemon]\nHttpTimeoutSec=0\n",	     "[Daemon]\nHttpTimeoutSec=1000\n",
+		"[Daemon]\nHttpTimeoutSec=ten\n",    "[Daemon]\nStorageKeyFile=relative/key\n",
+		"[Daemon]\nKeyringName=has space\n", "[Daemon]\nDefaultAccount=../x\n",
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -246,7 +255,8 @@ test_daemon_config_errors (void)
 		g_assert_false (da_config_load_daemon_data (config, "/etc/devauthd/devauthd.conf",
 							    cases[i], strlen (cases[i]), &error));
 		g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-		g_assert_true (g_str_has_prefix (error->message, "/etc/devauthd/devauthd.conf: [Daemon] "));
+		g_assert_true (g_str_has_prefix (error->message,
+						 "/etc/devauthd/devauthd.conf: [Daemon] "));
 	}
 }
 

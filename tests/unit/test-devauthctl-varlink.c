@@ -42,7 +42,7 @@ assert_malformed_len (const gchar *json, gsize len)
 	DaReply reply;
 
 	if (parse_len (json, len, &reply, &copy) != DA_REPLY_MALFORMED)
-		g_error ("not malformed: %.*s", (int)len, json);
+		g_error ("not malformed: %.*s", (int) len, json);
 }
 
 static void
@@ -58,10 +58,12 @@ test_token (void)
 		      "\"tokenType\":\"Bearer\",\"scope\":\"openid profile\"}}",
 		      "eyJ.abc", 7);
 	/* other orders, other keys, whitespace */
-	assert_token ("{\"parameters\":{\"scope\":\"openid\",\"expiresAt\":1,\"token\":\"t1\"}}", "t1", 2);
+	assert_token ("{\"parameters\":{\"scope\":\"openid\",\"expiresAt\":1,\"token\":\"t1\"}}",
+		      "t1", 2);
 	assert_token ("{\"continues\":false,\"parameters\":{\"token\":\"t2\"}}", "t2", 2);
-	assert_token (" \r\n\t{ \"parameters\" :\n{ \"token\" : \"t3\" ,\"tokenType\":\"Bearer\" } }\n ",
-		      "t3", 2);
+	assert_token (
+		" \r\n\t{ \"parameters\" :\n{ \"token\" : \"t3\" ,\"tokenType\":\"Bearer\" } }\n ",
+		"t3", 2);
 	/* unknown members of any type are skipped, however nested */
 	assert_token ("{\"x\":[1,{\"y\":[true,false,null,-1.5e+10,\"}]\\\"\"]},[]],\"z\":{},"
 		      "\"parameters\":{\"extra\":{\"a\":[[{}],{\"token\":5}]},\"n\":null,"
@@ -102,8 +104,8 @@ test_error (void)
 				&reply, &c3),
 			 ==, DA_REPLY_ERROR);
 	g_assert_null (reply.message);
-	g_assert_cmpint (parse ("{\"error\":\"org.varlink.service.ExpectedMore\"}", &reply, &c4), ==,
-			 DA_REPLY_ERROR);
+	g_assert_cmpint (parse ("{\"error\":\"org.varlink.service.ExpectedMore\"}", &reply, &c4),
+			 ==, DA_REPLY_ERROR);
 	g_assert_cmpmem (reply.error, reply.error_len, "org.varlink.service.ExpectedMore", 32);
 	g_assert_null (reply.message);
 }
@@ -116,7 +118,8 @@ test_escapes (void)
 
 	assert_token ("{\"parameters\":{\"token\":\"a\\/b\\\\c\\\"d\"}}", "a/b\\c\"d", 7);
 	assert_token ("{\"parameters\":{\"token\":\"\\b\\f\\n\\r\\t\"}}", "\b\f\n\r\t", 5);
-	assert_token ("{\"parameters\":{\"token\":\"caf\\u00e9 \\u00E9\"}}", "caf\xc3\xa9 \xc3\xa9", 8);
+	assert_token ("{\"parameters\":{\"token\":\"caf\\u00e9 \\u00E9\"}}", "caf\xc3\xa9 \xc3\xa9",
+		      8);
 	assert_token ("{\"parameters\":{\"token\":\"\\u0041\\u20ac\"}}", "A\xe2\x82\xac", 4);
 	/* a surrogate pair: one code point, four bytes */
 	assert_token ("{\"parameters\":{\"token\":\"<\\ud83d\\ude00>\"}}", "<\xf0\x9f\x98\x80>", 6);
@@ -129,7 +132,8 @@ test_escapes (void)
 	/* strings are unescaped where they were */
 	g_assert_cmpint (parse ("{\"parameters\":{\"token\":\"x\\u00e9\"}}", &reply, &copy), ==,
 			 DA_REPLY_TOKEN);
-	g_assert_true (reply.token > copy && reply.token < copy + strlen ("{\"parameters\":{\"token\":\"x"));
+	g_assert_true (reply.token > copy &&
+		       reply.token < copy + strlen ("{\"parameters\":{\"token\":\"x"));
 
 	assert_malformed ("{\"parameters\":{\"token\":\"\\x41\"}}");
 	assert_malformed ("{\"parameters\":{\"token\":\"\\U00e9\"}}");
@@ -226,22 +230,31 @@ static void
 test_numbers (void)
 {
 	const gchar *good[] = {
-		"0", "-0", "1790000000", "-1", "0.5", "-0.0e-0", "1E+2", "1e-2",
+		"0",
+		"-0",
+		"1790000000",
+		"-1",
+		"0.5",
+		"-0.0e-0",
+		"1E+2",
+		"1e-2",
 		"123456789012345678901234567890123456789012345678901234567890",
-		"1e999999999", "-1.7976931348623157e309",
+		"1e999999999",
+		"-1.7976931348623157e309",
 	};
 	const gchar *bad[] = {
-		"01", "-01", "1.", ".5", "+1", "-", "1e", "1e+", "0x10", "NaN", "Infinity", "1.e3", "--1", "1-",
+		"01",  "-01",  "1.",  ".5",	  "+1",	  "-",	 "1e",
+		"1e+", "0x10", "NaN", "Infinity", "1.e3", "--1", "1-",
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (good); i++) {
-		g_autofree gchar *json =
-		    g_strdup_printf ("{\"parameters\":{\"expiresAt\":%s,\"token\":\"t\"}}", good[i]);
+		g_autofree gchar *json = g_strdup_printf (
+			"{\"parameters\":{\"expiresAt\":%s,\"token\":\"t\"}}", good[i]);
 		assert_token (json, "t", 1);
 	}
 	for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
-		g_autofree gchar *json =
-		    g_strdup_printf ("{\"parameters\":{\"expiresAt\":%s,\"token\":\"t\"}}", bad[i]);
+		g_autofree gchar *json = g_strdup_printf (
+			"{\"parameters\":{\"expiresAt\":%s,\"token\":\"t\"}}", bad[i]);
 		assert_malformed (json);
 	}
 }
@@ -319,7 +332,9 @@ test_request (void)
 	assert_request (NULL, 0, GET_TOKEN "{\"minValidity\":0}}");
 	assert_request ("tv", 600, GET_TOKEN "{\"account\":\"tv\",\"minValidity\":600}}");
 	assert_request ("", 4294967295LL, GET_TOKEN "{\"minValidity\":4294967295}}");
-	assert_request ("a\"b\\c/d\n\t\x01\x1f\x7f" "caf\xc3\xa9\xf0\x9f\x98\x80", 1,
+	assert_request ("a\"b\\c/d\n\t\x01\x1f\x7f"
+			"caf\xc3\xa9\xf0\x9f\x98\x80",
+			1,
 			GET_TOKEN "{\"account\":\"a\\\"b\\\\c/d\\u000a\\u0009\\u0001\\u001f\\u007f"
 				  "caf\xc3\xa9\xf0\x9f\x98\x80\",\"minValidity\":1}}");
 }
@@ -329,8 +344,10 @@ static void
 test_request_roundtrip (void)
 {
 	const gchar *accounts[] = {
-		"alice", "\"", "\\", "\\\"", "\\u0041", "'", "a b", "}}", "\x01\x02\x03", "\n\r\t\b\f",
-		"\x7f", "\xc2\x85", "\xe2\x80\xa8", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "-", "--help",
+		"alice", "\"",	     "\\",	     "\\\"",	     "\\u0041",
+		"'",	 "a b",	     "}}",	     "\x01\x02\x03", "\n\r\t\b\f",
+		"\x7f",	 "\xc2\x85", "\xe2\x80\xa8", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf",
+		"-",	 "--help",
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (accounts); i++) {
@@ -342,13 +359,14 @@ test_request_roundtrip (void)
 		JsonObject *params;
 
 		g_assert_nonnull (req);
-		g_assert_true (json_parser_load_from_data (parser, req, (gssize)len - 1, &error));
+		g_assert_true (json_parser_load_from_data (parser, req, (gssize) len - 1, &error));
 		g_assert_no_error (error);
 		root = json_node_get_object (json_parser_get_root (parser));
 		g_assert_cmpstr (json_object_get_string_member (root, "method"), ==,
 				 "org.devauth.DeviceAuth1.GetToken");
 		params = json_object_get_object_member (root, "parameters");
-		g_assert_cmpstr (json_object_get_string_member (params, "account"), ==, accounts[i]);
+		g_assert_cmpstr (json_object_get_string_member (params, "account"), ==,
+				 accounts[i]);
 		g_assert_cmpint (json_object_get_int_member (params, "minValidity"), ==, 42);
 		g_assert_cmpuint (json_object_get_size (params), ==, 2);
 	}
@@ -358,14 +376,15 @@ static void
 test_request_refused (void)
 {
 	const gchar *not_utf8[] = {
-		"\xff", "a\x80", "\xc0\xaf", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-		"\xf8\x88\x80\x80\x80",
+		"\xff",	    "a\x80",	    "\xc0\xaf",		"\xc3",
+		"\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
 	};
 	gchar buf[256];
 	gsize len;
 
 	for (gsize i = 0; i < G_N_ELEMENTS (not_utf8); i++)
-		g_assert_cmpuint (da_json_request_build (buf, sizeof (buf), not_utf8[i], -1), ==, 0);
+		g_assert_cmpuint (da_json_request_build (buf, sizeof (buf), not_utf8[i], -1), ==,
+				  0);
 
 	/* exactly as long as the buffer, then one byte short */
 	len = da_json_request_build (buf, sizeof (buf), "alice", 5);
@@ -380,15 +399,15 @@ test_request_refused (void)
 static void
 assert_utf8_like_glib (const gchar *s, gsize len)
 {
-	gunichar g = g_utf8_get_char_validated (s, (gssize)len);
+	gunichar g = g_utf8_get_char_validated (s, (gssize) len);
 	uint32_t cp = 0;
 	gsize n = da_utf8_next (s, len, &cp);
 
-	if (g == (gunichar)-1 || g == (gunichar)-2) {
+	if (g == (gunichar) -1 || g == (gunichar) -2) {
 		g_assert_cmpuint (n, ==, 0);
 		return;
 	}
-	g_assert_cmpuint (n, ==, (gsize)(g_utf8_next_char (s) - s));
+	g_assert_cmpuint (n, ==, (gsize) (g_utf8_next_char (s) - s));
 	g_assert_cmpuint (cp, ==, g);
 }
 
@@ -401,12 +420,12 @@ test_utf8 (void)
 	/* every first and second byte, with continuation-looking tails */
 	for (guint a = 1; a < 256; a++) {
 		for (guint b = 0; b < 256; b++) {
-			buf[0] = (guchar)a;
-			buf[1] = (guchar)b;
+			buf[0] = (guchar) a;
+			buf[1] = (guchar) b;
 			buf[2] = 0x80 | (b & 0x3f);
 			buf[3] = 0xbf;
 			for (gsize len = 1; len <= 4; len++)
-				assert_utf8_like_glib ((const gchar *)buf, len);
+				assert_utf8_like_glib ((const gchar *) buf, len);
 		}
 	}
 	for (guint i = 0; i < 200000; i++) {
@@ -415,7 +434,7 @@ test_utf8 (void)
 		memcpy (buf, &r, 4);
 		if (buf[0] == 0)
 			continue;
-		assert_utf8_like_glib ((const gchar *)buf, 4);
+		assert_utf8_like_glib ((const gchar *) buf, 4);
 	}
 }
 
@@ -433,17 +452,24 @@ static void
 test_escape (void)
 {
 	static const char *const valid[] = {
-		"", "plain", "a\"b\\c", "\x01\x1f\x7f\n\t", "caf\xc3\xa9", "\xf0\x9f\x98\x80",
-		"\xef\xbf\xbf", "\xe2\x80\xa8", "eyJhbGciOiJSUzI1NiJ9.e30.sig-_",
+		"",
+		"plain",
+		"a\"b\\c",
+		"\x01\x1f\x7f\n\t",
+		"caf\xc3\xa9",
+		"\xf0\x9f\x98\x80",
+		"\xef\xbf\xbf",
+		"\xe2\x80\xa8",
+		"eyJhbGciOiJSUzI1NiJ9.e30.sig-_",
 	};
 	static const struct {
 		const char *s;
 		const char *replaced;
 	} invalid[] = {
-		{ "ab\xff", "ab\xef\xbf\xbd" },
-		{ "\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd" },
-		{ "x\xed\xa0\x80y", "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy" },
-		{ "\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{"ab\xff", "ab\xef\xbf\xbd"},
+		{"\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd"},
+		{"x\xed\xa0\x80y", "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy"},
+		{"\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (valid) + G_N_ELEMENTS (invalid); i++) {
@@ -456,14 +482,17 @@ test_escape (void)
 		g_autoptr(GError) error = NULL;
 
 		g_assert_true (da_json_write_string (in, strlen (in), true, gstring_sink, json));
-		g_assert_cmpint (da_json_write_string (in, strlen (in), false, gstring_sink, refused), ==,
-				 is_valid);
+		g_assert_cmpint (
+			da_json_write_string (in, strlen (in), false, gstring_sink, refused), ==,
+			is_valid);
 		g_string_append_c (json, '"');
 		for (gsize k = 0; k < json->len; k++)
-			g_assert_true ((unsigned char)json->str[k] >= 0x20 && json->str[k] != 0x7f);
+			g_assert_true ((unsigned char) json->str[k] >= 0x20 &&
+				       json->str[k] != 0x7f);
 		g_assert_true (json_parser_load_from_data (parser, json->str, json->len, &error));
 		g_assert_no_error (error);
-		g_assert_cmpstr (json_node_get_string (json_parser_get_root (parser)), ==, expected);
+		g_assert_cmpstr (json_node_get_string (json_parser_get_root (parser)), ==,
+				 expected);
 	}
 }
 

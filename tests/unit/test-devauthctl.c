@@ -58,7 +58,7 @@ static Fake fake;
 static void
 fake_setup (void)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
 	fake.dir = g_dir_make_tmp ("test-devauthctl-XXXXXX", NULL);
 	g_assert_nonnull (fake.dir);
@@ -67,7 +67,7 @@ fake_setup (void)
 	strcpy (addr.sun_path, fake.path);
 	fake.listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	g_assert_cmpint (fake.listen_fd, >=, 0);
-	g_assert_cmpint (bind (fake.listen_fd, (struct sockaddr *)&addr, sizeof (addr)), ==, 0);
+	g_assert_cmpint (bind (fake.listen_fd, (struct sockaddr *) &addr, sizeof (addr)), ==, 0);
 	g_assert_cmpint (listen (fake.listen_fd, 8), ==, 0);
 }
 
@@ -85,7 +85,7 @@ fake_teardown (void)
 static gpointer
 fake_serve (gpointer data)
 {
-	struct pollfd pfd = { .fd = fake.listen_fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fake.listen_fd, .events = POLLIN};
 	GByteArray *request = g_byte_array_new ();
 	guint8 buf[4096];
 	int fd;
@@ -101,7 +101,7 @@ fake_serve (gpointer data)
 
 		if (n <= 0)
 			break;
-		g_byte_array_append (request, buf, (guint)n);
+		g_byte_array_append (request, buf, (guint) n);
 	}
 	if (fake.mode == FAKE_SILENT) {
 		while (recv (fd, buf, sizeof (buf), 0) > 0)
@@ -116,7 +116,7 @@ fake_serve (gpointer data)
 			if (n < 0)
 				break; /* devauthctl stopped reading */
 			p += n;
-			len -= (gsize)n;
+			len -= (gsize) n;
 		}
 	}
 	close (fd);
@@ -165,11 +165,11 @@ run_with (const gchar *exe, const gchar *socket, const gchar *const *args, Run *
 		env = g_environ_setenv (env, "DEVAUTH_VARLINK_SOCKET", socket, TRUE);
 	else
 		env = g_environ_unsetenv (env, "DEVAUTH_VARLINK_SOCKET");
-	g_ptr_array_add (argv, (gpointer)exe);
+	g_ptr_array_add (argv, (gpointer) exe);
 	for (; *args != NULL; args++)
-		g_ptr_array_add (argv, (gpointer)*args);
+		g_ptr_array_add (argv, (gpointer) *args);
 	g_ptr_array_add (argv, NULL);
-	g_assert_true (g_spawn_sync (NULL, (gchar **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
+	g_assert_true (g_spawn_sync (NULL, (gchar **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
 				     &run->out, &run->err, &run->status, &error));
 	g_assert_no_error (error);
 	g_assert_true (WIFEXITED (run->status));
@@ -182,7 +182,7 @@ run (const gchar *socket, const gchar *const *args, Run *r)
 	run_with (g_getenv ("DEVAUTHCTL"), socket, args, r);
 }
 
-#define ARGS(...) ((const gchar *const[]){ __VA_ARGS__, NULL })
+#define ARGS(...) ((const gchar *const[]){__VA_ARGS__, NULL})
 
 static void
 assert_run (const Run *r, int status, const gchar *out, const gchar *err)
@@ -229,20 +229,20 @@ test_request (void)
 		const gchar *const *args;
 		const gchar *request;
 	} cases[] = {
-		{ ARGS ("token"), GET_TOKEN "{}}" },
-		{ ARGS ("token", ""), GET_TOKEN "{}}" },
-		{ ARGS ("token", "tv"), GET_TOKEN "{\"account\":\"tv\"}}" },
-		{ ARGS ("token", "--min-validity", "600"), GET_TOKEN "{\"minValidity\":600}}" },
-		{ ARGS ("token", "tv", "--min-validity", "0"),
-		  GET_TOKEN "{\"account\":\"tv\",\"minValidity\":0}}" },
-		{ ARGS ("token", "--min-validity=4294967295", "tv"),
-		  GET_TOKEN "{\"account\":\"tv\",\"minValidity\":4294967295}}" },
-		{ ARGS ("token", "--min-validity", "007", "a\"b\\c\n\x01\xc3\xa9"),
-		  GET_TOKEN "{\"account\":\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\",\"minValidity\":7}}" },
+		{ARGS ("token"), GET_TOKEN "{}}"},
+		{ARGS ("token", ""), GET_TOKEN "{}}"},
+		{ARGS ("token", "tv"), GET_TOKEN "{\"account\":\"tv\"}}"},
+		{ARGS ("token", "--min-validity", "600"), GET_TOKEN "{\"minValidity\":600}}"},
+		{ARGS ("token", "tv", "--min-validity", "0"),
+		 GET_TOKEN "{\"account\":\"tv\",\"minValidity\":0}}"},
+		{ARGS ("token", "--min-validity=4294967295", "tv"),
+		 GET_TOKEN "{\"account\":\"tv\",\"minValidity\":4294967295}}"},
+		{ARGS ("token", "--min-validity", "007", "a\"b\\c\n\x01\xc3\xa9"), GET_TOKEN
+		 "{\"account\":\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\",\"minValidity\":7}}"},
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 
 		call (cases[i].args, reply, len, cases[i].request, &r);
 		assert_run (&r, 0, "eyJ.tok\n", "");
@@ -261,26 +261,26 @@ test_token (void)
 		const gchar *out;
 		const gchar *err;
 	} cases[] = {
-		{ "a\\/b \\u007e~", 0, "a/b ~~\n", "" },
-		{ largest, 0, largest_out, "" },
-		{ too_large, 1, "", "devauthctl: the token is larger than 65536 bytes\n" },
-		{ "", 1, "", "devauthctl: devauthd sent an empty token\n" },
-		{ "caf\\u00e9", 1, "", "devauthctl: devauthd sent a malformed token\n" },
-		{ "a\\tb", 1, "", "devauthctl: devauthd sent a malformed token\n" },
-		{ "a\\u0000b", 1, "", "devauthctl: devauthd sent a malformed token\n" },
-		{ "a\\u007f", 1, "", "devauthctl: devauthd sent a malformed token\n" },
+		{"a\\/b \\u007e~", 0, "a/b ~~\n", ""},
+		{largest, 0, largest_out, ""},
+		{too_large, 1, "", "devauthctl: the token is larger than 65536 bytes\n"},
+		{"", 1, "", "devauthctl: devauthd sent an empty token\n"},
+		{"caf\\u00e9", 1, "", "devauthctl: devauthd sent a malformed token\n"},
+		{"a\\tb", 1, "", "devauthctl: devauthd sent a malformed token\n"},
+		{"a\\u0000b", 1, "", "devauthctl: devauthd sent a malformed token\n"},
+		{"a\\u007f", 1, "", "devauthctl: devauthd sent a malformed token\n"},
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_autofree gchar *reply = token_reply (cases[i].token);
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 
 		call_json (ARGS ("token"), reply, &r);
 		assert_run (&r, cases[i].status, cases[i].out, cases[i].err);
 	}
 	/* keys in another order, unknown ones, whitespace */
 	{
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 
 		call_json (ARGS ("token"),
 			   "\n{ \"continues\" : false, \"parameters\" : { \"x\" : [ {}, [1e400] ],"
@@ -298,39 +298,42 @@ test_errors (void)
 		int status;
 		const gchar *err;
 	} cases[] = {
-		{ "{\"error\":\"org.devauth.DeviceAuth1.NotSignedIn\",\"parameters\":"
-		  "{\"message\":\"account 'x' is not signed in\"}}",
-		  1, "devauthctl: account 'x' is not signed in\n" },
-		{ "{\"parameters\":{\"message\":\"denied\"},\"error\":\"org.devauth.DeviceAuth1.LoginDenied\"}",
-		  3, "devauthctl: denied\n" },
-		{ "{\"error\":\"org.devauth.DeviceAuth1.LoginExpired\",\"parameters\":{\"message\":\"e\"}}",
-		  4, "devauthctl: e\n" },
-		{ "{\"error\":\"org.devauth.DeviceAuth1.Cancelled\",\"parameters\":{\"message\":\"c\"}}",
-		  5, "devauthctl: c\n" },
-		{ "{\"error\":\"org.devauth.DeviceAuth1.RateLimited\",\"parameters\":{\"message\":\"slow\"}}",
-		  1, "devauthctl: slow\n" },
+		{"{\"error\":\"org.devauth.DeviceAuth1.NotSignedIn\",\"parameters\":"
+		 "{\"message\":\"account 'x' is not signed in\"}}",
+		 1, "devauthctl: account 'x' is not signed in\n"},
+		{"{\"parameters\":{\"message\":\"denied\"},\"error\":\"org.devauth.DeviceAuth1.LoginDenied\"}",
+		 3, "devauthctl: denied\n"},
+		{"{\"error\":\"org.devauth.DeviceAuth1.LoginExpired\",\"parameters\":{\"message\":\"e\"}}",
+		 4, "devauthctl: e\n"},
+		{"{\"error\":\"org.devauth.DeviceAuth1.Cancelled\",\"parameters\":{\"message\":\"c\"}}",
+		 5, "devauthctl: c\n"},
+		{"{\"error\":\"org.devauth.DeviceAuth1.RateLimited\",\"parameters\":{\"message\":\"slow\"}}",
+		 1, "devauthctl: slow\n"},
 		/* only the exact names map to their exit codes */
-		{ "{\"error\":\"org.devauth.DeviceAuth1.CancelledX\",\"parameters\":{\"message\":\"c\"}}",
-		  1, "devauthctl: c\n" },
-		{ "{\"error\":\"org.devauth.DeviceAuth1.Error.Cancelled\",\"parameters\":{\"message\":\"c\"}}",
-		  1, "devauthctl: c\n" },
+		{"{\"error\":\"org.devauth.DeviceAuth1.CancelledX\",\"parameters\":{\"message\":\"c\"}}",
+		 1, "devauthctl: c\n"},
+		{"{\"error\":\"org.devauth.DeviceAuth1.Error.Cancelled\",\"parameters\":{\"message\":\"c\"}}",
+		 1, "devauthctl: c\n"},
 		/* as da_sanitize (): control characters and invalid UTF-8 as \xNN */
-		{ "{\"error\":\"org.devauth.DeviceAuth1.IdpError\",\"parameters\":{\"message\":"
-		  "\"bad \\u001b[31mred\\u0085\\r\\n \xff\xc3 caf\xc3\xa9 \\u00e9 \\ud83d\\ude00 \\u0000\"}}",
-		  1, "devauthctl: bad \\x1b[31mred\\x85\\x0d\\x0a \\xff\\xc3 caf\xc3\xa9 \xc3\xa9 "
-		     "\xf0\x9f\x98\x80 \\x00\n" },
+		{"{\"error\":\"org.devauth.DeviceAuth1.IdpError\",\"parameters\":{\"message\":"
+		 "\"bad \\u001b[31mred\\u0085\\r\\n \xff\xc3 caf\xc3\xa9 \\u00e9 \\ud83d\\ude00 \\u0000\"}}",
+		 1,
+		 "devauthctl: bad \\x1b[31mred\\x85\\x0d\\x0a \\xff\\xc3 caf\xc3\xa9 \xc3\xa9 "
+		 "\xf0\x9f\x98\x80 \\x00\n"},
 		/* Varlink's own errors: the name */
-		{ "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":"
-		  "{\"method\":\"org.devauth.DeviceAuth1.GetToken\"}}",
-		  1, "devauthctl: devauthd refused the request: org.varlink.service.MethodNotFound\n" },
-		{ "{\"error\":\"org.varlink.service.InvalidParameter\",\"parameters\":{\"message\":\"m\"}}",
-		  1, "devauthctl: devauthd refused the request: org.varlink.service.InvalidParameter\n" },
-		{ "{\"error\":\"org.devauth.DeviceAuth1.Internal\\u001b\"}",
-		  1, "devauthctl: devauthd refused the request: org.devauth.DeviceAuth1.Internal\\x1b\n" },
+		{"{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":"
+		 "{\"method\":\"org.devauth.DeviceAuth1.GetToken\"}}",
+		 1,
+		 "devauthctl: devauthd refused the request: org.varlink.service.MethodNotFound\n"},
+		{"{\"error\":\"org.varlink.service.InvalidParameter\",\"parameters\":{\"message\":\"m\"}}",
+		 1,
+		 "devauthctl: devauthd refused the request: org.varlink.service.InvalidParameter\n"},
+		{"{\"error\":\"org.devauth.DeviceAuth1.Internal\\u001b\"}", 1,
+		 "devauthctl: devauthd refused the request: org.devauth.DeviceAuth1.Internal\\x1b\n"},
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 
 		call_json (ARGS ("token"), cases[i].json, &r);
 		assert_run (&r, cases[i].status, "", cases[i].err);
@@ -352,14 +355,14 @@ test_malformed (void)
 	g_autofree gchar *huge = g_strnfill (1024 * 1024, ' ');
 
 	for (gsize i = 0; i < G_N_ELEMENTS (json); i++) {
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 
 		call_json (ARGS ("token"), json[i], &r);
 		assert_run (&r, 1, "", MALFORMED);
 	}
 	{
 		/* cut short: no NUL, then the end */
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 		const gchar *cut = "{\"parameters\":{\"token\":\"t\"}}";
 
 		call (ARGS ("token"), cut, strlen (cut), NULL, &r);
@@ -367,9 +370,9 @@ test_malformed (void)
 	}
 	{
 		/* 128 KiB with no NUL in them; then a reply of 128 KiB and a NUL */
-		g_auto(Run) r = { 0 };
-		g_auto(Run) r2 = { 0 };
-		g_auto(Run) r3 = { 0 };
+		g_auto(Run) r = {0};
+		g_auto(Run) r2 = {0};
+		g_auto(Run) r3 = {0};
 
 		call (ARGS ("token"), huge, 1024 * 1024, NULL, &r);
 		assert_run (&r, 1, "", MALFORMED);
@@ -380,7 +383,7 @@ test_malformed (void)
 	}
 	{
 		/* the largest reply: 128 KiB with its NUL */
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 		g_autofree gchar *reply = token_reply ("t-max");
 		GString *padded = g_string_new (reply);
 
@@ -407,7 +410,7 @@ static void
 test_fallback_hang_up (void)
 {
 	g_autoptr(GByteArray) got = NULL;
-	g_auto(Run) r = { 0 };
+	g_auto(Run) r = {0};
 
 	/* devauthd closed the connection before any reply byte */
 	fake_expect ("", 0, FAKE_HANG_UP);
@@ -425,18 +428,18 @@ test_fallback_no_socket (void)
 	g_autofree gchar *file = g_build_filename (fake.dir, "file", NULL);
 	g_autofree gchar *not_dir = g_build_filename (file, "sock", NULL);
 	g_autofree gchar *too_long = g_strnfill (200, 'x');
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd = socket (AF_UNIX, SOCK_STREAM, 0);
-	const gchar *paths[] = { "/nonexistent", stale, not_dir, too_long, "" };
+	const gchar *paths[] = {"/nonexistent", stale, not_dir, too_long, ""};
 
 	/* a socket nobody listens on any more (ECONNREFUSED), a file on the way (ENOTDIR) */
 	strcpy (addr.sun_path, stale);
-	g_assert_cmpint (bind (fd, (struct sockaddr *)&addr, sizeof (addr)), ==, 0);
+	g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof (addr)), ==, 0);
 	close (fd);
 	g_assert_true (g_file_set_contents (file, "", 0, NULL));
 
 	for (gsize i = 0; i < G_N_ELEMENTS (paths); i++) {
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 
 		run (paths[i], ARGS ("token"), &r);
 		assert_bus_ran (&r);
@@ -456,31 +459,33 @@ test_fallback_args (void)
 		const gchar *out_part; /* NULL: "" */
 		const gchar *err_part; /* NULL: devauthctl-bus could not reach the bus */
 	} cases[] = {
-		{ ARGS ("token", "--no-fd"), 1, NULL, NULL },
-		{ ARGS ("token", "a", "--no-fd"), 1, NULL, NULL },
-		{ ARGS ("token", "\xff"), 1, NULL, NULL },
-		{ ARGS ("status"), 1, NULL, NULL },
-		{ ARGS ("token", "a", "b"), 2, NULL, "devauthctl: too many arguments\n" },
-		{ ARGS ("token", "--min-validity", "0x5"), 2, NULL, "invalid number of seconds '0x5'" },
-		{ ARGS ("token", "--min-validity", "-1"), 2, NULL, "invalid number of seconds '-1'" },
-		{ ARGS ("token", "--min-validity=4294967296"), 2, NULL, "invalid number of seconds" },
-		{ ARGS ("token", "--min-validity="), 2, NULL, "invalid number of seconds ''" },
-		{ ARGS ("token", "--min-validity", " 5"), 2, NULL, "invalid number of seconds ' 5'" },
-		{ ARGS ("token", "--min-validity"), 2, NULL, "devauthctl: Missing argument" },
-		{ ARGS ("token", "--frob"), 2, NULL, "devauthctl: Unknown option --frob" },
-		{ ARGS ("token", "-"), 1, NULL, NULL },
-		{ ARGS ("frob"), 2, NULL, "devauthctl: unknown verb 'frob'\nTry 'devauthctl --help'.\n" },
-		{ ARGS ("--frob"), 2, NULL, "devauthctl: unknown option --frob\n" },
-		{ ARGS ("token", "--help"), 0, "Usage:\n  devauthctl token [OPTION", "" },
-		{ ARGS ("--help"), 0, "Usage:\n  devauthctl [--version]", "" },
-		{ ARGS ("-h"), 0, "Usage:\n  devauthctl [--version]", "" },
-		{ ARGS ("--version"), 0, "devauthctl " PACKAGE_VERSION "\n", "" },
-		{ ARGS ("--version", "x"), 0, "devauthctl " PACKAGE_VERSION "\n", "" },
+		{ARGS ("token", "--no-fd"), 1, NULL, NULL},
+		{ARGS ("token", "a", "--no-fd"), 1, NULL, NULL},
+		{ARGS ("token", "\xff"), 1, NULL, NULL},
+		{ARGS ("status"), 1, NULL, NULL},
+		{ARGS ("token", "a", "b"), 2, NULL, "devauthctl: too many arguments\n"},
+		{ARGS ("token", "--min-validity", "0x5"), 2, NULL,
+		 "invalid number of seconds '0x5'"},
+		{ARGS ("token", "--min-validity", "-1"), 2, NULL, "invalid number of seconds '-1'"},
+		{ARGS ("token", "--min-validity=4294967296"), 2, NULL, "invalid number of seconds"},
+		{ARGS ("token", "--min-validity="), 2, NULL, "invalid number of seconds ''"},
+		{ARGS ("token", "--min-validity", " 5"), 2, NULL, "invalid number of seconds ' 5'"},
+		{ARGS ("token", "--min-validity"), 2, NULL, "devauthctl: Missing argument"},
+		{ARGS ("token", "--frob"), 2, NULL, "devauthctl: Unknown option --frob"},
+		{ARGS ("token", "-"), 1, NULL, NULL},
+		{ARGS ("frob"), 2, NULL,
+		 "devauthctl: unknown verb 'frob'\nTry 'devauthctl --help'.\n"},
+		{ARGS ("--frob"), 2, NULL, "devauthctl: unknown option --frob\n"},
+		{ARGS ("token", "--help"), 0, "Usage:\n  devauthctl token [OPTION", ""},
+		{ARGS ("--help"), 0, "Usage:\n  devauthctl [--version]", ""},
+		{ARGS ("-h"), 0, "Usage:\n  devauthctl [--version]", ""},
+		{ARGS ("--version"), 0, "devauthctl " PACKAGE_VERSION "\n", ""},
+		{ARGS ("--version", "x"), 0, "devauthctl " PACKAGE_VERSION "\n", ""},
 	};
-	g_auto(Run) none = { 0 };
+	g_auto(Run) none = {0};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
-		g_auto(Run) r = { 0 };
+		g_auto(Run) r = {0};
 
 		run (fake.path, cases[i].args, &r);
 		assert_no_caller ();
@@ -512,13 +517,13 @@ test_no_bus_client (void)
 	g_autofree gchar *copy = g_build_filename (fake.dir, "devauthctl", NULL);
 	g_autofree gchar *contents = NULL;
 	g_autofree gchar *expected = NULL;
-	g_auto(Run) r = { 0 };
-	g_auto(Run) v = { 0 };
+	g_auto(Run) r = {0};
+	g_auto(Run) v = {0};
 	gsize len;
 
 	g_assert_true (g_file_get_contents (g_getenv ("DEVAUTHCTL"), &contents, &len, NULL));
-	g_assert_true (g_file_set_contents_full (copy, contents, (gssize)len, G_FILE_SET_CONTENTS_NONE,
-						 0755, NULL));
+	g_assert_true (g_file_set_contents_full (copy, contents, (gssize) len,
+						 G_FILE_SET_CONTENTS_NONE, 0755, NULL));
 	if (g_file_test (installed, G_FILE_TEST_IS_EXECUTABLE)) {
 		/* the installed client answers --help of a verb */
 		run_with (copy, fake.path, ARGS ("status", "--help"), &r);
@@ -540,7 +545,7 @@ static void
 test_timeout (void)
 {
 	g_autoptr(GByteArray) got = NULL;
-	g_auto(Run) r = { 0 };
+	g_auto(Run) r = {0};
 	gint64 start = g_get_monotonic_time ();
 
 	fake_expect ("", 0, FAKE_SILENT);

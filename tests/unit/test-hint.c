@@ -10,7 +10,10 @@
 #include "da-hint.h"
 
 static void
-assert_hint (DaHintRequest request, const gchar *message, gboolean has_secret, gboolean pkce,
+assert_hint (DaHintRequest request,
+	     const gchar *message,
+	     gboolean has_secret,
+	     gboolean pkce,
 	     const gchar *expected_part)
 {
 	DaHintClient client = {"tv-device", has_secret, pkce};
@@ -37,13 +40,14 @@ test_hint_device_request (void)
 		     "Pkce=yes");
 	/* with PKCE on, a missing challenge is not the admin's to fix */
 	assert_hint (DA_HINT_DEVICE_REQUEST,
-		     "invalid_request (Missing parameter: code_challenge_method)", FALSE, TRUE, NULL);
+		     "invalid_request (Missing parameter: code_challenge_method)", FALSE, TRUE,
+		     NULL);
 	assert_hint (DA_HINT_DEVICE_REQUEST,
-		     "unauthorized_client (Invalid client or Invalid client credentials)", FALSE, FALSE,
-		     "ClientSecretFile=");
+		     "unauthorized_client (Invalid client or Invalid client credentials)", FALSE,
+		     FALSE, "ClientSecretFile=");
 	assert_hint (DA_HINT_DEVICE_REQUEST,
-		     "unauthorized_client (Invalid client or Invalid client credentials)", TRUE, FALSE,
-		     "refused the client secret");
+		     "unauthorized_client (Invalid client or Invalid client credentials)", TRUE,
+		     FALSE, "refused the client secret");
 	assert_hint (DA_HINT_DEVICE_REQUEST,
 		     "invalid_client (Invalid client or Invalid client credentials)", FALSE, FALSE,
 		     "ClientId=");
@@ -73,10 +77,13 @@ static void
 test_hint_none (void)
 {
 	/* another request, another IdP's words, nothing, or a prefix only */
-	assert_hint (DA_HINT_REFRESH, "not_allowed (Offline tokens not allowed for the user or client)",
-		     FALSE, TRUE, NULL);
-	assert_hint (DA_HINT_REFRESH, "invalid_grant (grant request is invalid)", FALSE, TRUE, NULL);
-	assert_hint (DA_HINT_DEVICE_REQUEST, "invalid_requestx (code_challenge)", FALSE, FALSE, NULL);
+	assert_hint (DA_HINT_REFRESH,
+		     "not_allowed (Offline tokens not allowed for the user or client)", FALSE, TRUE,
+		     NULL);
+	assert_hint (DA_HINT_REFRESH, "invalid_grant (grant request is invalid)", FALSE, TRUE,
+		     NULL);
+	assert_hint (DA_HINT_DEVICE_REQUEST, "invalid_requestx (code_challenge)", FALSE, FALSE,
+		     NULL);
 	assert_hint (DA_HINT_DEVICE_REQUEST, "invalid", FALSE, FALSE, NULL);
 	assert_hint (DA_HINT_DEVICE_REQUEST, "", FALSE, FALSE, NULL);
 	assert_hint (DA_HINT_DEVICE_REQUEST, NULL, FALSE, FALSE, NULL);

@@ -92,7 +92,8 @@ static const FixtureCase fixture_cases[] = {
 	{"aud-array-one", "aud-array-one.jwt", "jwks.json", NOW, LEEWAY, "user-1234", NULL},
 	{"aud-array-other", "aud-array-other.jwt", "jwks.json", NOW, LEEWAY, NULL,
 	 "ID token is for audience 'account' and 1 more, not the client '" CLIENT "'"},
-	{"aud-number", "aud-number.jwt", "jwks.json", NOW, LEEWAY, NULL, "ID token has no \"aud\" claim"},
+	{"aud-number", "aud-number.jwt", "jwks.json", NOW, LEEWAY, NULL,
+	 "ID token has no \"aud\" claim"},
 	{"no-aud", "no-aud.jwt", "jwks.json", NOW, LEEWAY, NULL, "ID token has no \"aud\" claim"},
 	{"azp-mismatch", "azp-mismatch.jwt", "jwks.json", NOW, LEEWAY, NULL,
 	 "ID token was issued to the client 'other-client' (azp), not '" CLIENT "'"},
@@ -103,7 +104,8 @@ static const FixtureCase fixture_cases[] = {
 	 "ID token expired at 2023-11-14 22:18:20 UTC (now 2023-11-14 22:19:20 UTC, leeway 60 s)"},
 	{"expired", "exp-soon.jwt", "jwks.json", NOW + 3600, LEEWAY, NULL,
 	 "ID token expired at 2023-11-14 22:18:20 UTC"},
-	{"expired-no-leeway", "exp-soon.jwt", "jwks.json", NOW + 300, 0, NULL, "ID token expired at"},
+	{"expired-no-leeway", "exp-soon.jwt", "jwks.json", NOW + 300, 0, NULL,
+	 "ID token expired at"},
 	{"exp-string", "exp-string.jwt", "jwks.json", NOW, LEEWAY, NULL,
 	 "\"exp\" claim of the ID token is not a time"},
 	{"no-exp", "no-exp.jwt", "jwks.json", NOW, LEEWAY, NULL, "ID token has no \"exp\" claim"},
@@ -112,15 +114,18 @@ static const FixtureCase fixture_cases[] = {
 	{"iat-ahead-within-leeway", "iat-ahead.jwt", "jwks.json", NOW, LEEWAY, "user-1234", NULL},
 	{"iat-ahead-beyond-leeway", "iat-ahead.jwt", "jwks.json", NOW, 10, NULL,
 	 "ID token was issued in the future, at 2023-11-14 22:13:50 UTC"},
-	{"iat-future", "iat-future.jwt", "jwks.json", NOW, LEEWAY, NULL, "ID token was issued in the future"},
+	{"iat-future", "iat-future.jwt", "jwks.json", NOW, LEEWAY, NULL,
+	 "ID token was issued in the future"},
 	{"nbf-future", "nbf-future.jwt", "jwks.json", NOW, LEEWAY, NULL,
 	 "ID token is not valid before 2023-11-14 23:13:20 UTC"},
 	{"nbf-past", "nbf-past.jwt", "jwks.json", NOW, LEEWAY, "user-1234", NULL},
 	{"times-with-fraction", "times-fraction.jwt", "jwks.json", NOW, LEEWAY, "user-1234", NULL},
-	{"no-sub", "no-sub.jwt", "jwks.json", NOW, LEEWAY, NULL, "ID token has no usable \"sub\" claim"},
+	{"no-sub", "no-sub.jwt", "jwks.json", NOW, LEEWAY, NULL,
+	 "ID token has no usable \"sub\" claim"},
 	{"sub-control-char", "sub-control.jwt", "jwks.json", NOW, LEEWAY, NULL,
 	 "ID token has no usable \"sub\" claim"},
-	{"sub-256-bytes", "sub-long.jwt", "jwks.json", NOW, LEEWAY, NULL, "ID token has no usable \"sub\" claim"},
+	{"sub-256-bytes", "sub-long.jwt", "jwks.json", NOW, LEEWAY, NULL,
+	 "ID token has no usable \"sub\" claim"},
 	{"payload-not-json", "payload-not-json.jwt", "jwks.json", NOW, LEEWAY, NULL,
 	 "ID token payload is not JSON"},
 	{"payload-array", "payload-array.jwt", "jwks.json", NOW, LEEWAY, NULL,
@@ -266,7 +271,8 @@ assert_malformed (const gchar *token, const gchar *jwks, gsize jwks_len, const g
 	g_autoptr(GError) error = NULL;
 	g_autoptr(DaIdClaims) claims = NULL;
 
-	claims = da_jwt_verify_id_token (token, jwks, jwks_len, ISSUER, CLIENT, NOW, LEEWAY, &error);
+	claims =
+		da_jwt_verify_id_token (token, jwks, jwks_len, ISSUER, CLIENT, NOW, LEEWAY, &error);
 	assert_refused (claims, error, expect);
 }
 
@@ -308,7 +314,8 @@ test_malformed_token (void)
 	array = g_strconcat (h, payload, NULL);
 	assert_malformed (array, jwks, jwks_len, "ID token header is not a JSON object");
 	g_free (h);
-	h = b64url ("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}");
+	h = b64url (
+		"{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}");
 	deep = g_strconcat (h, payload, NULL);
 	assert_malformed (deep, jwks, jwks_len, "ID token header is nested too deeply");
 	g_free (h);
@@ -322,7 +329,8 @@ test_malformed_token (void)
 	g_free (h);
 	h = b64url ("{\"alg\":\"RS256\",\"kid\":\"rsa\\u0001\"}");
 	bad_kid = g_strconcat (h, payload, NULL);
-	assert_malformed (bad_kid, jwks, jwks_len, "ID token header has a \"kid\" that is not a printable string");
+	assert_malformed (bad_kid, jwks, jwks_len,
+			  "ID token header has a \"kid\" that is not a printable string");
 
 	huge = g_malloc (DA_JWT_TOKEN_MAX + 2);
 	memset (huge, 'A', DA_JWT_TOKEN_MAX + 1);
@@ -347,20 +355,28 @@ test_malformed_jwks (void)
 	assert_malformed (token, "[]", 2, "the IdP's JWKS is not a JSON object");
 	assert_malformed (token, "{}", 2, "the IdP's JWKS has no \"keys\" array");
 	assert_malformed (token, "{\"keys\":{}}", 11, "the IdP's JWKS has no \"keys\" array");
-	assert_malformed (token, "{\"keys\":[1,null,\"x\",[]]}", 24, "no key 'rsa1' in the IdP's JWKS");
+	assert_malformed (token, "{\"keys\":[1,null,\"x\",[]]}", 24,
+			  "no key 'rsa1' in the IdP's JWKS");
 	assert_malformed (token, "{\"keys\":[{\"kid\":\"rsa1\",\"kty\":\"RSA\"}]}", 37,
 			  "key 'rsa1' of the IdP's JWKS has no \"n\"");
-	assert_malformed (token, "{\"keys\":[{\"kid\":\"rsa1\",\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", 59,
-			  "key 'rsa1' of the IdP's JWKS is a 17-bit RSA key");
-	assert_malformed (token, "{\"keys\":[{\"kid\":\"rsa1\",\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}\0", 60,
-			  "the IdP's JWKS is not JSON text");
+	assert_malformed (
+		token,
+		"{\"keys\":[{\"kid\":\"rsa1\",\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", 59,
+		"key 'rsa1' of the IdP's JWKS is a 17-bit RSA key");
+	assert_malformed (
+		token,
+		"{\"keys\":[{\"kid\":\"rsa1\",\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}\0",
+		60, "the IdP's JWKS is not JSON text");
 	assert_malformed (token, "{\"keys\":[],\"n\":123456789012345678901234567890}", 45,
 			  "a number of more than 18 digits");
 
 	/* 1000 keys; the token's is the last, beyond the ones looked at */
 	for (guint i = 0; i < 1000; i++)
-		g_string_append_printf (many, "{\"kty\":\"RSA\",\"kid\":\"k%u\",\"n\":\"AQAB\",\"e\":\"AQAB\"},", i);
-	g_string_append (many, "{\"kty\":\"RSA\",\"kid\":\"rsa1\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}");
+		g_string_append_printf (
+			many, "{\"kty\":\"RSA\",\"kid\":\"k%u\",\"n\":\"AQAB\",\"e\":\"AQAB\"},",
+			i);
+	g_string_append (many,
+			 "{\"kty\":\"RSA\",\"kid\":\"rsa1\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}");
 	assert_malformed (token, many->str, many->len,
 			  "no key 'rsa1' among the first 32 keys of the IdP's JWKS (it has 1001)");
 	assert_malformed (no_kid, many->str, many->len,
@@ -369,7 +385,8 @@ test_malformed_jwks (void)
 	while (huge->len <= DA_JWT_JWKS_MAX)
 		g_string_append (huge, "0123456789abcdef");
 	g_string_append (huge, "\"}");
-	assert_malformed (token, huge->str, huge->len, "the IdP's JWKS is empty or larger than 256 KiB");
+	assert_malformed (token, huge->str, huge->len,
+			  "the IdP's JWKS is empty or larger than 256 KiB");
 }
 
 /* Every single-byte change of a good token is refused, without a crash. */
@@ -391,8 +408,8 @@ test_mutations (void)
 			if (bad[i] == replacements[r])
 				continue;
 			bad[i] = replacements[r];
-			claims = da_jwt_verify_id_token (bad, jwks, jwks_len, ISSUER, CLIENT, NOW, LEEWAY,
-							 &error);
+			claims = da_jwt_verify_id_token (bad, jwks, jwks_len, ISSUER, CLIENT, NOW,
+							 LEEWAY, &error);
 			g_assert_null (claims);
 			g_assert_error (error, DA_ERROR, DA_ERROR_IDP_ERROR);
 		}
@@ -442,18 +459,17 @@ test_base64url (void)
 		{"-_8", "\xfb\xff"},
 	};
 	const gchar *bad[] = {
-		"Z",	/* a length that no bytes encode */
-		"Zg==", /* padding */
-		"Zm9v\n",
-		"+/8",	/* base64, not base64url */
-		"Zh",	/* unused bits set: "Zg" is the one encoding of "f" */
-		"Zm9=",
-		"Zm 9v",
+		"Z",		 /* a length that no bytes encode */
+		"Zg==",		 /* padding */
+		"Zm9v\n", "+/8", /* base64, not base64url */
+		"Zh",		 /* unused bits set: "Zg" is the one encoding of "f" */
+		"Zm9=",	  "Zm 9v",
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (good); i++) {
 		gsize len = 99;
-		g_autofree guchar *out = da_jwt_base64url_decode (good[i].in, strlen (good[i].in), &len);
+		g_autofree guchar *out =
+			da_jwt_base64url_decode (good[i].in, strlen (good[i].in), &len);
 		g_assert_nonnull (out);
 		g_assert_cmpmem (out, len, good[i].out, strlen (good[i].out));
 	}
@@ -476,7 +492,8 @@ main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
 	for (gsize i = 0; i < G_N_ELEMENTS (fixture_cases); i++) {
-		g_autofree gchar *path = g_strconcat ("/devauthd/jwt/", fixture_cases[i].path, NULL);
+		g_autofree gchar *path =
+			g_strconcat ("/devauthd/jwt/", fixture_cases[i].path, NULL);
 		g_test_add_data_func (path, &fixture_cases[i], test_fixture);
 	}
 	g_test_add_func ("/devauthd/jwt/display-claims", test_display_claims);

@@ -126,7 +126,8 @@ test_names_bus_files (void)
 	g_autofree gchar *bus_name = NULL;
 
 	g_assert_nonnull (strstr (policy, "<allow own=\"" DA_BUS_NAME "\"/>"));
-	g_assert_true (g_key_file_load_from_data (activation, service, -1, G_KEY_FILE_NONE, &error));
+	g_assert_true (
+		g_key_file_load_from_data (activation, service, -1, G_KEY_FILE_NONE, &error));
 	name = g_key_file_get_string (activation, "D-BUS Service", "Name", &error);
 	g_assert_no_error (error);
 	g_assert_cmpstr (name, ==, DA_BUS_NAME);
@@ -137,8 +138,11 @@ test_names_bus_files (void)
 }
 
 static void
-policy_start_element (GMarkupParseContext *context, const gchar *element,
-		      const gchar **names, const gchar **values, gpointer user_data,
+policy_start_element (GMarkupParseContext *context,
+		      const gchar *element,
+		      const gchar **names,
+		      const gchar **values,
+		      gpointer user_data,
 		      GError **error)
 {
 	GPtrArray *actions = user_data;
@@ -161,7 +165,7 @@ test_names_polkit_policy (void)
 		DA_ACTION_LOGIN,
 		DA_ACTION_LOGOUT,
 	};
-	GMarkupParser parser = { .start_element = policy_start_element };
+	GMarkupParser parser = {.start_element = policy_start_element};
 	g_autofree gchar *policy = read_source_file ("polkit", "org.devauth.policy");
 	g_autoptr(GPtrArray) actions = g_ptr_array_new_with_free_func (g_free);
 	g_autoptr(GMarkupParseContext) context = NULL;

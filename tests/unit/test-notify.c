@@ -54,8 +54,8 @@ static void
 abstract_setup (Receiver *r, gconstpointer data)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	g_autofree gchar *name = g_strdup_printf ("devauthd-test-notify-%d-%08x", (gint) getpid (),
-						  g_random_int ());
+	g_autofree gchar *name =
+		g_strdup_printf ("devauthd-test-notify-%d-%08x", (gint) getpid (), g_random_int ());
 	socklen_t len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name));
 
 	receiver_setup_fd (r);
@@ -219,8 +219,18 @@ test_watchdog (void)
 {
 	g_autofree gchar *self = g_strdup_printf ("%d", (gint) getpid ());
 	g_autofree gchar *parent = g_strdup_printf ("%d", (gint) getppid ());
-	const gchar *bad_usec[] = {"", "0", "-1", "+5", " 5", "5 ", "5s", "0x10", "abc",
-				   "18446744073709551615", "18446744073709551616", NULL};
+	const gchar *bad_usec[] = {"",
+				   "0",
+				   "-1",
+				   "+5",
+				   " 5",
+				   "5 ",
+				   "5s",
+				   "0x10",
+				   "abc",
+				   "18446744073709551615",
+				   "18446744073709551616",
+				   NULL};
 	const gchar *bad_pid[] = {"", "0", "-1", "x", "12a", "99999999999", NULL};
 	guint64 usec = 7;
 

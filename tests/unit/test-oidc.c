@@ -22,7 +22,8 @@ test_discovery (void)
 
 	e = da_oidc_parse_discovery (S (doc), "https://kc.example/realms/tv/", &error);
 	g_assert_no_error (error);
-	g_assert_cmpstr (e->token_endpoint, ==, "https://kc.example/realms/tv/protocol/openid-connect/token");
+	g_assert_cmpstr (e->token_endpoint, ==,
+			 "https://kc.example/realms/tv/protocol/openid-connect/token");
 	g_assert_cmpstr (e->device_authorization_endpoint, ==,
 			 "https://kc.example/realms/tv/protocol/openid-connect/auth/device");
 	g_assert_null (e->userinfo_endpoint);
@@ -48,8 +49,8 @@ test_discovery_bad (void)
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(DaOidcEndpoints) e = da_oidc_parse_discovery (S (cases[i].doc), "https://kc.example",
-									&error);
+		g_autoptr(DaOidcEndpoints) e =
+			da_oidc_parse_discovery (S (cases[i].doc), "https://kc.example", &error);
 		g_assert_null (e);
 		g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
 		if (strstr (error->message, cases[i].expect) == NULL)
@@ -62,17 +63,19 @@ test_device_auth (void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(DaOidcDeviceAuth) d = NULL;
-	const gchar *doc = "{\"device_code\":\"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS\","
-			   "\"user_code\":\"WDJB-MJHT\","
-			   "\"verification_uri\":\"https://example.com/device\","
-			   "\"verification_uri_complete\":\"https://example.com/device?user_code=WDJB-MJHT\","
-			   "\"expires_in\":1800,\"interval\":5}";
+	const gchar *doc =
+		"{\"device_code\":\"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS\","
+		"\"user_code\":\"WDJB-MJHT\","
+		"\"verification_uri\":\"https://example.com/device\","
+		"\"verification_uri_complete\":\"https://example.com/device?user_code=WDJB-MJHT\","
+		"\"expires_in\":1800,\"interval\":5}";
 
 	d = da_oidc_parse_device_auth (200, S (doc), &error);
 	g_assert_no_error (error);
 	g_assert_cmpstr (d->device_code, ==, "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS");
 	g_assert_cmpstr (d->user_code, ==, "WDJB-MJHT");
-	g_assert_cmpstr (d->verification_uri_complete, ==, "https://example.com/device?user_code=WDJB-MJHT");
+	g_assert_cmpstr (d->verification_uri_complete, ==,
+			 "https://example.com/device?user_code=WDJB-MJHT");
 	g_assert_cmpint (d->expires_in, ==, 1800);
 	g_assert_cmpuint (d->interval, ==, 5);
 }
@@ -84,8 +87,9 @@ test_device_auth_variants (void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(DaOidcDeviceAuth) d = NULL;
-	const gchar *doc = "{\"device_code\":\"dc\",\"user_code\":\"ABCD\","
-			   "\"verification_url\":\"https://example.com/device\",\"expires_in\":\"600\"}";
+	const gchar *doc =
+		"{\"device_code\":\"dc\",\"user_code\":\"ABCD\","
+		"\"verification_url\":\"https://example.com/device\",\"expires_in\":\"600\"}";
 
 	d = da_oidc_parse_device_auth (200, S (doc), &error);
 	g_assert_no_error (error);
@@ -111,7 +115,8 @@ test_device_auth_bad (void)
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(DaOidcDeviceAuth) d = da_oidc_parse_device_auth (200, S (cases[i]), &error);
+		g_autoptr(DaOidcDeviceAuth) d =
+			da_oidc_parse_device_auth (200, S (cases[i]), &error);
 		g_assert_null (d);
 		g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
 	}
@@ -122,8 +127,9 @@ test_tokens (void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(DaOidcTokens) t = NULL;
-	const gchar *doc = "{\"access_token\":\"at-1\",\"refresh_token\":\"rt-1\",\"token_type\":\"Bearer\","
-			   "\"expires_in\":300,\"scope\":\"openid offline_access\"}";
+	const gchar *doc =
+		"{\"access_token\":\"at-1\",\"refresh_token\":\"rt-1\",\"token_type\":\"Bearer\","
+		"\"expires_in\":300,\"scope\":\"openid offline_access\"}";
 
 	t = da_oidc_parse_tokens (200, S (doc), &error);
 	g_assert_no_error (error);
@@ -151,8 +157,8 @@ test_tokens_expires_in_zero (void)
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(DaOidcTokens) t = da_oidc_parse_tokens (200, cases[i].doc, strlen (cases[i].doc),
-								  &error);
+		g_autoptr(DaOidcTokens) t =
+			da_oidc_parse_tokens (200, cases[i].doc, strlen (cases[i].doc), &error);
 
 		g_assert_no_error (error);
 		g_assert_cmpint (t->expires_in, ==, cases[i].expected);
@@ -168,8 +174,8 @@ test_tokens_refresh_expires_in (void)
 		const gchar *value;
 		gint64 expected;
 	} cases[] = {
-		{"1800", 1800}, {"0", 0}, {"\"60\"", 60}, {"-5", -1}, {"\"x\"", -1}, {"null", -1},
-		{"1e12", -1},
+		{"1800", 1800}, {"0", 0},     {"\"60\"", 60}, {"-5", -1},
+		{"\"x\"", -1},	{"null", -1}, {"1e12", -1},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -194,7 +200,8 @@ test_token_errors (void)
 	} cases[] = {
 		{400, "{\"error\":\"authorization_pending\"}", DA_OIDC_ERROR_AUTHORIZATION_PENDING},
 		{400, "{\"error\":\"slow_down\"}", DA_OIDC_ERROR_SLOW_DOWN},
-		{400, "{\"error\":\"access_denied\",\"error_description\":\"no\"}", DA_OIDC_ERROR_ACCESS_DENIED},
+		{400, "{\"error\":\"access_denied\",\"error_description\":\"no\"}",
+		 DA_OIDC_ERROR_ACCESS_DENIED},
 		{400, "{\"error\":\"expired_token\"}", DA_OIDC_ERROR_EXPIRED_TOKEN},
 		{400, "{\"error\":\"invalid_grant\"}", DA_OIDC_ERROR_INVALID_GRANT},
 		{401, "{\"error\":\"invalid_client\"}", DA_OIDC_ERROR_PROTOCOL},
@@ -209,7 +216,8 @@ test_token_errors (void)
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(DaOidcTokens) t = da_oidc_parse_tokens (cases[i].status, S (cases[i].doc), &error);
+		g_autoptr(DaOidcTokens) t =
+			da_oidc_parse_tokens (cases[i].status, S (cases[i].doc), &error);
 		g_assert_null (t);
 		if (!g_error_matches (error, DA_OIDC_ERROR, (gint) cases[i].code))
 			g_error ("case %u: got %s (%d)", i, error->message, error->code);
@@ -247,7 +255,8 @@ test_hostile_json (void)
 static void
 test_pkce (void)
 {
-	g_autofree gchar *challenge = da_oidc_pkce_challenge ("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+	g_autofree gchar *challenge =
+		da_oidc_pkce_challenge ("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
 	g_autoptr(DaSecret) v1 = da_oidc_pkce_verifier_new ();
 	g_autoptr(DaSecret) v2 = da_oidc_pkce_verifier_new ();
 
@@ -265,7 +274,8 @@ test_revocation (void)
 
 	g_assert_true (da_oidc_parse_revocation (200, "", 0, &error));
 	g_assert_no_error (error);
-	g_assert_false (da_oidc_parse_revocation (400, S ("{\"error\":\"unsupported_token_type\"}"), &error));
+	g_assert_false (da_oidc_parse_revocation (400, S ("{\"error\":\"unsupported_token_type\"}"),
+						  &error));
 	g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_PROTOCOL);
 }
 
@@ -279,7 +289,8 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/oidc/device-auth-variants", test_device_auth_variants);
 	g_test_add_func ("/devauthd/oidc/device-auth-bad", test_device_auth_bad);
 	g_test_add_func ("/devauthd/oidc/tokens", test_tokens);
-	g_test_add_func ("/devauthd/oidc/tokens-refresh-expires-in", test_tokens_refresh_expires_in);
+	g_test_add_func ("/devauthd/oidc/tokens-refresh-expires-in",
+			 test_tokens_refresh_expires_in);
 	g_test_add_func ("/devauthd/oidc/tokens-expires-in-zero", test_tokens_expires_in_zero);
 	g_test_add_func ("/devauthd/oidc/token-errors", test_token_errors);
 	g_test_add_func ("/devauthd/oidc/hostile-json", test_hostile_json);

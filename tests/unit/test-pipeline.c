@@ -23,9 +23,12 @@ struct _TestAuthorizer {
 	GPtrArray *asked;     /* "uid action account interactive" */
 };
 
-static void test_authorizer_iface_init (DaAuthorizerInterface *iface);
+static void
+test_authorizer_iface_init (DaAuthorizerInterface *iface);
 
-G_DEFINE_TYPE_WITH_CODE (TestAuthorizer, test_authorizer, G_TYPE_OBJECT,
+G_DEFINE_TYPE_WITH_CODE (TestAuthorizer,
+			 test_authorizer,
+			 G_TYPE_OBJECT,
 			 G_IMPLEMENT_INTERFACE (DA_TYPE_AUTHORIZER, test_authorizer_iface_init))
 
 static void
@@ -41,8 +44,9 @@ test_authorizer_check_async (DaAuthorizer *authorizer,
 	TestAuthorizer *self = TEST_AUTHORIZER (authorizer);
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 
-	g_ptr_array_add (self->asked, g_strdup_printf ("%u %s %s %s", caller->uid, action_id, account,
-						       allow_interaction ? "interactive" : "quiet"));
+	g_ptr_array_add (self->asked,
+			 g_strdup_printf ("%u %s %s %s", caller->uid, action_id, account,
+					  allow_interaction ? "interactive" : "quiet"));
 	for (guint i = 0; i < self->allowed_uids->len; i++) {
 		if (g_array_index (self->allowed_uids, guint32, i) == caller->uid) {
 			g_task_return_boolean (task, TRUE);
@@ -245,7 +249,7 @@ test_get_token_access (Fixture *f, gconstpointer data)
 	error = get_token (f, listed, "acme", DA_PIPELINE_FLAGS_NONE);
 	g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
 	g_clear_error (&error);
-	assert_asked (f, (const gchar *[]) {NULL});
+	assert_asked (f, (const gchar *[]){NULL});
 
 	/* AllowUsers= of acme says nothing about other */
 	error = get_token (f, listed, "other", DA_PIPELINE_FLAGS_NONE);
@@ -257,14 +261,14 @@ test_get_token_access (Fixture *f, gconstpointer data)
 	error = get_token (f, admitted, "acme", DA_PIPELINE_FLAGS_NONE);
 	g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
 	g_clear_error (&error);
-	assert_asked (f, (const gchar *[]) {"4242 " DA_ACTION_GET_TOKEN " other quiet",
-					    "1000 " DA_ACTION_GET_TOKEN " acme interactive",
-					    "1001 " DA_ACTION_GET_TOKEN " acme quiet", NULL});
+	assert_asked (f, (const gchar *[]){"4242 " DA_ACTION_GET_TOKEN " other quiet",
+					   "1000 " DA_ACTION_GET_TOKEN " acme interactive",
+					   "1001 " DA_ACTION_GET_TOKEN " acme quiet", NULL});
 
 	/* an unknown account is refused before anyone is asked */
 	error = get_token (f, stranger, "nope", DA_PIPELINE_FLAGS_NONE);
 	g_assert_error (error, DA_ERROR, DA_ERROR_NO_SUCH_ACCOUNT);
-	assert_asked (f, (const gchar *[]) {NULL});
+	assert_asked (f, (const gchar *[]){NULL});
 }
 
 /* sign-in, cancel and refresh are org.devauth.login, logout its own
@@ -288,10 +292,10 @@ test_actions (Fixture *f, gconstpointer data)
 	error = run (f, listed, DA_PIPELINE_LOGOUT, "acme");
 	g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
 	g_clear_error (&error);
-	assert_asked (f, (const gchar *[]) {"4242 " DA_ACTION_LOGIN " acme interactive",
-					    "4242 " DA_ACTION_LOGIN " acme quiet",
-					    "4242 " DA_ACTION_LOGIN " acme quiet",
-					    "4242 " DA_ACTION_LOGOUT " acme quiet", NULL});
+	assert_asked (f, (const gchar *[]){"4242 " DA_ACTION_LOGIN " acme interactive",
+					   "4242 " DA_ACTION_LOGIN " acme quiet",
+					   "4242 " DA_ACTION_LOGIN " acme quiet",
+					   "4242 " DA_ACTION_LOGOUT " acme quiet", NULL});
 
 	/* root: past the rules, to the account itself */
 	error = run (f, root, DA_PIPELINE_CANCEL_LOGIN, "acme");
@@ -300,7 +304,7 @@ test_actions (Fixture *f, gconstpointer data)
 	g_clear_error (&error);
 	error = run (f, root, DA_PIPELINE_REFRESH, "acme");
 	g_assert_error (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN);
-	assert_asked (f, (const gchar *[]) {NULL});
+	assert_asked (f, (const gchar *[]){NULL});
 }
 
 /* bursts of twice the rate per caller, root too; another caller has its

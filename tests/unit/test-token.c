@@ -10,8 +10,8 @@
 static void
 test_roundtrip (void)
 {
-	g_autoptr(DaToken) t = da_token_new ("eyJ.token-value", 1790000000, "Bearer", "openid profile",
-					     "0c1d5f3e-alice");
+	g_autoptr(DaToken) t = da_token_new ("eyJ.token-value", 1790000000, "Bearer",
+					      "openid profile", "0c1d5f3e-alice");
 	g_autoptr(DaSecret) data = NULL;
 	g_autoptr(DaToken) back = NULL;
 	g_autoptr(DaToken) copy = NULL;

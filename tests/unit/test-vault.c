@@ -125,7 +125,8 @@ static void
 test_old_file (Fixture *f, gconstpointer data)
 {
 	const gchar *plain = "{\"refresh_token\":\"old-format-refresh-token\",\"v\":1}";
-	g_autofree gchar *src = g_test_build_filename (G_TEST_DIST, "data", "vault-v1-tv.state", NULL);
+	g_autofree gchar *src =
+		g_test_build_filename (G_TEST_DIST, "data", "vault-v1-tv.state", NULL);
 	g_autofree gchar *path = da_vault_path (f->vault, "tv");
 	g_autofree gchar *other = da_vault_path (f->vault, "kiosk");
 	g_autofree gchar *contents = NULL;
@@ -154,7 +155,8 @@ static void
 test_short_key (void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(DaVault) vault = da_vault_new ("/nonexistent", (const guint8 *) "short", 5, &error);
+	g_autoptr(DaVault) vault =
+		da_vault_new ("/nonexistent", (const guint8 *) "short", 5, &error);
 
 	g_assert_null (vault);
 	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
