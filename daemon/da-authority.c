@@ -33,10 +33,9 @@ DA_POLKIT_SYMBOL (polkit_details_new);
 DA_POLKIT_SYMBOL (polkit_details_insert);
 DA_POLKIT_SYMBOL (polkit_error_quark);
 
-#define DA_POLKIT_SYMBOL_ENTRY(name)                                                               \
-	{                                                                                          \
-#name, (gpointer *) &sym_##name                                                    \
-	}
+/* clang-format off */
+#define DA_POLKIT_SYMBOL_ENTRY(name) {#name, (gpointer *) &sym_##name}
+/* clang-format on */
 static const struct {
 	const gchar *name;
 	gpointer *where;

@@ -6,7 +6,10 @@
 #include "da-error.h"
 #include "da-names.h"
 
-G_DEFINE_QUARK (da - error - quark, da_error)
+/* the name is stringified as written */
+/* clang-format off */
+G_DEFINE_QUARK (da-error-quark, da_error)
+/* clang-format on */
 
 static const gchar *const da_error_names[DA_ERROR_LAST] = {
 	[DA_ERROR_NO_SUCH_ACCOUNT] = DA_DBUS_ERROR (DA_ERROR_NAME_NO_SUCH_ACCOUNT),

@@ -65,7 +65,7 @@ static const DaHint hints[] = {
 };
 
 /* @message is a DA_OIDC_ERROR's text, "error (error_description)", as
- * error_from_response() in da-oidc.c writes it. */
+ * error_from_response() in da-oidc-parse.c writes it. */
 gchar *
 da_hint_for_refusal (DaHintRequest request, const gchar *message, const DaHintClient *client)
 {

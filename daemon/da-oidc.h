@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* Everything that talks HTTP or reads JSON from the identity provider lives
- * in da-oidc.c; the rest of the daemon sees only these plain structs. */
+ * in da-oidc.c, da-oidc-request.c and da-oidc-parse.c; the rest of the
+ * daemon sees only these plain structs. */
 
 #define DA_OIDC_BODY_MAX (64 * 1024)
 

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Varlink front: devauthd's own socket, its connections (limits, idle
+ * and write deadlines), the NUL-ended framing, the dispatch, the replies.
+ * The methods are in da-varlink-methods.c. */
 #define G_LOG_DOMAIN "devauthd"
 
 #include "config.h"
@@ -17,7 +20,7 @@
 #include "da-json.h"
 #include "da-json-string.h"
 #include "da-secret.h"
-#include "da-varlink.h"
+#include "da-varlink-private.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -28,83 +31,7 @@
 /* bytes of a caller's input that an error may echo back */
 #define DA_VARLINK_ECHO_MAX 256
 
-static const gchar da_varlink_description[] =
-	"# devauthd: access tokens of this device's accounts.\n"
-	"#\n"
-	"# The D-Bus interface org.devauth.DeviceAuth1 on the system bus is the whole\n"
-	"# API. This interface serves its hot path, GetToken, to callers that want a\n"
-	"# token without a bus round trip. Callers are authorized as on the bus.\n"
-	"interface org.devauth.DeviceAuth1\n"
-	"\n"
-	"# An access token of an account, as the D-Bus method GetToken gives it.\n"
-	"# account: the account's name; empty or left out: the default account.\n"
-	"# minValidity: seconds the token must stay valid (default 30, at most 3600).\n"
-	"method GetToken(account: ?string, minValidity: ?int) -> (\n"
-	"  token: string,\n"
-	"  expiresAt: int,\n"
-	"  tokenType: string,\n"
-	"  scope: ?string\n"
-	")\n"
-	"\n"
-	"error NoSuchAccount (message: string)\n"
-	"error NotSignedIn (message: string)\n"
-	"error PermissionDenied (message: string)\n"
-	"error LoginInProgress (message: string)\n"
-	"error LoginDenied (message: string)\n"
-	"error LoginExpired (message: string)\n"
-	"error IdpUnreachable (message: string)\n"
-	"error IdpError (message: string)\n"
-	"error InvalidArgument (message: string)\n"
-	"error RateLimited (message: string)\n"
-	"error Cancelled (message: string)\n"
-	"error Internal (message: string)\n";
-
-static const gchar da_varlink_service_description[] =
-	"interface org.varlink.service\n"
-	"method GetInfo() -> (vendor: string, product: string, version: string, url: string, "
-	"interfaces: []string)\n"
-	"method GetInterfaceDescription(interface: string) -> (description: string)\n"
-	"error InterfaceNotFound (interface: string)\n"
-	"error MethodNotFound (method: string)\n"
-	"error MethodNotImplemented (method: string)\n"
-	"error InvalidParameter (parameter: string)\n"
-	"error PermissionDenied ()\n"
-	"error ExpectedMore ()\n";
-
-typedef struct _DaVarlinkConn DaVarlinkConn;
-
-struct _DaVarlinkServer {
-	GObject parent_instance;
-	DaPipeline *pipeline;
-	gchar *path;	/* NULL until listening */
-	dev_t path_dev; /* the socket file made, to remove only that one */
-	ino_t path_ino;
-	gint listen_fd;
-	guint listen_id;
-	GList *conns; /* of DaVarlinkConn */
-	guint n_conns;
-	GHashTable *conns_per_uid; /* uid → count */
-};
-
 G_DEFINE_TYPE (DaVarlinkServer, da_varlink_server, G_TYPE_OBJECT)
-
-/* A connection lives until it is closed and no request of it is in flight. */
-struct _DaVarlinkConn {
-	gint ref_count;
-	DaVarlinkServer *server; /* NULL once closed */
-	gint fd;
-	guint32 uid;
-	DaCaller *caller; /* resolved at the first request */
-	GByteArray *in;	  /* wiped: a request holds no secret, but cheap */
-	GString *out;	  /* the reply being written; wiped (tokens) */
-	gsize out_done;
-	guint in_id;
-	guint out_id;
-	guint idle_id;
-	gboolean busy;	     /* a request in flight: read no more until it is answered */
-	gboolean processing; /* in conn_process(), which goes on by itself */
-	GCancellable *cancellable;
-};
 
 static void
 conn_close (DaVarlinkConn *conn);
@@ -122,8 +49,8 @@ gstring_sink (void *data, const char *bytes, size_t len)
 }
 
 /* A JSON string; each byte of invalid UTF-8 becomes U+FFFD. */
-static void
-append_json_string (GString *out, const gchar *str)
+void
+da_varlink_append_json_string (GString *out, const gchar *str)
 {
 	g_string_append_c (out, '"');
 	da_json_write_string (str, strlen (str), TRUE, gstring_sink, out);
@@ -132,8 +59,8 @@ append_json_string (GString *out, const gchar *str)
 
 /* ---- replies ---- */
 
-static void
-conn_unref (DaVarlinkConn *conn)
+void
+da_varlink_conn_unref (DaVarlinkConn *conn)
 {
 	if (!g_atomic_int_dec_and_test (&conn->ref_count))
 		return;
@@ -146,19 +73,17 @@ conn_unref (DaVarlinkConn *conn)
 	g_free (conn);
 }
 
-static DaVarlinkConn *
-conn_ref (DaVarlinkConn *conn)
+DaVarlinkConn *
+da_varlink_conn_ref (DaVarlinkConn *conn)
 {
 	g_atomic_int_inc (&conn->ref_count);
 	return conn;
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaVarlinkConn, conn_unref)
-
 static gboolean
 idle_timeout_cb (gpointer user_data)
 {
-	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
+	g_autoptr(DaVarlinkConn) conn = da_varlink_conn_ref (user_data);
 
 	conn->idle_id = 0;
 	g_debug ("varlink: closing a connection of uid %u that sent nothing for %d s", conn->uid,
@@ -208,7 +133,7 @@ conn_write (DaVarlinkConn *conn)
 static gboolean
 conn_out_cb (gint fd, GIOCondition condition, gpointer user_data)
 {
-	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
+	g_autoptr(DaVarlinkConn) conn = da_varlink_conn_ref (user_data);
 
 	if (conn->server == NULL)
 		return G_SOURCE_REMOVE;
@@ -221,8 +146,8 @@ conn_out_cb (gint fd, GIOCondition condition, gpointer user_data)
 }
 
 /* Sends conn->out with its NUL; the connection is idle again after it. */
-static void
-conn_send (DaVarlinkConn *conn)
+void
+da_varlink_conn_send (DaVarlinkConn *conn)
 {
 	if (conn->server == NULL)
 		return;
@@ -231,14 +156,14 @@ conn_send (DaVarlinkConn *conn)
 		conn->out_id = g_unix_fd_add (conn->fd, G_IO_OUT, conn_out_cb, conn);
 }
 
-static void
-conn_reply_error_message (DaVarlinkConn *conn,
-			  const gchar *name,
-			  const gchar *key,
-			  const gchar *value)
+void
+da_varlink_conn_reply_error_message (DaVarlinkConn *conn,
+				     const gchar *name,
+				     const gchar *key,
+				     const gchar *value)
 {
 	g_string_append (conn->out, "{\"error\":");
-	append_json_string (conn->out, name);
+	da_varlink_append_json_string (conn->out, name);
 	g_string_append (conn->out, ",\"parameters\":{");
 	if (key != NULL) {
 		/* a caller's own words (a parameter's name, a method's) echoed
@@ -247,17 +172,17 @@ conn_reply_error_message (DaVarlinkConn *conn,
 
 		if (strlen (echo) > DA_VARLINK_ECHO_MAX)
 			*g_utf8_find_prev_char (echo, echo + DA_VARLINK_ECHO_MAX + 1) = '\0';
-		append_json_string (conn->out, key);
+		da_varlink_append_json_string (conn->out, key);
 		g_string_append_c (conn->out, ':');
-		append_json_string (conn->out, echo);
+		da_varlink_append_json_string (conn->out, echo);
 	}
 	g_string_append (conn->out, "}}");
-	conn_send (conn);
+	da_varlink_conn_send (conn);
 }
 
 /* org.devauth.DeviceAuth1.Error.X on the bus is org.devauth.DeviceAuth1.X here */
-static void
-conn_reply_gerror (DaVarlinkConn *conn, GError *error)
+void
+da_varlink_conn_reply_gerror (DaVarlinkConn *conn, GError *error)
 {
 	const gchar *dbus_name;
 	g_autofree gchar *name = NULL;
@@ -265,7 +190,7 @@ conn_reply_gerror (DaVarlinkConn *conn, GError *error)
 	da_error_convert (&error);
 	dbus_name = da_error_to_dbus_name (error->code);
 	name = g_strconcat (DA_VARLINK_INTERFACE ".", strrchr (dbus_name, '.') + 1, NULL);
-	conn_reply_error_message (conn, name, "message", error->message);
+	da_varlink_conn_reply_error_message (conn, name, "message", error->message);
 	g_error_free (error);
 }
 
@@ -285,8 +210,8 @@ conn_reserve (DaVarlinkConn *conn, gsize more)
 	conn->out = bigger;
 }
 
-static void
-conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
+void
+da_varlink_conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
 {
 	/* escaped, a character takes at most 6 bytes */
 	conn_reserve (conn, 6 * (strlen (token->token) +
@@ -294,194 +219,17 @@ conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
 				 (token->scope != NULL ? strlen (token->scope) : 0)) +
 				    128);
 	g_string_append (conn->out, "{\"parameters\":{\"token\":");
-	append_json_string (conn->out, token->token);
+	da_varlink_append_json_string (conn->out, token->token);
 	g_string_append_printf (
 		conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":", token->expires_at);
-	append_json_string (conn->out, token->token_type != NULL ? token->token_type : "Bearer");
+	da_varlink_append_json_string (conn->out,
+				       token->token_type != NULL ? token->token_type : "Bearer");
 	if (token->scope != NULL) {
 		g_string_append (conn->out, ",\"scope\":");
-		append_json_string (conn->out, token->scope);
+		da_varlink_append_json_string (conn->out, token->scope);
 	}
 	g_string_append (conn->out, "}}");
-	conn_send (conn);
-}
-
-/* ---- GetToken ---- */
-
-static void
-get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	DaVarlinkConn *conn = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(DaToken) token =
-		da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
-
-	if (token == NULL)
-		conn_reply_gerror (conn, g_steal_pointer (&error));
-	else
-		conn_reply_token (conn, token);
-	conn_unref (conn);
-}
-
-/* The caller, from what the kernel says about the peer; once per connection. */
-static gboolean
-conn_resolve_caller (DaVarlinkConn *conn, GError **error)
-{
-	struct ucred cred = {0};
-	socklen_t len = sizeof (cred);
-	g_autoptr(DaCaller) caller = NULL;
-	gid_t gids[256];
-	socklen_t gids_len = sizeof (gids);
-	guint n_gids = 0;
-	gchar label[256];
-	socklen_t label_len = sizeof (label) - 1;
-	gint pidfd = -1;
-	socklen_t pidfd_len = sizeof (pidfd);
-
-	if (conn->caller != NULL)
-		return TRUE;
-	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		g_set_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
-			     "cannot identify the caller: %s", g_strerror (errno));
-		return FALSE;
-	}
-	/* root may have every token, whatever unit or app it is: no need to
-	 * know more (the hot path of devauthctl token run by root) */
-	if (cred.uid == 0) {
-		conn->caller = da_caller_new (NULL, 0, NULL, 0, (guint32) cred.pid);
-		return TRUE;
-	}
-	/* more than 256 groups: those are left out, which can only deny */
-	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERGROUPS, gids, &gids_len) == 0)
-		n_gids = gids_len / sizeof (gid_t);
-	caller = da_caller_new (NULL, cred.uid, (const guint32 *) gids, n_gids, (guint32) cred.pid);
-	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &pidfd_len) == 0 && pidfd >= 0)
-		da_caller_take_pidfd (caller, pidfd);
-	if (getsockopt (conn->fd, SOL_SOCKET, SO_PEERSEC, label, &label_len) == 0)
-		da_caller_set_security_label (caller, label, label_len);
-	if (!da_caller_resolve (caller, "/proc", error)) {
-		g_prefix_error (error, "cannot identify the caller: ");
-		return FALSE;
-	}
-	if (g_log_get_debug_enabled ()) {
-		g_autofree gchar *description = da_caller_describe (caller);
-		g_debug ("varlink: caller %s", description);
-	}
-	conn->caller = g_steal_pointer (&caller);
-	return TRUE;
-}
-
-/* InvalidParameter for a parameter of the wrong name or type; out of range,
- * the bus front's InvalidArgument with its message */
-static gboolean
-parse_get_token (JsonObject *params,
-		 const gchar **account,
-		 guint *min_validity,
-		 const gchar **bad,
-		 GError **error)
-{
-	g_autoptr(GList) members = params != NULL ? json_object_get_members (params) : NULL;
-
-	*account = "";
-	*min_validity = DA_GET_TOKEN_MIN_VALIDITY_DEFAULT;
-	for (GList *l = members; l != NULL; l = l->next) {
-		const gchar *key = l->data;
-		JsonNode *node = json_object_get_member (params, key);
-
-		*bad = key;
-		if (g_str_equal (key, "account")) {
-			if (JSON_NODE_HOLDS_NULL (node))
-				continue;
-			if (json_node_get_value_type (node) != G_TYPE_STRING)
-				return FALSE;
-			*account = json_node_get_string (node);
-		} else if (g_str_equal (key, "minValidity")) {
-			gint64 v;
-
-			if (JSON_NODE_HOLDS_NULL (node))
-				continue;
-			if (json_node_get_value_type (node) != G_TYPE_INT64)
-				return FALSE;
-			v = json_node_get_int (node);
-			if (v < 0 || v > DA_GET_TOKEN_MIN_VALIDITY_MAX) {
-				g_set_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-					     "option 'min-validity' must be at most %d seconds",
-					     DA_GET_TOKEN_MIN_VALIDITY_MAX);
-				return FALSE;
-			}
-			*min_validity = (guint) v;
-		} else {
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-static void
-handle_get_token (DaVarlinkConn *conn, JsonObject *params)
-{
-	DaVarlinkServer *self = conn->server;
-	g_autoptr(GError) error = NULL;
-	const gchar *name = NULL;
-	const gchar *bad = NULL;
-	guint min_validity = 0;
-
-	if (!parse_get_token (params, &name, &min_validity, &bad, &error)) {
-		if (error != NULL)
-			conn_reply_gerror (conn, g_steal_pointer (&error));
-		else
-			conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
-						  "parameter", bad);
-		return;
-	}
-	if (!conn_resolve_caller (conn, &error)) {
-		g_message ("varlink: %s", error->message);
-		conn_reply_gerror (conn, g_steal_pointer (&error));
-		return;
-	}
-	da_pipeline_get_token_async (self->pipeline, conn->caller, name, min_validity,
-				     DA_PIPELINE_FLAGS_NONE, conn->cancellable, get_token_cb,
-				     conn_ref (conn));
-}
-
-/* ---- org.varlink.service ---- */
-
-static void
-handle_get_info (DaVarlinkConn *conn)
-{
-	g_string_append (conn->out,
-			 "{\"parameters\":{\"vendor\":\"devauth\",\"product\":\"devauthd\","
-			 "\"version\":");
-	append_json_string (conn->out, PACKAGE_VERSION);
-	g_string_append (conn->out, ",\"url\":\"\",\"interfaces\":[\"" DA_VARLINK_SERVICE
-				    "\",\"" DA_VARLINK_INTERFACE "\"]}}");
-	conn_send (conn);
-}
-
-static void
-handle_get_interface_description (DaVarlinkConn *conn, JsonObject *params)
-{
-	JsonNode *node = params != NULL ? json_object_get_member (params, "interface") : NULL;
-	const gchar *interface;
-
-	if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING) {
-		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
-					  "parameter", "interface");
-		return;
-	}
-	interface = json_node_get_string (node);
-	if (g_str_equal (interface, DA_VARLINK_INTERFACE) ||
-	    g_str_equal (interface, DA_VARLINK_SERVICE)) {
-		g_string_append (conn->out, "{\"parameters\":{\"description\":");
-		append_json_string (conn->out, g_str_equal (interface, DA_VARLINK_INTERFACE)
-						       ? da_varlink_description
-						       : da_varlink_service_description);
-		g_string_append (conn->out, "}}");
-		conn_send (conn);
-		return;
-	}
-	conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InterfaceNotFound", "interface",
-				  interface);
+	da_varlink_conn_send (conn);
 }
 
 /* ---- requests ---- */
@@ -512,8 +260,9 @@ conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 
 	if (problem != NULL) {
 		g_debug ("varlink: uid %u sent a request that %s", conn->uid, problem);
-		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-						      "the request %s", problem));
+		da_varlink_conn_reply_gerror (conn,
+					      g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+							   "the request %s", problem));
 		conn_close (conn);
 		return;
 	}
@@ -523,9 +272,10 @@ conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 	    (node = json_object_get_member (json_node_get_object (root), "method")) == NULL ||
 	    json_node_get_value_type (node) != G_TYPE_STRING) {
 		g_debug ("varlink: uid %u sent a request that is not a Varlink call", conn->uid);
-		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-						      "not a Varlink call (a JSON object with a "
-						      "\"method\", ended by a NUL byte)"));
+		da_varlink_conn_reply_gerror (
+			conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+					   "not a Varlink call (a JSON object with a "
+					   "\"method\", ended by a NUL byte)"));
 		conn_close (conn);
 		return;
 	}
@@ -535,8 +285,9 @@ conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 	if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
 		params = json_node_get_object (node);
 	else if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
-		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
-					  "parameter", "parameters");
+		da_varlink_conn_reply_error_message (conn,
+						     DA_VARLINK_SERVICE_ERROR "InvalidParameter",
+						     "parameter", "parameters");
 		return;
 	}
 	if (get_bool_member (request, "oneway")) {
@@ -545,28 +296,28 @@ conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 		return;
 	}
 	if (get_bool_member (request, "upgrade")) {
-		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "MethodNotImplemented",
-					  "method", method);
+		da_varlink_conn_reply_error_message (
+			conn, DA_VARLINK_SERVICE_ERROR "MethodNotImplemented", "method", method);
 		return;
 	}
 	if (g_str_equal (method, DA_VARLINK_METHOD_GET_TOKEN))
-		handle_get_token (conn, params);
+		da_varlink_handle_get_token (conn, params);
 	else if (g_str_equal (method, DA_VARLINK_SERVICE_GET_INFO))
-		handle_get_info (conn);
+		da_varlink_handle_get_info (conn);
 	else if (g_str_equal (method, DA_VARLINK_SERVICE_GET_INTERFACE_DESCRIPTION))
-		handle_get_interface_description (conn, params);
+		da_varlink_handle_get_interface_description (conn, params);
 	else if ((dot = strrchr (method, '.')) != NULL &&
 		 ((dot - method == strlen (DA_VARLINK_INTERFACE) &&
 		   strncmp (method, DA_VARLINK_INTERFACE, dot - method) == 0) ||
 		  (dot - method == strlen (DA_VARLINK_SERVICE) &&
 		   strncmp (method, DA_VARLINK_SERVICE, dot - method) == 0)))
-		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "MethodNotFound", "method",
-					  method);
+		da_varlink_conn_reply_error_message (
+			conn, DA_VARLINK_SERVICE_ERROR "MethodNotFound", "method", method);
 	else {
 		g_autofree gchar *interface = dot != NULL ? g_strndup (method, dot - method)
 							  : g_strdup (method);
-		conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InterfaceNotFound",
-					  "interface", interface);
+		da_varlink_conn_reply_error_message (
+			conn, DA_VARLINK_SERVICE_ERROR "InterfaceNotFound", "interface", interface);
 	}
 }
 
@@ -575,7 +326,7 @@ conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 static void
 conn_process (DaVarlinkConn *conn)
 {
-	g_autoptr(DaVarlinkConn) hold = conn_ref (conn);
+	g_autoptr(DaVarlinkConn) hold = da_varlink_conn_ref (conn);
 
 	conn->processing = TRUE;
 	while (conn->server != NULL && !conn->busy) {
@@ -621,9 +372,9 @@ conn_read (DaVarlinkConn *conn)
 		g_debug ("varlink: uid %u sent a request of more than %d bytes", conn->uid,
 			 DA_VARLINK_REQUEST_MAX);
 		conn->busy = TRUE;
-		conn_reply_gerror (conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-						      "request larger than %d bytes",
-						      DA_VARLINK_REQUEST_MAX));
+		da_varlink_conn_reply_gerror (
+			conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+					   "request larger than %d bytes", DA_VARLINK_REQUEST_MAX));
 		conn_close (conn);
 		return FALSE;
 	}
@@ -634,7 +385,7 @@ conn_read (DaVarlinkConn *conn)
 static gboolean
 conn_in_cb (gint fd, GIOCondition condition, gpointer user_data)
 {
-	g_autoptr(DaVarlinkConn) conn = conn_ref (user_data);
+	g_autoptr(DaVarlinkConn) conn = da_varlink_conn_ref (user_data);
 
 	if (conn->server == NULL)
 		return G_SOURCE_REMOVE;
@@ -679,7 +430,7 @@ conn_close (DaVarlinkConn *conn)
 	else
 		g_hash_table_insert (self->conns_per_uid, GUINT_TO_POINTER (conn->uid),
 				     GUINT_TO_POINTER (n - 1));
-	conn_unref (conn);
+	da_varlink_conn_unref (conn);
 }
 
 /* ---- the socket ---- */
@@ -721,7 +472,7 @@ accept_one (DaVarlinkServer *self, gint fd)
 	conn_arm_idle (conn);
 	/* a client writes its request right after connect(): it is often
 	 * here already, and answered without a round through the main loop */
-	hold = conn_ref (conn);
+	hold = da_varlink_conn_ref (conn);
 	if (conn_read (conn) && !conn->busy)
 		conn_watch_in (conn);
 }

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The tokens an account holds: taken from the IdP's answer (with the ID
+ * token checked), cached in the kernel keyring, written encrypted to disk,
+ * restored at start, forgotten. */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include "da-account-private.h"
+#include "da-error.h"
+#include "da-vault.h"
+
+/* ---- the keyring cache ---- */
+
+static gchar *
+key_description (DaAccount *self, const gchar *kind)
+{
+	return g_strdup_printf ("devauthd:%s:%s", self->config->name, kind);
+}
+
+static void
+da_account_keyring_failed (DaAccount *self, const GError *error)
+{
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE)) {
+		if (!self->keyring_full_logged)
+			g_warning ("account %s: %s; keeping its tokens in memory only",
+				   self->config->name, error->message);
+		self->keyring_full_logged = TRUE;
+		if (self->last_error == NULL || self->last_error[0] == '\0')
+			da_account_set_last_error (self, NULL);
+		return;
+	}
+	g_warning ("account %s: %s", self->config->name, error->message);
+}
+
+static void
+da_account_cache_token (DaAccount *self, const gchar *kind, const DaToken *token)
+{
+	g_autofree gchar *desc = key_description (self, kind);
+	g_autoptr(DaSecret) payload = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+	guint timeout = 0;
+
+	if (self->keyring == NULL)
+		return;
+	if (token == NULL) {
+		if (!da_keyring_remove (self->keyring, desc, &error))
+			da_account_keyring_failed (self, error);
+		return;
+	}
+	/* an access key vanishes from the keyring when the token expires */
+	if (token->expires_at > 0)
+		timeout = (guint) CLAMP (token->expires_at - now_sec (), 1, G_MAXINT32);
+	payload = da_token_serialize (token, &len);
+	if (!da_keyring_store (self->keyring, desc, payload, len, timeout, &error))
+		da_account_keyring_failed (self, error);
+	else if (self->keyring_full_logged) {
+		self->keyring_full_logged = FALSE;
+		g_info ("account %s: the keyring takes its tokens again", self->config->name);
+		if (g_strcmp0 (self->last_error, DA_ACCOUNT_KEYRING_FULL_MESSAGE) == 0)
+			da_account_set_last_error (self, NULL);
+	}
+}
+
+static DaToken *
+da_account_load_cached (DaAccount *self, const gchar *kind)
+{
+	g_autofree gchar *desc = key_description (self, kind);
+	g_autoptr(DaSecret) payload = NULL;
+	g_autoptr(GError) error = NULL;
+	DaToken *token;
+
+	payload = da_keyring_load (self->keyring, desc, &error);
+	if (payload == NULL) {
+		if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			g_warning ("account %s: %s", self->config->name, error->message);
+		return NULL;
+	}
+	token = da_token_parse (payload, strlen (payload), &error);
+	if (token == NULL)
+		g_warning ("account %s: key %s: %s; ignored", self->config->name, desc,
+			   error->message);
+	return token;
+}
+
+/* Writes the tokens to disk; FALSE (and a log line) when that failed. */
+static gboolean
+da_account_persist (DaAccount *self, const DaToken *refresh, const DaToken *access)
+{
+	g_autoptr(DaSecret) state = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+
+	if (self->vault == NULL)
+		return TRUE;
+	state = da_token_pack_state (refresh, access, &len);
+	if (!da_vault_store (self->vault, self->config->name, state, len, &error)) {
+		g_warning ("account %s: the sign-in will not survive a reboot: %s",
+			   self->config->name, error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+da_account_restore_from_disk (DaAccount *self)
+{
+	g_autoptr(GByteArray) state = NULL;
+	g_autoptr(GError) error = NULL;
+	DaToken *refresh = NULL;
+	DaToken *access = NULL;
+
+	state = da_vault_load (self->vault, self->config->name, &error);
+	if (state == NULL) {
+		if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			return;
+		g_warning ("account %s: %s; it must sign in again", self->config->name,
+			   error->message);
+		da_account_set_last_error (self,
+					   "the stored sign-in cannot be read; sign in again");
+		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
+		return;
+	}
+	if (!da_token_unpack_state ((const gchar *) state->data, state->len, &refresh, &access,
+				    &error)) {
+		da_secret_wipe (state->data, state->len);
+		g_warning ("account %s: stored state: %s; it must sign in again",
+			   self->config->name, error->message);
+		da_account_set_last_error (self,
+					   "the stored sign-in cannot be read; sign in again");
+		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
+		return;
+	}
+	da_secret_wipe (state->data, state->len);
+	self->refresh = refresh;
+	self->access = access;
+	da_account_cache_token (self, "refresh", self->refresh);
+	if (self->access != NULL && self->access->expires_at > now_sec ())
+		da_account_cache_token (self, "access", self->access);
+	g_info ("account %s: signed in from the state directory", self->config->name);
+}
+
+void
+da_account_restore (DaAccount *self)
+{
+	if (self->keyring != NULL) {
+		self->refresh = da_account_load_cached (self, "refresh");
+		self->access = da_account_load_cached (self, "access");
+		if (self->refresh != NULL || self->access != NULL)
+			g_info ("account %s: signed in from the keyring", self->config->name);
+	}
+	if (self->refresh == NULL && self->access == NULL && self->vault != NULL)
+		da_account_restore_from_disk (self);
+	if (self->access != NULL && self->access->expires_at > 0 &&
+	    self->access->expires_at <= now_sec ())
+		g_clear_pointer (&self->access, da_token_free);
+	if (self->access != NULL) {
+		self->access_expires_us = SEC_US (self->access->expires_at);
+		self->access_received_us = 0;
+	}
+	if (self->refresh != NULL || self->access != NULL) {
+		self->state = DA_ACCOUNT_STATE_SIGNED_IN;
+		da_account_plan_refresh (self);
+	}
+}
+
+/* What the ID token says about the person, when it verifies: its
+ * signature with the IdP's JWKS, its iss, aud, azp and exp (OIDC Core
+ * 3.1.3.7). Without a JWKS (no discovery) nothing is verified, and the
+ * claims are taken for display only, as the token came straight from the
+ * token endpoint over TLS. */
+DaIdClaims *
+da_account_id_claims (DaAccount *self, DaOidcTokens *tokens, GError **error)
+{
+	const gchar *issuer;
+	gsize len = 0;
+	const gchar *jwks;
+
+	if (tokens->id_token == NULL)
+		return NULL;
+	if (self->jwks == NULL) {
+		DaIdClaims *claims = da_jwt_unverified_claims (tokens->id_token);
+		if (claims == NULL)
+			g_set_error_literal (error, DA_ERROR, DA_ERROR_IDP_ERROR,
+					     "the ID token is not a JWT with a subject");
+		return claims;
+	}
+	issuer = self->endpoints != NULL && self->endpoints->issuer != NULL
+			 ? self->endpoints->issuer
+			 : self->config->issuer;
+	jwks = g_bytes_get_data (self->jwks, &len);
+	return da_jwt_verify_id_token (tokens->id_token, jwks, len, issuer, self->config->client_id,
+				       now_sec (), DA_ID_TOKEN_LEEWAY_SEC, error);
+}
+
+/* The person's name as people know them */
+static const gchar *
+da_id_claims_display_name (const DaIdClaims *claims)
+{
+	if (claims->preferred_username != NULL)
+		return claims->preferred_username;
+	if (claims->name != NULL)
+		return claims->name;
+	return claims->email;
+}
+
+/* Takes new tokens from the IdP: the refresh token first, so that a
+ * rotated one is kept before the new access token is handed out. @claims
+ * are the verified ones of the tokens' ID token, or NULL to keep what is
+ * known about the person. */
+void
+da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims *claims)
+{
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
+	/* only a token of no stated lifetime gets the assumed one: Keycloak's
+	 * last tokens of an SSO session say 0 */
+	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in
+						  : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+	/* counted from when the request left, which is no later than when the
+	 * IdP started its clock */
+	gint64 sent = tokens->requested_at > 0 ? tokens->requested_at : now_us ();
+	/* IdPs count expiry in whole seconds (a JWT's exp): rounding the
+	 * start down keeps ours no later than theirs */
+	gint64 expires_at = sent / G_USEC_PER_SEC + lifetime;
+	gint64 sign_in_expires_at = 0;
+	const gchar *granted = tokens->scope;
+	g_autoptr(DaToken) refresh = NULL;
+	g_autoptr(DaToken) access = NULL;
+
+	if (claims != NULL) {
+		subject = g_strdup (claims->sub);
+		name = g_strdup (da_id_claims_display_name (claims));
+	} else {
+		subject = g_strdup (da_account_get_subject (self));
+		name = g_strdup (da_account_get_user_name (self));
+	}
+	if (subject[0] == '\0')
+		g_clear_pointer (&subject, g_free);
+	if (name != NULL && name[0] == '\0')
+		g_clear_pointer (&name, g_free);
+	/* Keycloak's word on how long the refresh token lasts: 0 is "no end" */
+	if (tokens->refresh_expires_in > 0)
+		sign_in_expires_at = sent / G_USEC_PER_SEC + tokens->refresh_expires_in;
+	else if (tokens->refresh_expires_in < 0 && tokens->refresh_token == NULL &&
+		 self->refresh != NULL)
+		sign_in_expires_at = self->refresh->expires_at;
+	if (granted == NULL && self->refresh != NULL)
+		granted = self->refresh->scope;
+
+	access = da_token_new (tokens->access_token, expires_at, tokens->token_type, tokens->scope,
+			       subject);
+	if (tokens->refresh_token != NULL)
+		refresh = da_token_new (tokens->refresh_token, sign_in_expires_at, NULL, granted,
+					subject);
+	else if (self->refresh != NULL)
+		refresh = da_token_new (self->refresh->token, sign_in_expires_at, NULL, granted,
+					subject);
+	da_token_set_name (access, name);
+	if (refresh != NULL)
+		da_token_set_name (refresh, name);
+
+	/* disk first: a rotated refresh token must outlive a crash before
+	 * anything uses the new tokens */
+	da_account_persist (self, refresh, access);
+	da_account_cache_token (self, "refresh", refresh);
+	da_account_cache_token (self, "access", access);
+	g_clear_pointer (&self->refresh, da_token_free);
+	g_clear_pointer (&self->access, da_token_free);
+	self->refresh = g_steal_pointer (&refresh);
+	self->access = g_steal_pointer (&access);
+	self->token_lifetime = lifetime;
+	self->access_expires_us = SEC_US (expires_at);
+	self->access_received_us = now_us ();
+	da_account_plan_refresh (self);
+	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s; "
+		 "refresh_expires_in %" G_GINT64_FORMAT,
+		 self->config->name, fingerprint, lifetime, tokens->refresh_expires_in);
+	da_account_notify (self, PROP_ACCESS_TOKEN_EXPIRES_AT);
+	da_account_notify (self, PROP_SUBJECT);
+	da_account_notify (self, PROP_USER_NAME);
+	da_account_notify (self, PROP_SIGN_IN_EXPIRES_AT);
+}
+
+/* Scopes= asked for offline_access and the IdP left it out: the sign-in
+ * then ends with the IdP's browser session. Said at each sign-in. */
+void
+da_account_check_offline (DaAccount *self, DaOidcTokens *tokens)
+{
+	g_auto(GStrv) granted = NULL;
+
+	if (tokens->scope == NULL ||
+	    !g_strv_contains ((const gchar *const *) self->config->scopes, "offline_access"))
+		return;
+	granted = g_strsplit (tokens->scope, " ", -1);
+	if (g_strv_contains ((const gchar *const *) granted, "offline_access"))
+		return;
+	g_warning ("account %s: the IdP did not grant offline_access: the sign-in ends with "
+		   "the IdP's session%s (Keycloak: \"SSO Session Max\"; give the client %s the "
+		   "client scope offline_access, Clients → %s → Client scopes)",
+		   self->config->name,
+		   tokens->refresh_expires_in > 0 ? ", see SignInExpiresAt" : "",
+		   self->config->client_id, self->config->client_id);
+}
+
+void
+da_account_forget_tokens (DaAccount *self)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (self->vault != NULL && !da_vault_remove (self->vault, self->config->name, &error))
+		g_warning ("account %s: %s", self->config->name, error->message);
+	da_account_cache_token (self, "access", NULL);
+	da_account_cache_token (self, "refresh", NULL);
+	g_clear_pointer (&self->access, da_token_free);
+	g_clear_pointer (&self->refresh, da_token_free);
+	self->refresh_due = 0;
+	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
+	da_account_notify (self, PROP_ACCESS_TOKEN_EXPIRES_AT);
+	da_account_notify (self, PROP_SUBJECT);
+	da_account_notify (self, PROP_USER_NAME);
+	da_account_notify (self, PROP_SIGN_IN_EXPIRES_AT);
+}

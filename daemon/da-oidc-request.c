@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One HTTP exchange with the IdP: a deadline over the whole of it, a
+ * bounded body that holds secrets and is wiped, the content type checked,
+ * Retry-After remembered per host; and the form that carries the client's
+ * credentials. */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "da-oidc-private.h"
+#include "da-secret.h"
+
+#define DA_OIDC_READ_CHUNK 16384
+/* most answers fit; a larger one grows the buffer by body_append() */
+#define DA_OIDC_BODY_INITIAL 4096
+
+#define DA_OIDC_RETRY_AFTER_MAX (3600)
+
+
+static gchar *
+url_host (const gchar *url)
+{
+	g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+	if (uri == NULL || g_uri_get_host (uri) == NULL)
+		return NULL;
+	return g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
+}
+
+/* When the IdP last said (429 or 503 with Retry-After) to come back, in
+ * unix seconds; 0 when it did not, or that time has passed. */
+gint64
+da_oidc_client_get_retry_at (DaOidcClient *self, const gchar *url)
+{
+	g_autofree gchar *host = url_host (url);
+	gint64 at;
+
+	if (host == NULL)
+		return 0;
+	at = GPOINTER_TO_SIZE (g_hash_table_lookup (self->retry_at, host));
+	return at > g_get_real_time () / G_USEC_PER_SEC ? at : 0;
+}
+
+static void
+note_retry_after (DaOidcClient *self, SoupMessage *msg)
+{
+	const gchar *value = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+							   "Retry-After");
+	g_autofree gchar *host = NULL;
+	guint64 delay = 0;
+	gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+	if (value == NULL)
+		return;
+	if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32, &delay, NULL)) {
+		g_autoptr(GDateTime) date = soup_date_time_new_from_http_string (value);
+		if (date == NULL)
+			return;
+		delay = (guint64) MAX (g_date_time_to_unix (date) - now, 0);
+	}
+	delay = MIN (delay, DA_OIDC_RETRY_AFTER_MAX);
+	{
+		g_autofree gchar *url = g_uri_to_string (soup_message_get_uri (msg));
+		host = url_host (url);
+	}
+	if (host == NULL)
+		return;
+	g_hash_table_replace (self->retry_at, g_steal_pointer (&host),
+			      GSIZE_TO_POINTER ((gsize) (now + (gint64) delay)));
+}
+
+
+
+typedef struct {
+	SoupMessage *msg;
+	GInputStream *stream;
+	GByteArray *body; /* secret: grown only by body_append() */
+	gsize body_alloc;
+	DaOidcParseFunc parse;
+	DaOidcRequestFlags flags;
+	GDestroyNotify free_result;
+	gchar *extra;
+	GCancellable *cancellable; /* cancelled by the caller or the deadline */
+	GCancellable *caller_cancellable;
+	gulong caller_handler;
+	guint deadline_id;
+	gboolean timed_out;
+	gint64 sent_us; /* wall clock */
+} DaOidcRequest;
+
+/* A token's life counts from when its request left, not from when it was
+ * queued: libsoup holds requests back while the host's connections are
+ * busy, and a request queued for longer than 75 % of the life would come
+ * back looking due for a refresh at once. */
+static void
+request_wrote_headers_cb (SoupMessage *msg, gpointer user_data)
+{
+	DaOidcRequest *req = user_data;
+
+	req->sent_us = g_get_real_time ();
+}
+
+static void
+da_oidc_request_free (DaOidcRequest *req)
+{
+	if (req->msg != NULL)
+		g_signal_handlers_disconnect_by_data (req->msg, req);
+	g_clear_handle_id (&req->deadline_id, g_source_remove);
+	if (req->caller_handler != 0)
+		g_cancellable_disconnect (req->caller_cancellable, req->caller_handler);
+	g_clear_object (&req->caller_cancellable);
+	g_clear_object (&req->cancellable);
+	g_clear_object (&req->stream);
+	g_clear_object (&req->msg);
+	g_clear_pointer (&req->body, da_secret_byte_array_free);
+	g_free (req->extra);
+	g_free (req);
+}
+
+static void
+request_fail (GTask *task, GError *error)
+{
+	DaOidcRequest *req = g_task_get_task_data (task);
+	g_autoptr(GError) owned = error;
+
+	if (req->timed_out && g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		DaOidcClient *self = g_task_get_source_object (task);
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK,
+					 "no answer within %u s", self->timeout_sec);
+		return;
+	}
+	if (owned->domain == DA_OIDC_ERROR ||
+	    g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		g_task_return_error (task, g_steal_pointer (&owned));
+		return;
+	}
+	g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", owned->message);
+}
+
+static gboolean
+content_type_is_json (SoupMessage *msg)
+{
+	const gchar *ct = soup_message_headers_get_content_type (
+		soup_message_get_response_headers (msg), NULL);
+	/* an absent type is tolerated; a wrong one is not */
+	return ct == NULL || g_strcmp0 (ct, "application/json") == 0 ||
+	       g_str_has_suffix (ct, "+json");
+}
+
+static void
+request_done (GTask *task)
+{
+	DaOidcRequest *req = g_task_get_task_data (task);
+	guint status = soup_message_get_status (req->msg);
+	GError *error = NULL;
+	gpointer result;
+
+	if (status == 429 || status == 503)
+		note_retry_after (g_task_get_source_object (task), req->msg);
+
+	if (req->body->len > 0 && status < 500 && status != 429 &&
+	    !content_type_is_json (req->msg)) {
+		g_task_return_new_error (
+			task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+			"HTTP %u with a body that is not JSON (%s)", status,
+			soup_message_headers_get_content_type (
+				soup_message_get_response_headers (req->msg), NULL));
+		return;
+	}
+	result = req->parse (status, (const gchar *) req->body->data, req->body->len, req->extra,
+			     &error);
+	if (result == NULL) {
+		g_task_return_error (task, error);
+		return;
+	}
+	if (req->flags & DA_OIDC_REQUEST_TOKENS)
+		((DaOidcTokens *) result)->requested_at = req->sent_us;
+	g_task_return_pointer (task, result, req->free_result);
+}
+
+/* Appends to the body, which may hold tokens: a full buffer is not
+ * realloc()ed (that would leave a copy behind in freed memory) but copied
+ * into one twice as large, and wiped. */
+static void
+body_append (DaOidcRequest *req, const guint8 *data, gsize len)
+{
+	if (req->body->len + len > req->body_alloc) {
+		gsize alloc = req->body_alloc * 2;
+		GByteArray *larger;
+
+		while (alloc < req->body->len + len)
+			alloc *= 2;
+		larger = g_byte_array_sized_new ((guint) alloc);
+		g_byte_array_append (larger, req->body->data, req->body->len);
+		da_secret_byte_array_free (req->body);
+		req->body = larger;
+		req->body_alloc = alloc;
+	}
+	g_byte_array_append (req->body, data, (guint) len);
+}
+
+static void
+request_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	DaOidcRequest *req = g_task_get_task_data (task);
+	g_autoptr(GBytes) chunk = NULL;
+	GError *error = NULL;
+	gsize len;
+
+	chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), res, &error);
+	if (chunk == NULL) {
+		request_fail (task, error);
+		return;
+	}
+	len = g_bytes_get_size (chunk);
+	if (len == 0) {
+		request_done (task);
+		return;
+	}
+	if (req->body->len + len > DA_OIDC_BODY_MAX) {
+		gsize wipe_len = 0;
+		gpointer data = g_bytes_unref_to_data (g_steal_pointer (&chunk), &wipe_len);
+		da_secret_wipe (data, wipe_len);
+		g_free (data);
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+					 "response is larger than %d KiB", DA_OIDC_BODY_MAX / 1024);
+		return;
+	}
+	body_append (req, g_bytes_get_data (chunk, NULL), len);
+	da_secret_bytes_unref (g_steal_pointer (&chunk));
+	g_input_stream_read_bytes_async (req->stream, DA_OIDC_READ_CHUNK, G_PRIORITY_DEFAULT,
+					 req->cancellable, request_read_cb,
+					 g_steal_pointer (&task));
+}
+
+static void
+request_send_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	DaOidcRequest *req = g_task_get_task_data (task);
+	GError *error = NULL;
+	goffset declared;
+
+	req->stream = soup_session_send_finish (SOUP_SESSION (source), res, &error);
+	if (req->stream == NULL) {
+		request_fail (task, error);
+		return;
+	}
+	declared = soup_message_headers_get_content_length (
+		soup_message_get_response_headers (req->msg));
+	if (declared > DA_OIDC_BODY_MAX) {
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+					 "response is larger than %d KiB", DA_OIDC_BODY_MAX / 1024);
+		return;
+	}
+	g_input_stream_read_bytes_async (req->stream, DA_OIDC_READ_CHUNK, G_PRIORITY_DEFAULT,
+					 req->cancellable, request_read_cb,
+					 g_steal_pointer (&task));
+}
+
+static gboolean
+request_deadline_cb (gpointer user_data)
+{
+	DaOidcRequest *req = user_data;
+
+	req->deadline_id = 0;
+	req->timed_out = TRUE;
+	g_cancellable_cancel (req->cancellable);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+request_caller_cancelled_cb (GCancellable *caller, gpointer user_data)
+{
+	GCancellable *inner = user_data;
+	g_cancellable_cancel (inner);
+}
+
+void
+da_oidc_request_async (DaOidcClient *self,
+	       SoupMessage *msg,
+	       DaOidcParseFunc parse,
+	       DaOidcRequestFlags flags,
+	       GDestroyNotify free_result,
+	       const gchar *extra,
+	       GCancellable *cancellable,
+	       gpointer source_tag,
+	       GAsyncReadyCallback callback,
+	       gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	DaOidcRequest *req;
+	g_autofree gchar *url = g_uri_to_string (soup_message_get_uri (msg));
+	gint64 retry_at = da_oidc_client_get_retry_at (self, url);
+
+	g_task_set_source_tag (task, source_tag);
+	if (retry_at > 0) {
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_HTTP,
+					 "the IdP asked to wait %" G_GINT64_FORMAT
+					 " s more (Retry-After)",
+					 retry_at - g_get_real_time () / G_USEC_PER_SEC);
+		return;
+	}
+	req = g_new0 (DaOidcRequest, 1);
+	g_task_set_task_data (task, req, (GDestroyNotify) da_oidc_request_free);
+	/* a redirect could carry a secret to another host: never follow one */
+	soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+	req->msg = g_object_ref (msg);
+	req->parse = parse;
+	req->flags = flags;
+	req->free_result = free_result;
+	req->extra = g_strdup (extra);
+	req->body = g_byte_array_sized_new (DA_OIDC_BODY_INITIAL);
+	req->body_alloc = DA_OIDC_BODY_INITIAL;
+	req->sent_us = g_get_real_time ();
+	g_signal_connect (msg, "wrote-headers", G_CALLBACK (request_wrote_headers_cb), req);
+	req->cancellable = g_cancellable_new ();
+	if (cancellable != NULL) {
+		req->caller_cancellable = g_object_ref (cancellable);
+		req->caller_handler = g_cancellable_connect (
+			cancellable, G_CALLBACK (request_caller_cancelled_cb),
+			g_object_ref (req->cancellable), g_object_unref);
+	}
+	/* the session's timeout bounds each read; this bounds the whole exchange */
+	req->deadline_id = g_timeout_add_seconds (self->timeout_sec * 2, request_deadline_cb, req);
+	soup_session_send_async (self->session, msg, G_PRIORITY_DEFAULT, req->cancellable,
+				 request_send_cb, g_steal_pointer (&task));
+}
+
+/* application/x-www-form-urlencoded, built in one allocation that is wiped
+ * when libsoup is done with it: the form carries secrets. */
+static gsize
+form_escape (const gchar *s, gchar *out)
+{
+	static const gchar hex[] = "0123456789ABCDEF";
+	gsize n = 0;
+
+	for (; *s != '\0'; s++) {
+		guchar c = (guchar) *s;
+		if (g_ascii_isalnum (c) || c == '-' || c == '.' || c == '_' || c == '~') {
+			if (out != NULL)
+				out[n] = (gchar) c;
+			n++;
+		} else {
+			if (out != NULL) {
+				out[n] = '%';
+				out[n + 1] = hex[c >> 4];
+				out[n + 2] = hex[c & 0xf];
+			}
+			n += 3;
+		}
+	}
+	return n;
+}
+
+static void
+form_free (gpointer data)
+{
+	da_secret_free (data);
+}
+
+static GBytes *
+form_encode (const gchar *const *pairs)
+{
+	gsize len = 0;
+	gsize pos = 0;
+	gchar *buf;
+
+	for (guint i = 0; pairs[i] != NULL; i += 2) {
+		if (pairs[i + 1] == NULL)
+			continue;
+		len += form_escape (pairs[i], NULL) + form_escape (pairs[i + 1], NULL) + 2;
+	}
+	buf = g_malloc (len + 1);
+	for (guint i = 0; pairs[i] != NULL; i += 2) {
+		if (pairs[i + 1] == NULL)
+			continue;
+		if (pos > 0)
+			buf[pos++] = '&';
+		pos += form_escape (pairs[i], buf + pos);
+		buf[pos++] = '=';
+		pos += form_escape (pairs[i + 1], buf + pos);
+	}
+	buf[pos] = '\0';
+	return g_bytes_new_with_free_func (buf, pos, form_free, buf);
+}
+
+/* Client authentication is client_secret_post (RFC 6749 2.3.1), which
+ * Keycloak and every certified IdP accept. Pairs with a NULL value are
+ * left out. */
+SoupMessage *
+da_oidc_form_message_new (const gchar *endpoint, const DaOidcClientAuth *auth, const gchar *const *pairs)
+{
+	g_autoptr(SoupMessage) msg = soup_message_new ("POST", endpoint);
+	g_autoptr(GPtrArray) all = g_ptr_array_new ();
+	g_autoptr(GBytes) body = NULL;
+
+	if (msg == NULL)
+		return NULL;
+	for (guint i = 0; pairs[i] != NULL; i += 2) {
+		g_ptr_array_add (all, (gpointer) pairs[i]);
+		g_ptr_array_add (all, (gpointer) pairs[i + 1]);
+	}
+	g_ptr_array_add (all, (gpointer) "client_id");
+	g_ptr_array_add (all, (gpointer) auth->client_id);
+	g_ptr_array_add (all, (gpointer) "client_secret");
+	g_ptr_array_add (all, (gpointer) auth->client_secret);
+	g_ptr_array_add (all, NULL);
+	body = form_encode ((const gchar *const *) all->pdata);
+	soup_message_set_request_body_from_bytes (msg, "application/x-www-form-urlencoded", body);
+	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
+				      "application/json");
+	return g_steal_pointer (&msg);
+}
+
+void
+da_oidc_return_bad_url (DaOidcClient *self,
+		const gchar *url,
+		gpointer source_tag,
+		GAsyncReadyCallback callback,
+		gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+	g_task_set_source_tag (task, source_tag);
+	g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED, "'%s' is not a URL",
+				 url);
+}
