@@ -145,9 +145,15 @@ da_account_build_failure (DaAccount *self, const gchar *error_name, const gchar 
 GError *
 da_account_idp_error (const GError *error, const gchar *what);
 GError *
-da_account_refusal_error (DaAccount *self, DaHintRequest request, const GError *error, const gchar *what);
+da_account_refusal_error (DaAccount *self,
+			  DaHintRequest request,
+			  const GError *error,
+			  const gchar *what);
 void
-da_account_ensure_endpoints_async (DaAccount *self, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+da_account_ensure_endpoints_async (DaAccount *self,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback,
+				   gpointer user_data);
 gboolean
 da_account_ensure_endpoints_finish (DaAccount *self, GAsyncResult *res, GError **error);
 DaOidcClientAuth

@@ -71,7 +71,7 @@ static const gchar *const account_properties[ACCOUNT_N_PROPS] = {
 
 typedef struct {
 	DaBusObjects *objects; /* owns this */
-	DaAccount *account; /* owned by the manager, which self holds */
+	DaAccount *account;    /* owned by the manager, which self holds */
 	guint registration_id;
 	/* the properties that change, as clients were last told ("" is NULL);
 	 * the others are read from the account */

@@ -197,11 +197,11 @@ da_jwt_display_claim (JsonObject *claims, const gchar *name)
 
 DaIdClaims *
 da_jwt_check_claims (JsonObject *claims,
-	      const gchar *issuer,
-	      const gchar *client_id,
-	      gint64 now,
-	      guint leeway,
-	      GError **error)
+		     const gchar *issuer,
+		     const gchar *client_id,
+		     gint64 now,
+		     guint leeway,
+		     GError **error)
 {
 	g_autoptr(DaIdClaims) self = g_new0 (DaIdClaims, 1);
 	const gchar *sub;

@@ -91,6 +91,11 @@ da_jwt_claim_time (JsonObject *claims, const gchar *name, GError **error);
 gchar *
 da_jwt_display_claim (JsonObject *claims, const gchar *name);
 DaIdClaims *
-da_jwt_check_claims (JsonObject *claims, const gchar *issuer, const gchar *client_id, gint64 now, guint leeway, GError **error);
+da_jwt_check_claims (JsonObject *claims,
+		     const gchar *issuer,
+		     const gchar *client_id,
+		     gint64 now,
+		     guint leeway,
+		     GError **error);
 
 G_END_DECLS

@@ -18,7 +18,6 @@
 
 #define DA_OIDC_RETRY_AFTER_MAX (3600)
 
-
 static gchar *
 url_host (const gchar *url)
 {
@@ -69,8 +68,6 @@ note_retry_after (DaOidcClient *self, SoupMessage *msg)
 	g_hash_table_replace (self->retry_at, g_steal_pointer (&host),
 			      GSIZE_TO_POINTER ((gsize) (now + (gint64) delay)));
 }
-
-
 
 typedef struct {
 	SoupMessage *msg;
@@ -280,15 +277,15 @@ request_caller_cancelled_cb (GCancellable *caller, gpointer user_data)
 
 void
 da_oidc_request_async (DaOidcClient *self,
-	       SoupMessage *msg,
-	       DaOidcParseFunc parse,
-	       DaOidcRequestFlags flags,
-	       GDestroyNotify free_result,
-	       const gchar *extra,
-	       GCancellable *cancellable,
-	       gpointer source_tag,
-	       GAsyncReadyCallback callback,
-	       gpointer user_data)
+		       SoupMessage *msg,
+		       DaOidcParseFunc parse,
+		       DaOidcRequestFlags flags,
+		       GDestroyNotify free_result,
+		       const gchar *extra,
+		       GCancellable *cancellable,
+		       gpointer source_tag,
+		       GAsyncReadyCallback callback,
+		       gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	DaOidcRequest *req;
@@ -391,7 +388,9 @@ form_encode (const gchar *const *pairs)
  * Keycloak and every certified IdP accept. Pairs with a NULL value are
  * left out. */
 SoupMessage *
-da_oidc_form_message_new (const gchar *endpoint, const DaOidcClientAuth *auth, const gchar *const *pairs)
+da_oidc_form_message_new (const gchar *endpoint,
+			  const DaOidcClientAuth *auth,
+			  const gchar *const *pairs)
 {
 	g_autoptr(SoupMessage) msg = soup_message_new ("POST", endpoint);
 	g_autoptr(GPtrArray) all = g_ptr_array_new ();
@@ -417,10 +416,10 @@ da_oidc_form_message_new (const gchar *endpoint, const DaOidcClientAuth *auth, c
 
 void
 da_oidc_return_bad_url (DaOidcClient *self,
-		const gchar *url,
-		gpointer source_tag,
-		GAsyncReadyCallback callback,
-		gpointer user_data)
+			const gchar *url,
+			gpointer source_tag,
+			GAsyncReadyCallback callback,
+			gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
 	g_task_set_source_tag (task, source_tag);

@@ -184,8 +184,9 @@ da_varlink_handle_get_token (DaVarlinkConn *conn, JsonObject *params)
 		if (error != NULL)
 			da_varlink_conn_reply_gerror (conn, g_steal_pointer (&error));
 		else
-			da_varlink_conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
-						  "parameter", bad);
+			da_varlink_conn_reply_error_message (
+				conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter", "parameter",
+				bad);
 		return;
 	}
 	if (!conn_resolve_caller (conn, &error)) {
@@ -219,21 +220,23 @@ da_varlink_handle_get_interface_description (DaVarlinkConn *conn, JsonObject *pa
 	const gchar *interface;
 
 	if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING) {
-		da_varlink_conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InvalidParameter",
-					  "parameter", "interface");
+		da_varlink_conn_reply_error_message (conn,
+						     DA_VARLINK_SERVICE_ERROR "InvalidParameter",
+						     "parameter", "interface");
 		return;
 	}
 	interface = json_node_get_string (node);
 	if (g_str_equal (interface, DA_VARLINK_INTERFACE) ||
 	    g_str_equal (interface, DA_VARLINK_SERVICE)) {
 		g_string_append (conn->out, "{\"parameters\":{\"description\":");
-		da_varlink_append_json_string (conn->out, g_str_equal (interface, DA_VARLINK_INTERFACE)
+		da_varlink_append_json_string (conn->out,
+					       g_str_equal (interface, DA_VARLINK_INTERFACE)
 						       ? da_varlink_description
 						       : da_varlink_service_description);
 		g_string_append (conn->out, "}}");
 		da_varlink_conn_send (conn);
 		return;
 	}
-	da_varlink_conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InterfaceNotFound", "interface",
-				  interface);
+	da_varlink_conn_reply_error_message (conn, DA_VARLINK_SERVICE_ERROR "InterfaceNotFound",
+					     "interface", interface);
 }

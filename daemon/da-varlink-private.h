@@ -46,7 +46,10 @@ struct _DaVarlinkConn {
 };
 
 void
-da_varlink_conn_reply_error_message (DaVarlinkConn *conn, const gchar *name, const gchar *key, const gchar *value);
+da_varlink_conn_reply_error_message (DaVarlinkConn *conn,
+				     const gchar *name,
+				     const gchar *key,
+				     const gchar *value);
 void
 da_varlink_conn_reply_token (DaVarlinkConn *conn, const DaToken *token);
 void

@@ -6,160 +6,33 @@
 
 #include "config.h"
 
-#include <glib/gstdio.h>
-
 #include "da-error.h"
 #include "da-names.h"
 #include "da-pipeline.h"
+#include "test-core.h"
 
-/* ---- an authorizer that answers from a list and records each question ---- */
-
-#define TEST_TYPE_AUTHORIZER (test_authorizer_get_type ())
-G_DECLARE_FINAL_TYPE (TestAuthorizer, test_authorizer, TEST, AUTHORIZER, GObject)
-
-struct _TestAuthorizer {
-	GObject parent_instance;
-	GArray *allowed_uids; /* of guint32 */
-	GPtrArray *asked;     /* "uid action account interactive" */
-};
-
-static void
-test_authorizer_iface_init (DaAuthorizerInterface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (TestAuthorizer,
-			 test_authorizer,
-			 G_TYPE_OBJECT,
-			 G_IMPLEMENT_INTERFACE (DA_TYPE_AUTHORIZER, test_authorizer_iface_init))
-
-static void
-test_authorizer_check_async (DaAuthorizer *authorizer,
-			     const DaCaller *caller,
-			     const gchar *action_id,
-			     const gchar *account,
-			     gboolean allow_interaction,
-			     GCancellable *cancellable,
-			     GAsyncReadyCallback callback,
-			     gpointer user_data)
-{
-	TestAuthorizer *self = TEST_AUTHORIZER (authorizer);
-	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-	g_ptr_array_add (self->asked,
-			 g_strdup_printf ("%u %s %s %s", caller->uid, action_id, account,
-					  allow_interaction ? "interactive" : "quiet"));
-	for (guint i = 0; i < self->allowed_uids->len; i++) {
-		if (g_array_index (self->allowed_uids, guint32, i) == caller->uid) {
-			g_task_return_boolean (task, TRUE);
-			return;
-		}
-	}
-	g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED, "not authorized");
-}
-
-static gboolean
-test_authorizer_check_finish (DaAuthorizer *authorizer, GAsyncResult *res, GError **error)
-{
-	return g_task_propagate_boolean (G_TASK (res), error);
-}
-
-static void
-test_authorizer_iface_init (DaAuthorizerInterface *iface)
-{
-	iface->check_async = test_authorizer_check_async;
-	iface->check_finish = test_authorizer_check_finish;
-}
-
-static void
-test_authorizer_finalize (GObject *object)
-{
-	TestAuthorizer *self = TEST_AUTHORIZER (object);
-
-	g_array_unref (self->allowed_uids);
-	g_ptr_array_unref (self->asked);
-	G_OBJECT_CLASS (test_authorizer_parent_class)->finalize (object);
-}
-
-static void
-test_authorizer_class_init (TestAuthorizerClass *klass)
-{
-	G_OBJECT_CLASS (klass)->finalize = test_authorizer_finalize;
-}
-
-static void
-test_authorizer_init (TestAuthorizer *self)
-{
-	self->allowed_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
-	self->asked = g_ptr_array_new_with_free_func (g_free);
-}
-
-/* ---- a daemon's core, with two accounts ---- */
+/* ---- the pipeline over a core with two accounts ---- */
 
 typedef struct {
-	gchar *dir;
-	DaManager *manager;
+	TestCore *core;
 	TestAuthorizer *authorizer;
 	DaPipeline *pipeline;
 } Fixture;
 
 static void
-write_file (const gchar *dir, const gchar *name, const gchar *text)
-{
-	g_autofree gchar *path = g_build_filename (dir, name, NULL);
-	g_autoptr(GError) error = NULL;
-
-	g_file_set_contents (path, text, -1, &error);
-	g_assert_no_error (error);
-}
-
-static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *accounts = NULL;
-	g_autofree gchar *state = NULL;
-	DaConfig *config;
-
-	f->dir = g_dir_make_tmp ("devauthd-pipeline-XXXXXX", &error);
-	g_assert_no_error (error);
-	accounts = g_build_filename (f->dir, "accounts.d", NULL);
-	state = g_build_filename (f->dir, "state", NULL);
-	g_assert_cmpint (g_mkdir (accounts, 0700), ==, 0);
-	/* 5 a second: bursts of 10 */
-	write_file (f->dir, "devauthd.conf",
-		    "[Daemon]\nKeyringName=devauthd-unit-pipeline\nDefaultAccount=acme\n"
-		    "TokenRequestsPerSecond=5\n");
-	/* nothing listens on port 1: nothing here reaches an IdP */
-	write_file (accounts, "acme.conf",
-		    "[Account]\nIssuer=http://127.0.0.1:1\nClientId=tv\n"
-		    "[Access]\nAllowUsers=4242\n");
-	write_file (accounts, "other.conf", "[Account]\nIssuer=http://127.0.0.1:1\nClientId=tv\n");
-	config = da_config_load (f->dir, &error);
-	g_assert_no_error (error);
-	g_assert_cmpuint (config->accounts->len, ==, 2);
-	f->manager = da_manager_new (config, state);
+	f->core = test_core_new ();
 	f->authorizer = g_object_new (TEST_TYPE_AUTHORIZER, NULL);
-	f->pipeline = da_pipeline_new (f->manager, DA_AUTHORIZER (f->authorizer));
+	f->pipeline = da_pipeline_new (f->core->manager, DA_AUTHORIZER (f->authorizer));
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-	g_autofree gchar *state = g_build_filename (f->dir, "state", NULL);
-	g_autofree gchar *accounts = g_build_filename (f->dir, "accounts.d", NULL);
-	g_autofree gchar *acme = g_build_filename (accounts, "acme.conf", NULL);
-	g_autofree gchar *other = g_build_filename (accounts, "other.conf", NULL);
-	g_autofree gchar *conf = g_build_filename (f->dir, "devauthd.conf", NULL);
-
 	g_clear_object (&f->pipeline);
 	g_clear_object (&f->authorizer);
-	g_clear_object (&f->manager);
-	g_unlink (acme);
-	g_unlink (other);
-	g_unlink (conf);
-	g_rmdir (accounts);
-	g_rmdir (state);
-	g_rmdir (f->dir);
-	g_free (f->dir);
+	g_clear_pointer (&f->core, test_core_free);
 }
 
 static void

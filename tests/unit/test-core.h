@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "da-authorizer.h"
+#include "da-manager.h"
+
+/* A daemon's core for unit tests: a configuration in a temporary directory
+ * with two signed-out accounts whose IdP (127.0.0.1:1) nobody listens on,
+ * "acme" (the default, [Access] AllowUsers=4242) and "other", and
+ * TokenRequestsPerSecond=5 (bursts of 10); the manager made from it. */
+typedef struct {
+	gchar *dir;
+	DaManager *manager;
+} TestCore;
+
+TestCore *
+test_core_new (void);
+void
+test_core_free (TestCore *core);
+
+/* An authorizer that lets the uids in allowed_uids through (every uid with
+ * allow_all) and records each question as "uid action account interactive". */
+#define TEST_TYPE_AUTHORIZER (test_authorizer_get_type ())
+G_DECLARE_FINAL_TYPE (TestAuthorizer, test_authorizer, TEST, AUTHORIZER, GObject)
+
+struct _TestAuthorizer {
+	GObject parent_instance;
+	GArray *allowed_uids; /* of guint32 */
+	gboolean allow_all;
+	GPtrArray *asked;
+};
