@@ -115,8 +115,8 @@ bus_call (BusFixture *f,
 	g_autoptr(GAsyncResult) res = NULL;
 
 	g_dbus_connection_call (client, g_dbus_connection_get_unique_name (f->service_connection),
-				path, iface, method, args, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
-				got_cb, &res);
+				path, iface, method, args, NULL, G_DBUS_CALL_FLAGS_NONE, 10000,
+				NULL, got_cb, &res);
 	while (res == NULL)
 		g_main_context_iteration (NULL, TRUE);
 	return g_dbus_connection_call_finish (client, res, error);
@@ -132,14 +132,13 @@ manager_error (BusFixture *f,
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = bus_call (f, client, DA_MANAGER_OBJECT_PATH,
-					      DA_MANAGER_INTERFACE, method, args, &error);
+					       DA_MANAGER_INTERFACE, method, args, &error);
 
 	g_assert_null (reply);
 	g_assert_nonnull (error);
 	if (message != NULL)
-		*message = g_dbus_error_get_remote_error (error) != NULL
-				   ? g_strdup (error->message)
-				   : NULL;
+		*message = g_dbus_error_get_remote_error (error) != NULL ? g_strdup (error->message)
+									 : NULL;
 	return g_dbus_error_get_remote_error (error);
 }
 
@@ -177,7 +176,8 @@ test_bus_get_token (BusFixture *f, gconstpointer data)
 	/* options: their names and types, and the range of min-validity */
 	name = manager_error (
 		f, f->client, "GetToken",
-		g_variant_new ("(s@a{sv})", "", token_options ("min-validity", g_variant_new_string ("x"))),
+		g_variant_new ("(s@a{sv})", "",
+			       token_options ("min-validity", g_variant_new_string ("x"))),
 		&message);
 	g_assert_cmpstr (name, ==, DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_INVALID_ARGUMENT);
 	g_assert_nonnull (strstr (message, "must be of type u, not s"));
@@ -185,7 +185,8 @@ test_bus_get_token (BusFixture *f, gconstpointer data)
 	g_clear_pointer (&message, g_free);
 	name = manager_error (
 		f, f->client, "GetToken",
-		g_variant_new ("(s@a{sv})", "", token_options ("min-validity", g_variant_new_uint32 (3601))),
+		g_variant_new ("(s@a{sv})", "",
+			       token_options ("min-validity", g_variant_new_uint32 (3601))),
 		&message);
 	g_assert_cmpstr (name, ==, DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_INVALID_ARGUMENT);
 	g_assert_nonnull (strstr (message, "at most 3600 seconds"));
@@ -201,9 +202,10 @@ test_bus_get_token (BusFixture *f, gconstpointer data)
 	g_clear_pointer (&message, g_free);
 
 	/* the other methods reach the accounts too */
-	name = manager_error (f, f->client, "Login",
-			      g_variant_new ("(s@a{sv})", "", token_options ("x", g_variant_new_uint32 (1))),
-			      &message);
+	name = manager_error (
+		f, f->client, "Login",
+		g_variant_new ("(s@a{sv})", "", token_options ("x", g_variant_new_uint32 (1))),
+		&message);
 	g_assert_cmpstr (name, ==, DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_INVALID_ARGUMENT);
 	g_assert_nonnull (strstr (message, "takes no options"));
 	g_clear_pointer (&name, g_free);
@@ -230,7 +232,8 @@ test_bus_rate (BusFixture *f, gconstpointer data)
 		if (g_strcmp0 (name, DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_RATE_LIMITED) == 0)
 			refused++;
 		else
-			g_assert_cmpstr (name, ==, DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_NOT_SIGNED_IN);
+			g_assert_cmpstr (name, ==,
+					 DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_NOT_SIGNED_IN);
 	}
 	/* bursts of 10, and at most one refilled while the loop ran */
 	g_assert_cmpuint (refused, >=, 9);
@@ -259,8 +262,8 @@ test_bus_accounts (BusFixture *f, gconstpointer data)
 	const gchar *name = NULL;
 	const gchar *path = NULL;
 
-	list = bus_call (f, f->client, DA_MANAGER_OBJECT_PATH, DA_MANAGER_INTERFACE,
-			 "ListAccounts", NULL, &error);
+	list = bus_call (f, f->client, DA_MANAGER_OBJECT_PATH, DA_MANAGER_INTERFACE, "ListAccounts",
+			 NULL, &error);
 	g_assert_no_error (error);
 	g_assert_cmpstr (g_variant_get_type_string (list), ==, "(a(so))");
 	{
@@ -271,8 +274,9 @@ test_bus_accounts (BusFixture *f, gconstpointer data)
 		g_assert_cmpstr (path, ==, DA_ACCOUNT_OBJECT_PREFIX "acme");
 	}
 
-	objects = bus_call (f, f->client, DA_MANAGER_OBJECT_PATH,
-			    "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, &error);
+	objects =
+		bus_call (f, f->client, DA_MANAGER_OBJECT_PATH,
+			  "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, &error);
 	g_assert_no_error (error);
 	objects_inner = g_variant_get_child_value (objects, 0);
 	g_assert_cmpuint (g_variant_n_children (objects_inner), ==, 2);
@@ -384,7 +388,8 @@ assert_varlink_error (VarlinkFixture *f, const gchar *request, const gchar *expe
 static void
 test_varlink_get_token (VarlinkFixture *f, gconstpointer data)
 {
-	assert_varlink_error (f, GET_TOKEN "{}}", DA_VARLINK_INTERFACE "." DA_ERROR_NAME_NOT_SIGNED_IN);
+	assert_varlink_error (f, GET_TOKEN "{}}",
+			      DA_VARLINK_INTERFACE "." DA_ERROR_NAME_NOT_SIGNED_IN);
 	assert_varlink_error (f, GET_TOKEN "{\"account\":\"other\",\"minValidity\":60}}",
 			      DA_VARLINK_INTERFACE "." DA_ERROR_NAME_NOT_SIGNED_IN);
 	assert_varlink_error (f, GET_TOKEN "{\"account\":\"nope\"}}",
@@ -402,8 +407,8 @@ test_varlink_get_token (VarlinkFixture *f, gconstpointer data)
 static void
 test_varlink_service (VarlinkFixture *f, gconstpointer data)
 {
-	g_autoptr(JsonObject) info = varlink_call (
-		f, "{\"method\":\"" DA_VARLINK_SERVICE_GET_INFO "\"}");
+	g_autoptr(JsonObject) info =
+		varlink_call (f, "{\"method\":\"" DA_VARLINK_SERVICE_GET_INFO "\"}");
 	g_autoptr(JsonObject) described = NULL;
 	JsonObject *params = json_object_get_object_member (info, "parameters");
 
@@ -411,12 +416,13 @@ test_varlink_service (VarlinkFixture *f, gconstpointer data)
 	g_assert_cmpstr (json_object_get_string_member (params, "product"), ==, "devauthd");
 	g_assert_cmpstr (json_object_get_string_member (params, "version"), ==, PACKAGE_VERSION);
 
-	described = varlink_call (f, "{\"method\":\"" DA_VARLINK_SERVICE_GET_INTERFACE_DESCRIPTION
-				     "\",\"parameters\":{\"interface\":\"" DA_VARLINK_INTERFACE "\"}}");
+	described =
+		varlink_call (f, "{\"method\":\"" DA_VARLINK_SERVICE_GET_INTERFACE_DESCRIPTION
+				 "\",\"parameters\":{\"interface\":\"" DA_VARLINK_INTERFACE "\"}}");
 	params = json_object_get_object_member (described, "parameters");
 	g_assert_nonnull (params);
-	g_assert_nonnull (strstr (json_object_get_string_member (params, "description"),
-				  "method GetToken("));
+	g_assert_nonnull (
+		strstr (json_object_get_string_member (params, "description"), "method GetToken("));
 }
 
 int
