@@ -134,12 +134,14 @@ manager_error (BusFixture *f,
 	g_autoptr(GVariant) reply = bus_call (f, client, DA_MANAGER_OBJECT_PATH,
 					       DA_MANAGER_INTERFACE, method, args, &error);
 
+	gchar *name;
+
 	g_assert_null (reply);
 	g_assert_nonnull (error);
+	name = g_dbus_error_get_remote_error (error);
 	if (message != NULL)
-		*message = g_dbus_error_get_remote_error (error) != NULL ? g_strdup (error->message)
-									 : NULL;
-	return g_dbus_error_get_remote_error (error);
+		*message = name != NULL ? g_strdup (error->message) : NULL;
+	return name;
 }
 
 static GVariant *
