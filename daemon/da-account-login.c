@@ -23,7 +23,7 @@ da_account_complete_login_waiters (DaAccount *self, const GError *error)
 			g_task_return_error (task, g_error_copy (error));
 		else
 			g_task_return_pointer (task, da_account_build_prompt (self),
-					       (GDestroyNotify) da_status_unref);
+					       (GDestroyNotify) da_status_free);
 	}
 }
 
@@ -217,7 +217,7 @@ da_account_login_async (DaAccount *self,
 	/* one flow per account: a second Login joins the running one */
 	if (self->flow != NULL && da_flow_is_started (self->flow)) {
 		g_task_return_pointer (task, da_account_build_prompt (self),
-				       (GDestroyNotify) da_status_unref);
+				       (GDestroyNotify) da_status_free);
 		return;
 	}
 	waiters_add (&self->login_waiters, g_steal_pointer (&task));

@@ -175,7 +175,7 @@ login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		g_task_return_error (task, error);
 		return;
 	}
-	g_task_return_pointer (task, prompt, (GDestroyNotify) da_status_unref);
+	g_task_return_pointer (task, prompt, (GDestroyNotify) da_status_free);
 }
 
 /* Logout and Refresh */

@@ -6,22 +6,18 @@
 DaStatus *
 da_status_new (DaStatusKind kind, const gchar *account)
 {
-	DaStatus *self = g_rc_box_new0 (DaStatus);
+	DaStatus *self = g_new0 (DaStatus, 1);
 
 	self->kind = kind;
 	self->account = g_strdup (account);
 	return self;
 }
 
-DaStatus *
-da_status_ref (DaStatus *self)
+void
+da_status_free (DaStatus *self)
 {
-	return g_rc_box_acquire (self);
-}
-
-static void
-da_status_clear (DaStatus *self)
-{
+	if (self == NULL)
+		return;
 	g_free (self->account);
 	g_free (self->user_code);
 	g_free (self->verification_uri);
@@ -31,10 +27,5 @@ da_status_clear (DaStatus *self)
 	g_free (self->user_name);
 	g_free (self->error);
 	g_free (self->error_description);
-}
-
-void
-da_status_unref (DaStatus *self)
-{
-	g_rc_box_release_full (self, (GDestroyNotify) da_status_clear);
+	g_free (self);
 }

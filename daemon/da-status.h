@@ -40,11 +40,9 @@ typedef struct {
 
 DaStatus *
 da_status_new (DaStatusKind kind, const gchar *account);
-DaStatus *
-da_status_ref (DaStatus *self);
 void
-da_status_unref (DaStatus *self);
+da_status_free (DaStatus *self);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaStatus, da_status_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaStatus, da_status_free)
 
 G_END_DECLS

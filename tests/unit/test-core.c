@@ -139,3 +139,19 @@ test_authorizer_init (TestAuthorizer *self)
 	self->allowed_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
 	self->asked = g_ptr_array_new_with_free_func (g_free);
 }
+
+void
+test_pipeline_set_up (TestPipeline *t)
+{
+	t->core = test_core_new ();
+	t->authorizer = g_object_new (TEST_TYPE_AUTHORIZER, NULL);
+	t->pipeline = da_pipeline_new (t->core->manager, DA_AUTHORIZER (t->authorizer));
+}
+
+void
+test_pipeline_tear_down (TestPipeline *t)
+{
+	g_clear_object (&t->pipeline);
+	g_clear_object (&t->authorizer);
+	g_clear_pointer (&t->core, test_core_free);
+}

@@ -3,6 +3,7 @@
 
 #include "da-authorizer.h"
 #include "da-manager.h"
+#include "da-pipeline.h"
 
 /* A daemon's core for unit tests: a configuration in a temporary directory
  * with two signed-out accounts whose IdP (127.0.0.1:1) nobody listens on,
@@ -29,3 +30,16 @@ struct _TestAuthorizer {
 	gboolean allow_all;
 	GPtrArray *asked;
 };
+
+/* The pipeline over a TestCore, with a TestAuthorizer that lets nobody
+ * through until told. */
+typedef struct {
+	TestCore *core;
+	TestAuthorizer *authorizer;
+	DaPipeline *pipeline;
+} TestPipeline;
+
+void
+test_pipeline_set_up (TestPipeline *t);
+void
+test_pipeline_tear_down (TestPipeline *t);

@@ -18,30 +18,22 @@
 #include "da-varlink.h"
 #include "test-core.h"
 
-typedef struct {
-	TestCore *core;
-	TestAuthorizer *authorizer;
-	DaPipeline *pipeline;
-} Fixture;
+typedef TestPipeline Fixture;
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
 	guint32 uid = getuid ();
 
-	f->core = test_core_new ();
-	f->authorizer = g_object_new (TEST_TYPE_AUTHORIZER, NULL);
+	test_pipeline_set_up (f);
 	/* whoever runs the tests may do everything; root is let through anyway */
 	g_array_append_val (f->authorizer->allowed_uids, uid);
-	f->pipeline = da_pipeline_new (f->core->manager, DA_AUTHORIZER (f->authorizer));
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-	g_clear_object (&f->pipeline);
-	g_clear_object (&f->authorizer);
-	g_clear_pointer (&f->core, test_core_free);
+	test_pipeline_tear_down (f);
 }
 
 /* ---- the D-Bus front ---- */

@@ -13,26 +13,18 @@
 
 /* ---- the pipeline over a core with two accounts ---- */
 
-typedef struct {
-	TestCore *core;
-	TestAuthorizer *authorizer;
-	DaPipeline *pipeline;
-} Fixture;
+typedef TestPipeline Fixture;
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-	f->core = test_core_new ();
-	f->authorizer = g_object_new (TEST_TYPE_AUTHORIZER, NULL);
-	f->pipeline = da_pipeline_new (f->core->manager, DA_AUTHORIZER (f->authorizer));
+	test_pipeline_set_up (f);
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-	g_clear_object (&f->pipeline);
-	g_clear_object (&f->authorizer);
-	g_clear_pointer (&f->core, test_core_free);
+	test_pipeline_tear_down (f);
 }
 
 static void
