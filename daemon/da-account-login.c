@@ -146,7 +146,7 @@ da_account_start_flow (DaAccount *self)
 	DaOidcClientAuth auth = da_account_client_auth (self);
 
 	self->state_before_flow = self->state;
-	self->flow = da_flow_new (self->client, self->endpoints->device_authorization_endpoint,
+	self->flow = da_flow_new (self->idp, self->endpoints->device_authorization_endpoint,
 				  self->endpoints->token_endpoint, &auth, scope, self->config->pkce,
 				  da_account_flow_done, self);
 	da_flow_start_async (self->flow, NULL, da_account_flow_started_cb, g_object_ref (self));
@@ -157,8 +157,7 @@ da_account_login_jwks_cb (GObject *source, GAsyncResult *res, gpointer user_data
 {
 	g_autoptr(DaAccount) self = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) jwks =
-		da_oidc_client_fetch_jwks_finish (DA_OIDC_CLIENT (source), res, &error);
+	g_autoptr(GBytes) jwks = da_idp_fetch_jwks_finish (DA_IDP (source), res, &error);
 
 	if (jwks == NULL) {
 		g_autoptr(GError) mapped = da_account_idp_error (
@@ -197,8 +196,8 @@ da_account_login_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user
 	 * signs with a key that an older copy lacks */
 	if (self->endpoints->jwks_uri != NULL &&
 	    g_strv_contains ((const gchar *const *) self->config->scopes, "openid")) {
-		da_oidc_client_fetch_jwks_async (self->client, self->endpoints->jwks_uri, NULL,
-						 da_account_login_jwks_cb, g_object_ref (self));
+		da_idp_fetch_jwks_async (self->idp, self->endpoints->jwks_uri, NULL,
+					 da_account_login_jwks_cb, g_object_ref (self));
 		return;
 	}
 	da_account_start_flow (self);

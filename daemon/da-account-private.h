@@ -11,6 +11,7 @@
  *                         keyring, written to disk, restored, forgotten */
 
 #include "da-account.h"
+#include "da-clock.h"
 #include "da-flow.h"
 #include "da-hint.h"
 #include "da-jwt.h"
@@ -49,7 +50,7 @@ G_BEGIN_DECLS
 struct _DaAccount {
 	GObject parent_instance;
 	DaAccountConfig *config;
-	DaOidcClient *client;
+	DaIdp *idp;
 	DaKeyring *keyring; /* NULL: tokens in memory only */
 	DaVault *vault;	    /* NULL: nothing survives a reboot */
 	DaOidcEndpoints *endpoints;
@@ -109,7 +110,7 @@ waiters_add (GPtrArray **waiters, GTask *task)
 static inline gint64
 now_sec (void)
 {
-	return g_get_real_time () / G_USEC_PER_SEC;
+	return da_clock_real_sec ();
 }
 
 /* whole seconds are too coarse to time refreshes or to tell an expired
@@ -117,7 +118,7 @@ now_sec (void)
 static inline gint64
 now_us (void)
 {
-	return g_get_real_time ();
+	return da_clock_real_us ();
 }
 
 #define SEC_US(s) (G_USEC_PER_SEC * (gint64) (s))

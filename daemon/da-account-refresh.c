@@ -58,8 +58,8 @@ da_account_refresh_timer_start (DaAccount *self)
 		return;
 	wait_ms = CLAMP ((self->refresh_due - now_us () + 999) / 1000, 0,
 			 DA_REFRESH_TIMER_MAX_SEC * 1000);
-	self->refresh_timer_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) wait_ms,
-						     da_account_refresh_timer_cb, self, NULL);
+	self->refresh_timer_id =
+		da_clock_timeout_add ((guint) wait_ms, da_account_refresh_timer_cb, self, NULL);
 }
 
 static gint64
@@ -125,9 +125,9 @@ da_account_plan_retry (DaAccount *self)
 
 	self->refresh_failures++;
 	delay += random_us (0, delay / 4);
-	retry_at = self->endpoints != NULL ? da_oidc_client_get_retry_at (
-						     self->client, self->endpoints->token_endpoint)
-					   : 0;
+	retry_at = self->endpoints != NULL
+			   ? da_idp_get_retry_at (self->idp, self->endpoints->token_endpoint)
+			   : 0;
 	self->refresh_due = MAX (now + delay, SEC_US (retry_at));
 	g_debug ("account %s: next refresh attempt in %.1f s", self->config->name,
 		 (gdouble) (self->refresh_due - now) / G_USEC_PER_SEC);
@@ -241,7 +241,7 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(DaOidcTokens) tokens = NULL;
 	g_autoptr(DaIdClaims) claims = NULL;
 
-	tokens = da_oidc_client_tokens_finish (DA_OIDC_CLIENT (source), res, &error);
+	tokens = da_idp_tokens_finish (DA_IDP (source), res, &error);
 	if (tokens == NULL) {
 		da_account_refresh_failed (self, error);
 		return;
@@ -288,9 +288,9 @@ da_account_refresh_endpoints_cb (GObject *source, GAsyncResult *res, gpointer us
 		return;
 	}
 	g_debug ("account %s: refreshing the access token", self->config->name);
-	da_oidc_client_refresh_async (self->client, self->endpoints->token_endpoint, &auth,
-				      self->refresh->token, NULL, da_account_refresh_cb,
-				      g_object_ref (self));
+	da_idp_refresh_async (self->idp, self->endpoints->token_endpoint, &auth,
+			      self->refresh->token, NULL, da_account_refresh_cb,
+			      g_object_ref (self));
 }
 
 /* @paced: wait out the gap after a failed attempt (callers asking in a
@@ -451,9 +451,9 @@ da_account_get_token_async (DaAccount *self,
 		return;
 	}
 	self->demand_pending = TRUE;
-	wait->timeout_id = g_timeout_add_seconds_full (
-		G_PRIORITY_DEFAULT, DA_GET_TOKEN_WAIT_MAX_SEC, da_account_get_token_timeout_cb,
-		g_object_ref (task), g_object_unref);
+	wait->timeout_id = da_clock_timeout_add_seconds (DA_GET_TOKEN_WAIT_MAX_SEC,
+							 da_account_get_token_timeout_cb,
+							 g_object_ref (task), g_object_unref);
 	da_account_refresh_paced_async (self, TRUE, NULL, da_account_get_token_refreshed_cb,
 					g_steal_pointer (&task));
 }

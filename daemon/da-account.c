@@ -265,7 +265,7 @@ da_account_discover_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	DaOidcEndpoints *found;
 
-	found = da_oidc_client_discover_finish (DA_OIDC_CLIENT (source), res, &error);
+	found = da_idp_discover_finish (DA_IDP (source), res, &error);
 	if (found == NULL) {
 		g_autoptr(GError) mapped = da_account_idp_error (error, "cannot discover the IdP");
 		da_account_set_last_error (self, mapped->message);
@@ -291,8 +291,8 @@ da_account_ensure_endpoints_async (DaAccount *self,
 		g_task_return_boolean (task, TRUE);
 		return;
 	}
-	da_oidc_client_discover_async (self->client, self->config->issuer, cancellable,
-				       da_account_discover_cb, g_steal_pointer (&task));
+	da_idp_discover_async (self->idp, self->config->issuer, cancellable, da_account_discover_cb,
+			       g_steal_pointer (&task));
 }
 
 gboolean
@@ -333,7 +333,7 @@ da_account_logout_revoked_cb (GObject *source, GAsyncResult *res, gpointer user_
 	DaAccount *self = g_task_get_source_object (task);
 	g_autoptr(GError) error = NULL;
 
-	if (!da_oidc_client_revoke_finish (DA_OIDC_CLIENT (source), res, &error))
+	if (!da_idp_revoke_finish (DA_IDP (source), res, &error))
 		g_message ("account %s: revocation at the IdP failed: %s", self->config->name,
 			   error->message);
 	da_account_logout_revoke_next (g_steal_pointer (&task));
@@ -362,8 +362,8 @@ da_account_logout_revoke_next (GTask *task)
 		g_object_unref (task);
 		return;
 	}
-	da_oidc_client_revoke_async (self->client, self->endpoints->revocation_endpoint, &auth,
-				     token->token, hint, NULL, da_account_logout_revoked_cb, task);
+	da_idp_revoke_async (self->idp, self->endpoints->revocation_endpoint, &auth, token->token,
+			     hint, NULL, da_account_logout_revoked_cb, task);
 }
 
 static void
@@ -491,7 +491,7 @@ da_account_finalize (GObject *object)
 	DaAccount *self = DA_ACCOUNT (object);
 
 	da_account_config_free (self->config);
-	g_clear_object (&self->client);
+	g_clear_object (&self->idp);
 	da_oidc_endpoints_unref (self->endpoints);
 	g_clear_pointer (&self->jwks, g_bytes_unref);
 	da_token_free (self->access);
@@ -541,12 +541,12 @@ da_account_init (DaAccount *self)
 
 /* Takes ownership of @config. */
 DaAccount *
-da_account_new (DaAccountConfig *config, DaOidcClient *client, DaKeyring *keyring, DaVault *vault)
+da_account_new (DaAccountConfig *config, DaIdp *idp, DaKeyring *keyring, DaVault *vault)
 {
 	DaAccount *self = g_object_new (DA_TYPE_ACCOUNT, NULL);
 
 	self->config = config;
-	self->client = g_object_ref (client);
+	self->idp = g_object_ref (idp);
 	self->keyring = keyring;
 	self->vault = vault;
 	da_account_restore (self);

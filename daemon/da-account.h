@@ -5,7 +5,7 @@
 
 #include "da-config.h"
 #include "da-keyring.h"
-#include "da-oidc.h"
+#include "da-idp.h"
 #include "da-status.h"
 #include "da-token.h"
 #include "da-vault.h"
@@ -33,7 +33,7 @@ da_account_state_to_string (DaAccountState state);
 G_DECLARE_FINAL_TYPE (DaAccount, da_account, DA, ACCOUNT, GObject)
 
 DaAccount *
-da_account_new (DaAccountConfig *config, DaOidcClient *client, DaKeyring *keyring, DaVault *vault);
+da_account_new (DaAccountConfig *config, DaIdp *idp, DaKeyring *keyring, DaVault *vault);
 
 const gchar *
 da_account_get_name (DaAccount *self);

@@ -3,13 +3,14 @@
 
 #include "config.h"
 
+#include "da-clock.h"
 #include "da-error.h"
 #include "da-flow.h"
 #include "da-hint.h"
 
 struct _DaFlow {
 	GObject parent_instance;
-	DaOidcClient *client;
+	DaIdp *idp;
 	gchar *device_authorization_endpoint;
 	gchar *token_endpoint;
 	gchar *client_id;
@@ -34,12 +35,6 @@ G_DEFINE_TYPE (DaFlow, da_flow, G_TYPE_OBJECT)
 
 static void
 da_flow_schedule_poll (DaFlow *self, guint delay_sec);
-
-static gint64
-now_sec (void)
-{
-	return g_get_real_time () / G_USEC_PER_SEC;
-}
 
 static void
 da_flow_finish (DaFlow *self, DaOidcTokens *tokens, const GError *error)
@@ -79,7 +74,7 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	DaOidcTokens *tokens;
 	guint backoff;
 
-	tokens = da_oidc_client_tokens_finish (DA_OIDC_CLIENT (source), res, &error);
+	tokens = da_idp_tokens_finish (DA_IDP (source), res, &error);
 	if (self->finished) {
 		da_oidc_tokens_free (tokens);
 		return;
@@ -146,21 +141,21 @@ da_flow_poll_timeout_cb (gpointer user_data)
 
 	self->timeout_id = 0;
 	/* wall clock: a monotonic timer does not count a suspend */
-	if (now_sec () >= self->expires_at) {
+	if (da_clock_real_sec () >= self->expires_at) {
 		da_flow_finish_error (self, DA_ERROR_LOGIN_EXPIRED, "the sign-in code expired");
 		return G_SOURCE_REMOVE;
 	}
 	self->polls++;
-	da_oidc_client_poll_device_async (self->client, self->token_endpoint, &auth,
-					  self->device_auth->device_code, self->code_verifier,
-					  self->cancellable, da_flow_poll_cb, g_object_ref (self));
+	da_idp_poll_device_async (self->idp, self->token_endpoint, &auth,
+				  self->device_auth->device_code, self->code_verifier,
+				  self->cancellable, da_flow_poll_cb, g_object_ref (self));
 	return G_SOURCE_REMOVE;
 }
 
 static void
 da_flow_schedule_poll (DaFlow *self, guint delay_sec)
 {
-	gint64 left = self->expires_at - now_sec ();
+	gint64 left = self->expires_at - da_clock_real_sec ();
 	guint64 delay_ms = (guint64) delay_sec * 1000;
 
 	/* wake up at the expiry at the latest, to report it on time */
@@ -169,9 +164,8 @@ da_flow_schedule_poll (DaFlow *self, guint delay_sec)
 	if (delay_ms > (guint64) left * 1000)
 		delay_ms = (guint64) left * 1000;
 	g_clear_handle_id (&self->timeout_id, g_source_remove);
-	self->timeout_id =
-		g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay_ms, da_flow_poll_timeout_cb,
-				    g_object_ref (self), g_object_unref);
+	self->timeout_id = da_clock_timeout_add ((guint) delay_ms, da_flow_poll_timeout_cb,
+						 g_object_ref (self), g_object_unref);
 }
 
 static void
@@ -181,14 +175,13 @@ da_flow_device_auth_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	DaFlow *self = g_task_get_source_object (task);
 	g_autoptr(GError) error = NULL;
 
-	self->device_auth =
-		da_oidc_client_device_auth_finish (DA_OIDC_CLIENT (source), res, &error);
+	self->device_auth = da_idp_device_auth_finish (DA_IDP (source), res, &error);
 	if (self->device_auth == NULL) {
 		self->finished = TRUE;
 		g_task_return_error (task, g_steal_pointer (&error));
 		return;
 	}
-	self->expires_at = now_sec () + self->device_auth->expires_in;
+	self->expires_at = da_clock_real_sec () + self->device_auth->expires_in;
 	self->interval = self->device_auth->interval > 0 ? self->device_auth->interval
 							 : DA_FLOW_DEFAULT_INTERVAL;
 	self->started = TRUE;
@@ -209,9 +202,9 @@ da_flow_start_async (DaFlow *self,
 	g_task_set_source_tag (task, da_flow_start_async);
 	if (self->code_verifier != NULL)
 		challenge = da_oidc_pkce_challenge (self->code_verifier);
-	da_oidc_client_device_auth_async (self->client, self->device_authorization_endpoint, &auth,
-					  self->scope, challenge, self->cancellable,
-					  da_flow_device_auth_cb, g_steal_pointer (&task));
+	da_idp_device_auth_async (self->idp, self->device_authorization_endpoint, &auth,
+				  self->scope, challenge, self->cancellable, da_flow_device_auth_cb,
+				  g_steal_pointer (&task));
 }
 
 gboolean
@@ -289,7 +282,7 @@ da_flow_finalize (GObject *object)
 {
 	DaFlow *self = DA_FLOW (object);
 
-	g_clear_object (&self->client);
+	g_clear_object (&self->idp);
 	g_clear_object (&self->cancellable);
 	g_free (self->device_authorization_endpoint);
 	g_free (self->token_endpoint);
@@ -317,7 +310,7 @@ da_flow_init (DaFlow *self)
 }
 
 DaFlow *
-da_flow_new (DaOidcClient *client,
+da_flow_new (DaIdp *idp,
 	     const gchar *device_authorization_endpoint,
 	     const gchar *token_endpoint,
 	     const DaOidcClientAuth *auth,
@@ -328,7 +321,7 @@ da_flow_new (DaOidcClient *client,
 {
 	DaFlow *self = g_object_new (DA_TYPE_FLOW, NULL);
 
-	self->client = g_object_ref (client);
+	self->idp = g_object_ref (idp);
 	self->device_authorization_endpoint = g_strdup (device_authorization_endpoint);
 	self->token_endpoint = g_strdup (token_endpoint);
 	self->client_id = g_strdup (auth->client_id);

@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "da-oidc.h"
+#include "da-idp.h"
 
 G_BEGIN_DECLS
 
@@ -26,7 +26,7 @@ typedef void (*DaFlowDoneFunc) (DaFlow *flow,
 				gpointer user_data);
 
 DaFlow *
-da_flow_new (DaOidcClient *client,
+da_flow_new (DaIdp *idp,
 	     const gchar *device_authorization_endpoint,
 	     const gchar *token_endpoint,
 	     const DaOidcClientAuth *auth,

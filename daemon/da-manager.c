@@ -245,8 +245,8 @@ da_manager_new (DaConfig *config, const gchar *state_dir)
 
 	while (config->accounts->len > 0) {
 		DaAccountConfig *account_config = g_ptr_array_steal_index (config->accounts, 0);
-		DaAccount *account =
-			da_account_new (account_config, self->client, self->keyring, self->vault);
+		DaAccount *account = da_account_new (account_config, DA_IDP (self->client),
+						     self->keyring, self->vault);
 		g_ptr_array_add (self->accounts, account);
 		g_signal_connect_object (account, "status-changed",
 					 G_CALLBACK (account_status_changed_cb), self, 0);

@@ -21,6 +21,9 @@ struct _DaOidcClient {
 	GHashTable *fetching_jwks; /* jwks_uri → GPtrArray of GTask waiting for it */
 };
 
+gint64
+da_oidc_client_get_retry_at (DaOidcClient *self, const gchar *url);
+
 typedef gpointer (*DaOidcParseFunc) (guint status,
 				     const gchar *data,
 				     gsize len,

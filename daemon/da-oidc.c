@@ -7,9 +7,16 @@
 
 #include "config.h"
 
+#include "da-idp.h"
 #include "da-oidc-private.h"
 
-G_DEFINE_TYPE (DaOidcClient, da_oidc_client, G_TYPE_OBJECT)
+static void
+da_oidc_client_idp_init (DaIdpInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (DaOidcClient,
+			 da_oidc_client,
+			 G_TYPE_OBJECT,
+			 G_IMPLEMENT_INTERFACE (DA_TYPE_IDP, da_oidc_client_idp_init))
 
 static gpointer
 parse_discovery_cb (guint status, const gchar *data, gsize len, const gchar *issuer, GError **error)
@@ -87,13 +94,14 @@ discover_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 
 /* One discovery per issuer, shared by every account that names it, and
  * kept for the life of the daemon. */
-void
-da_oidc_client_discover_async (DaOidcClient *self,
+static void
+da_oidc_client_discover_async (DaIdp *idp,
 			       const gchar *issuer,
 			       GCancellable *cancellable,
 			       GAsyncReadyCallback callback,
 			       gpointer user_data)
 {
+	DaOidcClient *self = DA_OIDC_CLIENT (idp);
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	g_autofree gchar *base = da_oidc_strip_slash (issuer);
 	g_autofree gchar *url = g_strconcat (base, "/.well-known/openid-configuration", NULL);
@@ -122,13 +130,6 @@ da_oidc_client_discover_async (DaOidcClient *self,
 			       discover_done_cb, discover_done_cb, g_strdup (issuer));
 }
 
-DaOidcEndpoints *
-da_oidc_client_discover_finish (DaOidcClient *self, GAsyncResult *res, GError **error)
-{
-	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
-	return g_task_propagate_pointer (G_TASK (res), error);
-}
-
 static gpointer
 parse_device_auth_cb (guint status,
 		      const gchar *data,
@@ -139,8 +140,8 @@ parse_device_auth_cb (guint status,
 	return da_oidc_parse_device_auth (status, data, len, error);
 }
 
-void
-da_oidc_client_device_auth_async (DaOidcClient *self,
+static void
+da_oidc_client_device_auth_async (DaIdp *idp,
 				  const gchar *endpoint,
 				  const DaOidcClientAuth *auth,
 				  const gchar *scope,
@@ -149,6 +150,7 @@ da_oidc_client_device_auth_async (DaOidcClient *self,
 				  GAsyncReadyCallback callback,
 				  gpointer user_data)
 {
+	DaOidcClient *self = DA_OIDC_CLIENT (idp);
 	const gchar *pairs[] = {
 		"scope",
 		scope,
@@ -168,13 +170,6 @@ da_oidc_client_device_auth_async (DaOidcClient *self,
 	da_oidc_request_async (self, msg, parse_device_auth_cb, DA_OIDC_REQUEST_NONE,
 			       (GDestroyNotify) da_oidc_device_auth_free, NULL, cancellable,
 			       da_oidc_client_device_auth_async, callback, user_data);
-}
-
-DaOidcDeviceAuth *
-da_oidc_client_device_auth_finish (DaOidcClient *self, GAsyncResult *res, GError **error)
-{
-	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
-	return g_task_propagate_pointer (G_TASK (res), error);
 }
 
 static gpointer
@@ -203,8 +198,8 @@ token_request_async (DaOidcClient *self,
 			       token_request_async, callback, user_data);
 }
 
-void
-da_oidc_client_poll_device_async (DaOidcClient *self,
+static void
+da_oidc_client_poll_device_async (DaIdp *idp,
 				  const gchar *endpoint,
 				  const DaOidcClientAuth *auth,
 				  const gchar *device_code,
@@ -213,6 +208,7 @@ da_oidc_client_poll_device_async (DaOidcClient *self,
 				  GAsyncReadyCallback callback,
 				  gpointer user_data)
 {
+	DaOidcClient *self = DA_OIDC_CLIENT (idp);
 	const gchar *pairs[] = {
 		"grant_type",
 		"urn:ietf:params:oauth:grant-type:device_code",
@@ -225,8 +221,8 @@ da_oidc_client_poll_device_async (DaOidcClient *self,
 	token_request_async (self, endpoint, auth, pairs, cancellable, callback, user_data);
 }
 
-void
-da_oidc_client_refresh_async (DaOidcClient *self,
+static void
+da_oidc_client_refresh_async (DaIdp *idp,
 			      const gchar *endpoint,
 			      const DaOidcClientAuth *auth,
 			      const gchar *refresh_token,
@@ -234,17 +230,11 @@ da_oidc_client_refresh_async (DaOidcClient *self,
 			      GAsyncReadyCallback callback,
 			      gpointer user_data)
 {
+	DaOidcClient *self = DA_OIDC_CLIENT (idp);
 	const gchar *pairs[] = {
 		"grant_type", "refresh_token", "refresh_token", refresh_token, NULL,
 	};
 	token_request_async (self, endpoint, auth, pairs, cancellable, callback, user_data);
-}
-
-DaOidcTokens *
-da_oidc_client_tokens_finish (DaOidcClient *self, GAsyncResult *res, GError **error)
-{
-	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
-	return g_task_propagate_pointer (G_TASK (res), error);
 }
 
 static gpointer
@@ -255,8 +245,8 @@ parse_revocation_cb (guint status, const gchar *data, gsize len, const gchar *ex
 	return GINT_TO_POINTER (1);
 }
 
-void
-da_oidc_client_revoke_async (DaOidcClient *self,
+static void
+da_oidc_client_revoke_async (DaIdp *idp,
 			     const gchar *endpoint,
 			     const DaOidcClientAuth *auth,
 			     const gchar *token,
@@ -265,6 +255,7 @@ da_oidc_client_revoke_async (DaOidcClient *self,
 			     GAsyncReadyCallback callback,
 			     gpointer user_data)
 {
+	DaOidcClient *self = DA_OIDC_CLIENT (idp);
 	const gchar *pairs[] = {
 		"token", token, "token_type_hint", token_type_hint, NULL,
 	};
@@ -277,13 +268,6 @@ da_oidc_client_revoke_async (DaOidcClient *self,
 	}
 	da_oidc_request_async (self, msg, parse_revocation_cb, DA_OIDC_REQUEST_NONE, NULL, NULL,
 			       cancellable, da_oidc_client_revoke_async, callback, user_data);
-}
-
-gboolean
-da_oidc_client_revoke_finish (DaOidcClient *self, GAsyncResult *res, GError **error)
-{
-	g_return_val_if_fail (g_task_is_valid (res, self), FALSE);
-	return g_task_propagate_pointer (G_TASK (res), error) != NULL;
 }
 
 static gpointer
@@ -312,13 +296,14 @@ fetch_jwks_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 /* The keys are fetched anew for each caller (an IdP may have rotated them
  * since), but callers that ask while a fetch is under way share it: the
  * sign-ins of many accounts of one IdP make one request, not one each. */
-void
-da_oidc_client_fetch_jwks_async (DaOidcClient *self,
+static void
+da_oidc_client_fetch_jwks_async (DaIdp *idp,
 				 const gchar *jwks_uri,
 				 GCancellable *cancellable,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data)
 {
+	DaOidcClient *self = DA_OIDC_CLIENT (idp);
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	g_autoptr(SoupMessage) msg = NULL;
 
@@ -339,11 +324,22 @@ da_oidc_client_fetch_jwks_async (DaOidcClient *self,
 			       fetch_jwks_done_cb, g_strdup (jwks_uri));
 }
 
-GBytes *
-da_oidc_client_fetch_jwks_finish (DaOidcClient *self, GAsyncResult *res, GError **error)
+static gint64
+da_oidc_client_idp_get_retry_at (DaIdp *idp, const gchar *url)
 {
-	g_return_val_if_fail (g_task_is_valid (res, self), NULL);
-	return g_task_propagate_pointer (G_TASK (res), error);
+	return da_oidc_client_get_retry_at (DA_OIDC_CLIENT (idp), url);
+}
+
+static void
+da_oidc_client_idp_init (DaIdpInterface *iface)
+{
+	iface->get_retry_at = da_oidc_client_idp_get_retry_at;
+	iface->discover_async = da_oidc_client_discover_async;
+	iface->device_auth_async = da_oidc_client_device_auth_async;
+	iface->poll_device_async = da_oidc_client_poll_device_async;
+	iface->refresh_async = da_oidc_client_refresh_async;
+	iface->revoke_async = da_oidc_client_revoke_async;
+	iface->fetch_jwks_async = da_oidc_client_fetch_jwks_async;
 }
 
 static void

@@ -108,72 +108,8 @@ da_oidc_pkce_challenge (const gchar *verifier);
 #define DA_TYPE_OIDC_CLIENT (da_oidc_client_get_type ())
 G_DECLARE_FINAL_TYPE (DaOidcClient, da_oidc_client, DA, OIDC_CLIENT, GObject)
 
+/* devauthd's DaIdp (da-idp.h): requests over HTTP. */
 DaOidcClient *
 da_oidc_client_new (guint timeout_sec);
-gint64
-da_oidc_client_get_retry_at (DaOidcClient *self, const gchar *url);
-
-void
-da_oidc_client_discover_async (DaOidcClient *self,
-			       const gchar *issuer,
-			       GCancellable *cancellable,
-			       GAsyncReadyCallback callback,
-			       gpointer user_data);
-DaOidcEndpoints *
-da_oidc_client_discover_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
-
-void
-da_oidc_client_device_auth_async (DaOidcClient *self,
-				  const gchar *endpoint,
-				  const DaOidcClientAuth *auth,
-				  const gchar *scope,
-				  const gchar *code_challenge,
-				  GCancellable *cancellable,
-				  GAsyncReadyCallback callback,
-				  gpointer user_data);
-DaOidcDeviceAuth *
-da_oidc_client_device_auth_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
-
-void
-da_oidc_client_poll_device_async (DaOidcClient *self,
-				  const gchar *endpoint,
-				  const DaOidcClientAuth *auth,
-				  const gchar *device_code,
-				  const gchar *code_verifier,
-				  GCancellable *cancellable,
-				  GAsyncReadyCallback callback,
-				  gpointer user_data);
-void
-da_oidc_client_refresh_async (DaOidcClient *self,
-			      const gchar *endpoint,
-			      const DaOidcClientAuth *auth,
-			      const gchar *refresh_token,
-			      GCancellable *cancellable,
-			      GAsyncReadyCallback callback,
-			      gpointer user_data);
-DaOidcTokens *
-da_oidc_client_tokens_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
-
-void
-da_oidc_client_revoke_async (DaOidcClient *self,
-			     const gchar *endpoint,
-			     const DaOidcClientAuth *auth,
-			     const gchar *token,
-			     const gchar *token_type_hint,
-			     GCancellable *cancellable,
-			     GAsyncReadyCallback callback,
-			     gpointer user_data);
-gboolean
-da_oidc_client_revoke_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
-
-/* The IdP's JWKS (RFC 7517), as it came: da-jwt.c reads it. */
-void
-da_oidc_client_fetch_jwks_async (DaOidcClient *self,
-				 const gchar *jwks_uri,
-				 GCancellable *cancellable,
-				 GAsyncReadyCallback callback,
-				 gpointer user_data);
-GBytes *
-da_oidc_client_fetch_jwks_finish (DaOidcClient *self, GAsyncResult *res, GError **error);
 
 G_END_DECLS

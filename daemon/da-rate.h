@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "da-clock.h"
+
 G_BEGIN_DECLS
 
 /* A token bucket: @rate calls a second on average, bursts of @burst. Both
@@ -16,13 +18,13 @@ static inline void
 da_rate_init (DaRate *rate, gdouble burst)
 {
 	rate->tokens = burst;
-	rate->refilled_us = g_get_monotonic_time ();
+	rate->refilled_us = da_clock_monotonic_us ();
 }
 
 static inline gboolean
 da_rate_take (DaRate *rate, gdouble per_sec, gdouble burst)
 {
-	gint64 now = g_get_monotonic_time ();
+	gint64 now = da_clock_monotonic_us ();
 
 	rate->tokens = MIN (burst, rate->tokens + (gdouble) (now - rate->refilled_us) * per_sec /
 							  G_USEC_PER_SEC);

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One accounts.d/NAME.conf: its keys, their values checked, the client
+ * secret read from its file or credential, the account validated. */
+#define G_LOG_DOMAIN "devauthd"
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "da-config-private.h"
+
+#define DA_SECRET_FILE_MAX 4096
+
+typedef enum {
+	DA_KEY_STRING,
+	DA_KEY_URL,
+	DA_KEY_BOOL,
+	DA_KEY_LIST,
+} DaKeyKind;
+
+typedef struct {
+	const gchar *group;
+	const gchar *key;
+	DaKeyKind kind;
+	gsize offset;
+} DaKeySpec;
+
+#define ACC(field) G_STRUCT_OFFSET (DaAccountConfig, field)
+/* keys read by a function of their own */
+#define ACC_SEPARATE G_MAXSIZE
+
+static const DaKeySpec account_keys[] = {
+	{"Account", "Issuer", DA_KEY_URL, ACC (issuer)},
+	{"Account", "ClientId", DA_KEY_STRING, ACC (client_id)},
+	{"Account", "Scopes", DA_KEY_LIST, ACC (scopes)},
+	{"Account", "DeviceAuthorizationEndpoint", DA_KEY_URL, ACC (device_authorization_endpoint)},
+	{"Account", "TokenEndpoint", DA_KEY_URL, ACC (token_endpoint)},
+	{"Account", "RevocationEndpoint", DA_KEY_URL, ACC (revocation_endpoint)},
+	{"Account", "AutoLogin", DA_KEY_BOOL, ACC (auto_login)},
+	{"Account", "Pkce", DA_KEY_BOOL, ACC (pkce)},
+	{"Account", "ClientSecretFile", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "ClientSecretCredential", DA_KEY_STRING, ACC_SEPARATE},
+	{"Access", "AllowUsers", DA_KEY_LIST, ACC (allow_users)},
+	{"Access", "AllowGroups", DA_KEY_LIST, ACC (allow_groups)},
+	{"Access", "AllowUnits", DA_KEY_LIST, ACC (allow_units)},
+	{"Access", "AllowFlatpaks", DA_KEY_LIST, ACC (allow_flatpaks)},
+	{"Access", "AllowSnaps", DA_KEY_LIST, ACC (allow_snaps)},
+};
+
+gboolean
+da_account_name_is_valid (const gchar *name)
+{
+	gsize len;
+
+	if (name == NULL)
+		return FALSE;
+	len = strlen (name);
+	if (len == 0 || len > DA_ACCOUNT_NAME_MAX)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_isalnum (name[i]) && name[i] != '.' && name[i] != '_' &&
+		    name[i] != '-')
+			return FALSE;
+	}
+	/* "." and ".." are file system names, not accounts */
+	return strspn (name, ".") != len;
+}
+
+static gboolean
+host_is_loopback (const gchar *host)
+{
+	g_autoptr(GInetAddress) addr = NULL;
+	g_autofree gchar *bare = NULL;
+
+	if (g_ascii_strcasecmp (host, "localhost") == 0)
+		return TRUE;
+	/* GUri keeps the brackets of an IPv6 literal */
+	if (host[0] == '[' && g_str_has_suffix (host, "]"))
+		bare = g_strndup (host + 1, strlen (host) - 2);
+	else
+		bare = g_strdup (host);
+	addr = g_inet_address_new_from_string (bare);
+	return addr != NULL && g_inet_address_get_is_loopback (addr);
+}
+
+/* https:// everywhere; http:// only to a loopback host. */
+gboolean
+da_url_is_acceptable (const gchar *url, GError **error)
+{
+	g_autoptr(GUri) uri = NULL;
+	const gchar *scheme;
+	const gchar *host;
+
+	uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+	if (uri == NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' is not a URL",
+			     url);
+		return FALSE;
+	}
+	scheme = g_uri_get_scheme (uri);
+	host = g_uri_get_host (uri);
+	if (host == NULL || host[0] == '\0') {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' has no host",
+			     url);
+		return FALSE;
+	}
+	if (g_uri_get_userinfo (uri) != NULL || g_uri_get_fragment (uri) != NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "'%s' must not carry user information or a fragment", url);
+		return FALSE;
+	}
+	if (g_ascii_strcasecmp (scheme, "https") == 0)
+		return TRUE;
+	if (g_ascii_strcasecmp (scheme, "http") == 0 && host_is_loopback (host))
+		return TRUE;
+	g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		     "'%s' must use https:// (http:// is allowed only for loopback hosts)", url);
+	return FALSE;
+}
+
+static gboolean
+parse_bool (const gchar *value, gboolean *out)
+{
+	static const gchar *const yes[] = {"yes", "true", "on", "1", NULL};
+	static const gchar *const no[] = {"no", "false", "off", "0", NULL};
+
+	for (guint i = 0; yes[i] != NULL; i++) {
+		if (g_ascii_strcasecmp (value, yes[i]) == 0) {
+			*out = TRUE;
+			return TRUE;
+		}
+		if (g_ascii_strcasecmp (value, no[i]) == 0) {
+			*out = FALSE;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* Space- or comma-separated words, as systemd's list settings. */
+static gchar **
+split_words (const gchar *value)
+{
+	g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func (g_free);
+	g_auto(GStrv) parts = g_strsplit_set (value, " \t,", -1);
+
+	for (guint i = 0; parts[i] != NULL; i++) {
+		if (parts[i][0] != '\0')
+			g_ptr_array_add (words, g_strdup (parts[i]));
+	}
+	g_ptr_array_add (words, NULL);
+	return (gchar **) g_ptr_array_free (g_steal_pointer (&words), FALSE);
+}
+
+static DaSecret *
+read_secret_file (const gchar *path, GError **error)
+{
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	DaSecret *secret;
+	g_autoptr(GError) error_local = NULL;
+
+	if (!g_path_is_absolute (path)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "'%s' is not an absolute path", path);
+		return NULL;
+	}
+	if (!da_config_read_file (path, DA_SECRET_FILE_MAX, &data, &len, &error_local)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "cannot read '%s': %s",
+			     path, error_local->message);
+		return NULL;
+	}
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	if (len == 0 || memchr (data, '\0', len) != NULL) {
+		da_secret_wipe (data, len);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' holds no secret",
+			     path);
+		return NULL;
+	}
+	secret = da_secret_new_len (data, len);
+	da_secret_wipe (data, len);
+	return secret;
+}
+
+static gboolean
+load_client_secret (DaAccountConfig *self, GKeyFile *kf, GError **error)
+{
+	g_autofree gchar *file = g_key_file_get_string (kf, "Account", "ClientSecretFile", NULL);
+	g_autofree gchar *cred =
+		g_key_file_get_string (kf, "Account", "ClientSecretCredential", NULL);
+	g_autofree gchar *cred_path = NULL;
+	const gchar *dir;
+	const gchar *key = "ClientSecretFile";
+
+	if (file != NULL && cred != NULL) {
+		g_set_error (
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"[Account] ClientSecretFile and ClientSecretCredential exclude each other");
+		return FALSE;
+	}
+	if (cred != NULL) {
+		key = "ClientSecretCredential";
+		dir = g_getenv ("CREDENTIALS_DIRECTORY");
+		if (dir == NULL || strchr (cred, '/') != NULL || cred[0] == '.') {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[Account] ClientSecretCredential: no systemd credential '%s'"
+				     " ($CREDENTIALS_DIRECTORY is %s)",
+				     cred, dir != NULL ? "set" : "not set");
+			return FALSE;
+		}
+		cred_path = g_build_filename (dir, cred, NULL);
+		file = g_steal_pointer (&cred_path);
+	}
+	if (file == NULL)
+		return TRUE;
+	self->client_secret = read_secret_file (file, error);
+	if (self->client_secret == NULL) {
+		g_prefix_error (error, "[Account] %s: ", key);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+load_key (DaAccountConfig *self, GKeyFile *kf, const DaKeySpec *spec, GError **error)
+{
+	g_autofree gchar *value = NULL;
+	gpointer field;
+	g_autoptr(GError) error_local = NULL;
+
+	if (spec->offset == ACC_SEPARATE)
+		return TRUE;
+	field = G_STRUCT_MEMBER_P (self, spec->offset);
+	value = g_key_file_get_string (kf, spec->group, spec->key, &error_local);
+	if (value == NULL) {
+		if (g_error_matches (error_local, G_KEY_FILE_ERROR,
+				     G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+		    g_error_matches (error_local, G_KEY_FILE_ERROR,
+				     G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+			return TRUE;
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "[%s] %s: %s",
+			     spec->group, spec->key, error_local->message);
+		return FALSE;
+	}
+	g_strstrip (value);
+	switch (spec->kind) {
+	case DA_KEY_URL:
+		if (!da_url_is_acceptable (value, &error_local)) {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "[%s] %s: %s",
+				     spec->group, spec->key, error_local->message);
+			return FALSE;
+		}
+		/* fall through */
+	case DA_KEY_STRING:
+		if (value[0] == '\0') {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[%s] %s: must not be empty", spec->group, spec->key);
+			return FALSE;
+		}
+		*(gchar **) field = g_steal_pointer (&value);
+		return TRUE;
+	case DA_KEY_BOOL:
+		if (!parse_bool (value, (gboolean *) field)) {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[%s] %s: '%s' is not a boolean (use yes or no)", spec->group,
+				     spec->key, value);
+			return FALSE;
+		}
+		return TRUE;
+	case DA_KEY_LIST:
+		*(gchar ***) field = split_words (value);
+		return TRUE;
+	default:
+		g_assert_not_reached ();
+	}
+}
+
+static void
+warn_unknown_keys (GKeyFile *kf, const gchar *path)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups (kf, NULL);
+
+	for (guint i = 0; groups[i] != NULL; i++) {
+		g_auto(GStrv) keys = g_key_file_get_keys (kf, groups[i], NULL, NULL);
+		gboolean group_known = FALSE;
+
+		for (guint s = 0; s < G_N_ELEMENTS (account_keys); s++) {
+			if (g_strcmp0 (account_keys[s].group, groups[i]) == 0)
+				group_known = TRUE;
+		}
+
+		for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
+			gboolean known = FALSE;
+			for (guint s = 0; s < G_N_ELEMENTS (account_keys); s++) {
+				if (g_strcmp0 (account_keys[s].group, groups[i]) == 0 &&
+				    g_strcmp0 (account_keys[s].key, keys[k]) == 0)
+					known = TRUE;
+			}
+			if (group_known && !known)
+				g_warning ("%s: [%s] %s: unknown key, ignored", path, groups[i],
+					   keys[k]);
+		}
+		if (!group_known)
+			g_warning ("%s: [%s]: unknown section, ignored", path, groups[i]);
+	}
+}
+
+static gboolean
+account_config_validate (DaAccountConfig *self, GError **error)
+{
+	if (self->client_id == NULL) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[Account] ClientId: missing");
+		return FALSE;
+	}
+	if (self->issuer == NULL &&
+	    (self->device_authorization_endpoint == NULL || self->token_endpoint == NULL)) {
+		g_set_error_literal (
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"[Account] Issuer: missing (or set both DeviceAuthorizationEndpoint "
+			"and TokenEndpoint)");
+		return FALSE;
+	}
+	/* offline_access: a device stays signed in past the IdP's browser
+	 * session (Keycloak's SSO Session Max) */
+	if (self->scopes == NULL || self->scopes[0] == NULL) {
+		g_strfreev (self->scopes);
+		self->scopes = g_strsplit (DA_DEFAULT_SCOPES, " ", -1);
+	}
+	if (self->issuer == NULL)
+		self->issuer = g_strdup ("");
+	return TRUE;
+}
+
+DaAccountConfig *
+da_account_config_load_from_data (const gchar *name,
+				  const gchar *path,
+				  const gchar *data,
+				  gsize len,
+				  GError **error)
+{
+	g_autoptr(DaAccountConfig) self = g_new0 (DaAccountConfig, 1);
+	g_autoptr(GKeyFile) kf = g_key_file_new ();
+	g_autoptr(GError) error_local = NULL;
+
+	self->name = g_strdup (name);
+	self->path = g_strdup (path);
+	if (!da_account_name_is_valid (name)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "%s: '%s' is not a valid account name (1 to %d of A-Z a-z 0-9 . _ -)",
+			     path, name, DA_ACCOUNT_NAME_MAX);
+		return NULL;
+	}
+	if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &error_local)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s: %s", path,
+			     error_local->message);
+		return NULL;
+	}
+	if (!g_key_file_has_group (kf, "Account")) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "%s: [Account]: missing section", path);
+		return NULL;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS (account_keys); i++) {
+		if (!load_key (self, kf, &account_keys[i], error)) {
+			g_prefix_error (error, "%s: ", path);
+			return NULL;
+		}
+	}
+	if (!account_config_validate (self, error) || !load_client_secret (self, kf, error)) {
+		g_prefix_error (error, "%s: ", path);
+		return NULL;
+	}
+	warn_unknown_keys (kf, path);
+	return g_steal_pointer (&self);
+}
+
+DaAccountConfig *
+da_account_config_load_from_file (const gchar *name, const gchar *path, GError **error)
+{
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+
+	if (!da_config_read_file (path, DA_CONFIG_FILE_MAX, &data, &len, error)) {
+		g_prefix_error (error, "%s: ", path);
+		return NULL;
+	}
+	return da_account_config_load_from_data (name, path, data, len, error);
+}
+
+void
+da_account_config_free (DaAccountConfig *self)
+{
+	if (self == NULL)
+		return;
+	g_free (self->name);
+	g_free (self->path);
+	g_free (self->issuer);
+	g_free (self->client_id);
+	da_secret_free (self->client_secret);
+	g_strfreev (self->scopes);
+	g_free (self->device_authorization_endpoint);
+	g_free (self->token_endpoint);
+	g_free (self->revocation_endpoint);
+	g_strfreev (self->allow_users);
+	g_strfreev (self->allow_groups);
+	g_strfreev (self->allow_units);
+	g_strfreev (self->allow_flatpaks);
+	g_strfreev (self->allow_snaps);
+	g_free (self);
+}

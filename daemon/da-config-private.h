@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What da-config.c (devauthd.conf, the directory) and da-config-account.c
+ * (one account file) share. */
+
+#include <gio/gio.h>
+
+#include "da-config.h"
+
+G_BEGIN_DECLS
+
+#define DA_CONFIG_FILE_MAX (64 * 1024)
+
+/* Reads a regular file of at most @max bytes; errors say only what went
+ * wrong, the caller names the file. */
+gboolean
+da_config_read_file (const gchar *path, gsize max, gchar **out, gsize *len, GError **error);
+
+G_END_DECLS
