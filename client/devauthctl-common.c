@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "da-text.h"
+
 /* command line */
 
 GOptionContext *
@@ -323,14 +325,9 @@ da_stdout_has_color (void)
 	return term != NULL && term[0] != '\0' && !g_str_equal (term, "dumb");
 }
 
-static gboolean
-da_unichar_is_control (gunichar c)
-{
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
-}
-
 /* Text from the daemon or the identity provider, made safe to print to a
- * terminal: control characters and invalid UTF-8 become \xNN. */
+ * terminal: control and bidirectional characters (da-text.h) become \xNN
+ * or \uNNNN, and each byte of invalid UTF-8 \xNN. */
 gchar *
 da_sanitize (const gchar *str)
 {
@@ -345,8 +342,8 @@ da_sanitize (const gchar *str)
 			p++;
 			continue;
 		}
-		if (da_unichar_is_control (c))
-			g_string_append_printf (out, "\\x%02x", c);
+		if (da_text_char_is_unsafe (c))
+			g_string_append_printf (out, c > 0xff ? "\\u%04x" : "\\x%02x", c);
 		else
 			g_string_append_len (out, p, g_utf8_next_char (p) - p);
 		p = g_utf8_next_char (p);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "da-text.h"
 #include "devauthctl-varlink.h"
 
 #define DA_SOCKET_DEFAULT DA_RUNTIME_DIR "/" DA_VARLINK_SOCKET_NAME
@@ -100,7 +101,8 @@ da_err_str (const char *s)
 	da_err_add (s, strlen (s));
 }
 
-/* As da_sanitize (): control characters and invalid UTF-8 as \xNN. */
+/* As da_sanitize (): control and bidirectional characters as \xNN or
+ * \uNNNN, invalid UTF-8 as \xNN. */
 static void
 da_err_sanitized (const char *s, size_t len)
 {
@@ -109,14 +111,21 @@ da_err_sanitized (const char *s, size_t len)
 	while (len > 0) {
 		uint32_t c = 0;
 		size_t n = da_utf8_next (s, len, &c);
-		bool escape = c < 0x20 || (c >= 0x7f && c <= 0x9f);
+		bool escape = n == 0 || da_text_char_is_unsafe (c);
 
 		if (n == 0) { /* not UTF-8: this byte */
 			c = (unsigned char) *s;
 			n = 1;
-			escape = true;
 		}
-		if (escape) {
+		if (escape && c > 0xff) {
+			char esc[6] = {'\\',
+				       'u',
+				       hex[(c >> 12) & 0xf],
+				       hex[(c >> 8) & 0xf],
+				       hex[(c >> 4) & 0xf],
+				       hex[c & 0xf]};
+			da_err_add (esc, 6);
+		} else if (escape) {
 			char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
 			da_err_add (esc, 4);
 		} else {

@@ -10,8 +10,9 @@
 G_BEGIN_DECLS
 
 /* polkit checks in flight (or waiting for polkit to be reached), in all
- * and per caller (bus name, else process); more fail at once */
-#define DA_AUTHORITY_CHECKS_MAX		 64
+ * and per caller (bus name, else process); more fail at once. Per uid, the
+ * pipeline allows DA_PIPELINE_CHECKS_PER_UID_MAX. */
+#define DA_AUTHORITY_CHECKS_MAX		 128
 #define DA_AUTHORITY_CHECKS_PER_NAME_MAX 8
 
 /* Asks polkit, asynchronously, whether a caller may do something: a bus

@@ -19,6 +19,7 @@
 
 #include "da-error.h"
 #include "da-json.h"
+#include "da-text.h"
 #include "da-jwt-private.h"
 
 /* json-glib recurses once per level; a JWS header, a JWKS and ID token
@@ -177,7 +178,8 @@ da_jwt_array_has_string (JsonArray *array, const gchar *value)
 	return FALSE;
 }
 
-/* Non-empty valid UTF-8 of at most @max bytes, without control characters. */
+/* Non-empty valid UTF-8 of at most @max bytes, without control or
+ * bidirectional characters (da-text.h). */
 gboolean
 da_jwt_text_is_printable (const gchar *s, gsize max)
 {
@@ -186,7 +188,7 @@ da_jwt_text_is_printable (const gchar *s, gsize max)
 	if (len == 0 || len > max || !g_utf8_validate (s, (gssize) len, NULL))
 		return FALSE;
 	for (const gchar *p = s; *p != '\0'; p = g_utf8_next_char (p)) {
-		if (g_unichar_iscntrl (g_utf8_get_char (p)))
+		if (da_text_char_is_unsafe (g_utf8_get_char (p)))
 			return FALSE;
 	}
 	return TRUE;

@@ -14,6 +14,7 @@
 
 #include "da-config.h"
 #include "da-json.h"
+#include "da-text.h"
 #include "da-oidc-private.h"
 
 #define DA_OIDC_JSON_DEPTH_MAX 32
@@ -234,6 +235,7 @@ get_seconds (JsonObject *obj, const gchar *name, gint64 max, GError **error)
 	return value;
 }
 
+/* for tokens and protocol words, which are ASCII: no control characters */
 static gboolean
 string_is_printable (const gchar *s)
 {
@@ -244,11 +246,27 @@ string_is_printable (const gchar *s)
 	return TRUE;
 }
 
+/* for what people are shown: valid UTF-8 without controls of any kind
+ * (da-text.h) */
+static gboolean
+text_is_displayable (const gchar *s)
+{
+	if (!g_utf8_validate (s, -1, NULL))
+		return FALSE;
+	for (; *s != '\0'; s = g_utf8_next_char (s)) {
+		if (da_text_char_is_unsafe (g_utf8_get_char (s)))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* A URI a person is sent to: https://, or http:// on a loopback host only
+ * (a test IdP on this machine); never one that hides what it shows. */
 static gboolean
 url_is_web (const gchar *url)
 {
 	return (g_str_has_prefix (url, "https://") || g_str_has_prefix (url, "http://")) &&
-	       string_is_printable (url) && g_uri_is_valid (url, G_URI_FLAGS_NONE, NULL);
+	       text_is_displayable (url) && da_url_is_acceptable (url, NULL);
 }
 
 /* ---- error responses (RFC 6749 5.2, RFC 8628 3.5) ---- */
@@ -286,7 +304,7 @@ error_from_response (guint status, const gchar *data, gsize len)
 					    ? soup_status_get_phrase (status)
 					    : "");
 	description = get_string (obj, "error_description", FIELD_OPTIONAL, 512, NULL);
-	if (description != NULL && string_is_printable (description))
+	if (description != NULL && text_is_displayable (description))
 		safe_desc = g_strdup_printf (" (%s)", description);
 	for (guint i = 0; i < G_N_ELEMENTS (oauth_errors); i++) {
 		if (g_strcmp0 (name, oauth_errors[i].name) == 0)
@@ -393,9 +411,9 @@ da_oidc_parse_device_auth (guint status, const gchar *data, gsize len, GError **
 	user_code = get_string (obj, "user_code", FIELD_REQUIRED, DA_OIDC_USER_CODE_MAX, error);
 	if (user_code == NULL)
 		return NULL;
-	if (!string_is_printable (user_code)) {
+	if (!text_is_displayable (user_code)) {
 		g_set_error_literal (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
-				     "\"user_code\" holds control characters");
+				     "\"user_code\" holds control or bidirectional characters");
 		return NULL;
 	}
 	uri = get_string (obj, "verification_uri", FIELD_OPTIONAL, DA_OIDC_FIELD_MAX, error);
@@ -407,7 +425,8 @@ da_oidc_parse_device_auth (guint status, const gchar *data, gsize len, GError **
 		return NULL;
 	if (!url_is_web (uri)) {
 		g_set_error_literal (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
-				     "\"verification_uri\" is not an http(s) URL");
+				     "\"verification_uri\" is not an https:// URL (http:// only "
+				     "on loopback) that can be shown as it is");
 		return NULL;
 	}
 	uri_complete = get_string (obj, "verification_uri_complete", FIELD_OPTIONAL,

@@ -16,6 +16,7 @@ struct _DaPipeline {
 	gdouble rate;	   /* calls a second per caller */
 	gdouble burst;
 	GHashTable *flow_owners; /* account name → GHashTable set of caller keys */
+	GHashTable *checks;	 /* uid → authorizer checks in flight (GUINT_TO_POINTER) */
 };
 
 G_DEFINE_TYPE (DaPipeline, da_pipeline, G_TYPE_OBJECT)
@@ -35,6 +36,8 @@ typedef struct {
 	gchar *key; /* the caller's */
 	const gchar *action_id;
 	guint min_validity;
+	guint32 uid;	   /* the caller's */
+	gboolean checking; /* counted in checks until the authorizer answers */
 } DaRequest;
 
 static void
@@ -255,6 +258,38 @@ run (GTask *task)
 
 /* ---- who may ---- */
 
+/* One uid's checks in flight are capped, so that a local user who floods
+ * the authorizer (polkit) with questions delays only itself: everyone
+ * else's checks do not queue behind them. */
+static gboolean
+take_check (DaPipeline *self, DaRequest *req)
+{
+	gpointer key = GUINT_TO_POINTER (req->uid);
+	guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->checks, key));
+
+	if (n >= DA_PIPELINE_CHECKS_PER_UID_MAX)
+		return FALSE;
+	g_hash_table_insert (self->checks, key, GUINT_TO_POINTER (n + 1));
+	req->checking = TRUE;
+	return TRUE;
+}
+
+static void
+release_check (DaPipeline *self, DaRequest *req)
+{
+	gpointer key = GUINT_TO_POINTER (req->uid);
+	guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->checks, key));
+
+	if (!req->checking)
+		return;
+	req->checking = FALSE;
+	g_return_if_fail (n > 0);
+	if (n == 1)
+		g_hash_table_remove (self->checks, key);
+	else
+		g_hash_table_insert (self->checks, key, GUINT_TO_POINTER (n - 1));
+}
+
 static void
 authorized_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -262,6 +297,7 @@ authorized_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	DaRequest *req = g_task_get_task_data (task);
 	GError *error = NULL;
 
+	release_check (g_task_get_source_object (task), req);
 	if (!da_authorizer_check_finish (DA_AUTHORIZER (source), res, &error)) {
 		g_debug ("%s refused for %s: %s", req->action_id, req->key, error->message);
 		g_task_return_error (task, error);
@@ -281,6 +317,15 @@ authorize (DaPipeline *self, GTask *task, const DaCaller *caller, DaPipelineFlag
 	    (req->op == OP_GET_TOKEN &&
 	     da_caller_is_allowed_by_config (caller, da_account_get_config (req->account)))) {
 		run (task);
+		return;
+	}
+	req->uid = caller->uid;
+	if (!take_check (self, req)) {
+		g_task_return_new_error (task, DA_ERROR, DA_ERROR_RATE_LIMITED,
+					 "uid %u has %d authorization checks in flight; try again "
+					 "when they are answered",
+					 caller->uid, DA_PIPELINE_CHECKS_PER_UID_MAX);
+		g_object_unref (task);
 		return;
 	}
 	da_authorizer_check_async (self->authorizer, caller, req->action_id,
@@ -440,6 +485,7 @@ da_pipeline_finalize (GObject *object)
 
 	g_clear_pointer (&self->rates, g_hash_table_unref);
 	g_clear_pointer (&self->flow_owners, g_hash_table_unref);
+	g_clear_pointer (&self->checks, g_hash_table_unref);
 	g_clear_object (&self->authorizer);
 	g_clear_object (&self->manager);
 	G_OBJECT_CLASS (da_pipeline_parent_class)->finalize (object);
@@ -457,6 +503,7 @@ da_pipeline_init (DaPipeline *self)
 	self->rates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 	self->flow_owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
 						   (GDestroyNotify) g_hash_table_unref);
+	self->checks = g_hash_table_new (NULL, NULL);
 }
 
 DaPipeline *

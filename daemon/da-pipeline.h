@@ -12,6 +12,10 @@ G_BEGIN_DECLS
 
 /* a caller may wait on this many sign-ins at once */
 #define DA_PIPELINE_FLOWS_PER_CALLER_MAX 4
+/* authorizer (polkit) checks one uid may have in flight; more fail at
+ * once with RateLimited. Below DA_AUTHORITY_CHECKS_MAX / 8: it takes 8
+ * uids flooding together to fill polkit's slots. */
+#define DA_PIPELINE_CHECKS_PER_UID_MAX 16
 /* callers whose GetToken rate is remembered; more are served without a
  * limit (each front bounds its callers before that) */
 #define DA_PIPELINE_CALLERS_MAX 4096

@@ -78,8 +78,8 @@ get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 /* The caller, from what the kernel says about the peer; once per connection. */
-static gboolean
-conn_resolve_caller (DaVarlinkConn *conn, GError **error)
+gboolean
+da_varlink_conn_resolve_caller (DaVarlinkConn *conn, GError **error)
 {
 	struct ucred cred = {0};
 	socklen_t len = sizeof (cred);
@@ -189,7 +189,7 @@ da_varlink_handle_get_token (DaVarlinkConn *conn, JsonObject *params)
 				bad);
 		return;
 	}
-	if (!conn_resolve_caller (conn, &error)) {
+	if (!da_varlink_conn_resolve_caller (conn, &error)) {
 		g_message ("varlink: %s", error->message);
 		da_varlink_conn_reply_gerror (conn, g_steal_pointer (&error));
 		return;

@@ -40,8 +40,10 @@ struct _DaVarlinkConn {
 	guint in_id;
 	guint out_id;
 	guint idle_id;
-	gboolean busy;	     /* a request in flight: read no more until it is answered */
-	gboolean processing; /* in conn_process(), which goes on by itself */
+	guint write_id;	      /* the deadline by which the peer has read our output */
+	gboolean write_grace; /* it had not at the deadline: a last look */
+	gboolean busy;	      /* a request in flight: read no more until it is answered */
+	gboolean processing;  /* in conn_process(), which goes on by itself */
 	GCancellable *cancellable;
 };
 
@@ -62,6 +64,8 @@ void
 da_varlink_conn_reply_gerror (DaVarlinkConn *conn, GError *error);
 void
 da_varlink_conn_send (DaVarlinkConn *conn);
+gboolean
+da_varlink_conn_resolve_caller (DaVarlinkConn *conn, GError **error);
 void
 da_varlink_handle_get_info (DaVarlinkConn *conn);
 void

@@ -10,6 +10,8 @@
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -99,6 +101,54 @@ conn_arm_idle (DaVarlinkConn *conn)
 	conn->idle_id = g_timeout_add_seconds (DA_VARLINK_IDLE_TIMEOUT_SEC, idle_timeout_cb, conn);
 }
 
+/* bytes (of kernel memory) of our output that the peer has not read yet */
+static gint
+conn_unread (DaVarlinkConn *conn)
+{
+	gint unread = 0;
+
+	if (ioctl (conn->fd, SIOCOUTQ, &unread) < 0)
+		return conn->out_done < conn->out->len ? 1 : 0;
+	return unread;
+}
+
+static gboolean
+write_deadline_cb (gpointer user_data);
+
+static void
+conn_arm_write_deadline (DaVarlinkConn *conn, guint ms)
+{
+	if (conn->write_id == 0)
+		conn->write_id = g_timeout_add (ms, write_deadline_cb, conn);
+}
+
+/* WRITE_TIMEOUT after a reply went out: read by now, or the peer is one
+ * that does not read (the same a moment later, in case a reply it is about
+ * to read has just gone out), and is closed. */
+static gboolean
+write_deadline_cb (gpointer user_data)
+{
+	g_autoptr(DaVarlinkConn) conn = da_varlink_conn_ref (user_data);
+
+	conn->write_id = 0;
+	if (conn->server == NULL)
+		return G_SOURCE_REMOVE;
+	if (conn_unread (conn) == 0) {
+		conn->write_grace = FALSE;
+		return G_SOURCE_REMOVE;
+	}
+	if (!conn->write_grace) {
+		conn->write_grace = TRUE;
+		conn_arm_write_deadline (conn, DA_VARLINK_WRITE_GRACE_MS);
+		return G_SOURCE_REMOVE;
+	}
+	g_debug ("varlink: closing a connection of uid %u that does not read its replies "
+		 "(%d s)",
+		 conn->uid, DA_VARLINK_WRITE_TIMEOUT_SEC);
+	conn_close (conn);
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean
 conn_write (DaVarlinkConn *conn)
 {
@@ -118,7 +168,9 @@ conn_write (DaVarlinkConn *conn)
 		}
 		conn->out_done += (gsize) n;
 	}
-	/* all sent: forget it, and go on with the next request */
+	/* all sent: forget it, and go on with the next request; it must
+	 * be read before the deadline */
+	conn_arm_write_deadline (conn, DA_VARLINK_WRITE_TIMEOUT_SEC * 1000);
 	da_secret_wipe (conn->out->str, conn->out->len);
 	g_string_truncate (conn->out, 0);
 	conn->out_done = 0;
@@ -152,8 +204,13 @@ da_varlink_conn_send (DaVarlinkConn *conn)
 	if (conn->server == NULL)
 		return;
 	g_string_append_c (conn->out, '\0');
-	if (!conn_write (conn) && conn->out_id == 0)
+	if (conn_write (conn))
+		return;
+	if (conn->out_id == 0)
 		conn->out_id = g_unix_fd_add (conn->fd, G_IO_OUT, conn_out_cb, conn);
+	/* from the first try, not from the last byte taken: a peer that
+	 * reads a byte at a time does not hold the connection either */
+	conn_arm_write_deadline (conn, DA_VARLINK_WRITE_TIMEOUT_SEC * 1000);
 }
 
 void
@@ -418,6 +475,7 @@ conn_close (DaVarlinkConn *conn)
 	g_clear_handle_id (&conn->in_id, g_source_remove);
 	g_clear_handle_id (&conn->out_id, g_source_remove);
 	g_clear_handle_id (&conn->idle_id, g_source_remove);
+	g_clear_handle_id (&conn->write_id, g_source_remove);
 	close (conn->fd);
 	conn->fd = -1;
 	self->conns = g_list_remove (self->conns, conn);
@@ -435,6 +493,26 @@ conn_close (DaVarlinkConn *conn)
 
 /* ---- the socket ---- */
 
+/* root, or a caller that some account's [Access] lets through: it may
+ * take one of the connections a flood cannot */
+static gboolean
+conn_may_use_reserve (DaVarlinkServer *self, DaVarlinkConn *conn)
+{
+	g_autoptr(GError) error = NULL;
+	GPtrArray *accounts = da_manager_get_accounts (da_pipeline_get_manager (self->pipeline));
+
+	if (conn->uid == 0)
+		return TRUE;
+	if (!da_varlink_conn_resolve_caller (conn, &error))
+		return FALSE;
+	for (guint i = 0; i < accounts->len; i++) {
+		DaAccount *account = g_ptr_array_index (accounts, i);
+		if (da_caller_is_allowed_by_config (conn->caller, da_account_get_config (account)))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void
 accept_one (DaVarlinkServer *self, gint fd)
 {
@@ -443,6 +521,7 @@ accept_one (DaVarlinkServer *self, gint fd)
 	g_autoptr(DaVarlinkConn) hold = NULL;
 	DaVarlinkConn *conn;
 	guint n_uid;
+	gint sndbuf = DA_VARLINK_UNREAD_MAX;
 
 	if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close (fd);
@@ -457,6 +536,8 @@ accept_one (DaVarlinkServer *self, gint fd)
 		close (fd);
 		return;
 	}
+	/* what the peer leaves unread stays in the kernel, up to this */
+	(void) setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof (sndbuf));
 	conn = g_new0 (DaVarlinkConn, 1);
 	conn->ref_count = 1;
 	conn->server = self;
@@ -465,6 +546,16 @@ accept_one (DaVarlinkServer *self, gint fd)
 	conn->in = g_byte_array_new ();
 	conn->out = g_string_new (NULL);
 	conn->cancellable = g_cancellable_new ();
+	if (self->n_conns >= DA_VARLINK_CONNECTIONS_MAX - DA_VARLINK_CONNECTIONS_RESERVED &&
+	    !conn_may_use_reserve (self, conn)) {
+		g_debug ("varlink: refusing a connection of uid %u: the last %d are kept for "
+			 "root and the callers of [Access]",
+			 cred.uid, DA_VARLINK_CONNECTIONS_RESERVED);
+		conn->server = NULL;
+		close (fd);
+		da_varlink_conn_unref (conn);
+		return;
+	}
 	self->conns = g_list_prepend (self->conns, conn);
 	self->n_conns++;
 	g_hash_table_insert (self->conns_per_uid, GUINT_TO_POINTER (cred.uid),

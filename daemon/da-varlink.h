@@ -8,9 +8,20 @@
 
 G_BEGIN_DECLS
 
-/* connections open at once, in all and per uid; more are closed at once */
+/* connections open at once, in all and per uid; more are closed at once.
+ * The last DA_VARLINK_CONNECTIONS_RESERVED are kept for root and for the
+ * callers an account's [Access] lets through: a flood of other uids
+ * cannot take them. */
 #define DA_VARLINK_CONNECTIONS_MAX	   64
 #define DA_VARLINK_CONNECTIONS_PER_UID_MAX 16
+#define DA_VARLINK_CONNECTIONS_RESERVED	   16
+/* a reply must be read by the peer within this long (and a moment more:
+ * WRITE_GRACE_MS), and a peer may leave this much of our output unread
+ * (the socket's send buffer): a client that does not read its replies is
+ * closed, not waited for */
+#define DA_VARLINK_WRITE_TIMEOUT_SEC 5
+#define DA_VARLINK_WRITE_GRACE_MS    200
+#define DA_VARLINK_UNREAD_MAX	     (64 * 1024)
 /* one request, up to its NUL */
 #define DA_VARLINK_REQUEST_MAX (16 * 1024)
 /* a connection with no request in flight is closed after this long */

@@ -406,6 +406,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             data = json.dumps(doc).encode()
         self._send(status, ctype, data)
 
+    def _fault_rewrite(self, fault):
+        """The IdP's answer, forwarded, with fields set ("set": {name: value})
+        or left out ("drop": [name, ...])."""
+        headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
+        status, ctype, data, _ = self.proxy._forward("POST", self.path, headers, self._body)
+        if status == 200:
+            doc = json.loads(data)
+            doc.update(fault.get("set", {}))
+            for name in fault.get("drop", ()):
+                doc.pop(name, None)
+            data = json.dumps(doc).encode()
+        self._send(status, ctype, data)
+
     def _fault_truncated(self, fault):
         full = json.dumps({"access_token": "x" * 40, "token_type": "Bearer", "expires_in": 300,
                            "refresh_token": "y" * 40, "scope": "openid"}).encode()

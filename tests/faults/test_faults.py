@@ -273,6 +273,58 @@ def test_discovery_500(h):
     h.get_token()
 
 
+BIDI_AND_CONTROLS = ("\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+                     "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c",
+                     "\u0085", "\u009b", "\u001b", "\u007f")
+
+
+def test_device_auth_unsafe_text(h):
+    """A device authorization whose user code or URI would not read on a
+    screen as it is (bidi overrides and isolates, marks, C0 and C1
+    controls), whose page is plain http off loopback, or whose code has no
+    stated lifetime: the sign-in is refused with a message that says which
+    field, nothing of it reaches the bus or devauthctl's output, and the
+    next genuine sign-in works."""
+    h.start_idp("--interval", "1")
+    proxy = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.start_bus()
+    h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
+    variants = [({"set": {"user_code": f"WDJB{c}MJHT"}}, r"user_code.*bidirectional")
+                for c in BIDI_AND_CONTROLS]
+    variants += [
+        ({"set": {"user_code": "\u202eTHJM-BJDW"}}, r"user_code"),
+        ({"set": {"verification_uri": "https://idp.example/\u202edevice"}}, r"verification_uri"),
+        ({"set": {"verification_uri": "http://idp.example.com/device"}},
+         r"verification_uri.*https://.*loopback"),
+        ({"set": {"verification_uri": "http://192.168.1.10:8080/device"}}, r"verification_uri"),
+        ({"set": {"expires_in": 0}}, r"expires_in.*missing or zero"),
+        ({"drop": ["expires_in"]}, r"expires_in.*missing or zero"),
+    ]
+    since = h.mark()
+    for change, pattern in variants:
+        proxy.set_fault("device", "rewrite", **change)
+        e = h.expect_error("IdpError", h.login)
+        check(re.search(pattern, e.message), f"Login() with {change!r}: {e.message!r}")
+        check(not any(c in e.message for c in BIDI_AND_CONTROLS),
+              f"the error carries the IdP's text raw: {e.message!r}")
+        check_equal(h.properties()["State"], "signed-out", f"State after {change!r}")
+    check_equal([s for s in h.signals.signals[since:] if s["state"] == "awaiting-user"], [],
+                "prompts on the bus")
+    # devauthctl says so, in text a terminal shows as it is
+    proxy.set_fault("device", "rewrite", set={"user_code": "WDJB\u202eMJHT"})
+    rc, out, err = h.ctl("login")
+    check(rc != 0, f"devauthctl login exit status {rc}")
+    check("user_code" in err and not any(c in out + err for c in BIDI_AND_CONTROLS),
+          f"devauthctl login printed {out!r} {err!r}")
+    daemon_alive(h)
+    proxy.clear_faults()
+    prompt, _ = h.sign_in()
+    check_equal(prompt["verification-uri"].startswith("http://127.0.0.1:"), True,
+                f"the loopback IdP's verification URI {prompt['verification-uri']!r}")
+    h.get_token()
+
+
 def test_device_poll_503(h):
     """503 on the polls of a running sign-in: the flow backs off and goes
     on; once the IdP answers again the sign-in completes."""

@@ -26,6 +26,7 @@ IFACE = harness.wire_names.VARLINK_INTERFACE
 CONNECTIONS_PER_UID_MAX = 16
 REQUEST_MAX = 16 * 1024
 IDLE_TIMEOUT = 10
+WRITE_TIMEOUT = 5
 
 
 class Varlink:
@@ -304,6 +305,107 @@ def test_protocol(h):
     time.sleep(1)
     rc, out, err = ctl_socket(h, "token")
     check_equal((rc, out), (0, token + "\n"), f"devauthctl token at the end ({err!r})")
+
+
+# A slowloris client of one uid: it keeps CONNECTIONS_PER_UID_MAX
+# connections open (a closed one is opened again at once), sends GetToken on
+# them as fast as they take it, and never reads a reply. At the end it
+# prints, as JSON, how many connections it opened and how long the longest
+# lived.
+FLOODER = r"""
+import json, socket, sys, time
+path, n, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+request = json.dumps({"method": sys.argv[4] + ".GetToken", "parameters": {}}).encode() + b"\0"
+conns = {}  # socket -> opened at
+opened = 0
+longest = 0.0
+ready = False
+end = time.monotonic() + hold
+while time.monotonic() < end:
+    while len(conns) < n:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            break
+        conns[s] = time.monotonic()
+        opened += 1
+    if not ready:
+        print("ready", flush=True)
+        ready = True
+    for s, since in list(conns.items()):
+        try:
+            s.send(request)
+        except BlockingIOError:
+            pass
+        except OSError:
+            longest = max(longest, time.monotonic() - since)
+            del conns[s]
+            s.close()
+    time.sleep(0.02)
+for s, since in conns.items():
+    longest = max(longest, time.monotonic() - since)
+print(json.dumps({"opened": opened, "longest": longest}), flush=True)
+"""
+
+
+def test_slowloris(h):
+    """Four uids of 16 connections each that send requests and never read
+    the replies: each of their connections is closed within the write
+    deadline, and root and the callers of [Access] are served all along
+    from connections a flood cannot take."""
+    h.start_idp("--interval", "1")
+    h.start_bus()
+    h.start_daemon({"demo": harness.account_conf(h.idp.issuer) + "[Access]\nAllowUsers=daemon\n"})
+    h.sign_in()
+    token, _ = h.get_token()
+    path = h.daemon.varlink_socket
+
+    def timed_token(user=None):
+        start = time.monotonic()
+        rc, out, err = ctl_socket(h, "token", user=user)
+        check_equal((rc, out), (0, token + "\n"), f"devauthctl token as {user or 'root'} ({err!r})")
+        return time.monotonic() - start
+
+    quiet = sorted(timed_token() for _ in range(5))
+    hold = 4 * WRITE_TIMEOUT * harness.SLOWDOWN
+    flooders = []
+    for i in range(4):
+        proc = subprocess.Popen(["/usr/bin/python3", "-c", FLOODER, path,
+                                 str(CONNECTIONS_PER_UID_MAX), str(hold), IFACE],
+                                user=61001 + i, group=61001 + i, extra_groups=[],
+                                stdout=subprocess.PIPE, text=True)
+        h.add_cleanup(proc.kill)
+        flooders.append(proc)
+    for proc in flooders:
+        check_equal(proc.stdout.readline().strip(), "ready", "a flooder's first line")
+    # the floods hold every connection they may have, all along
+    under_flood = []
+    daemon_user = []
+    deadline = time.monotonic() + hold - 2 * WRITE_TIMEOUT
+    while time.monotonic() < deadline:
+        under_flood.append(timed_token())
+        daemon_user.append(timed_token(user="daemon"))
+        time.sleep(0.3)
+    results = []
+    for proc in flooders:
+        out, _ = proc.communicate(timeout=hold + 30)
+        results.append(json.loads(out))
+    print(f"root's devauthctl token: quiet median {quiet[2] * 1000:.1f} ms; under the flood "
+          f"median {sorted(under_flood)[len(under_flood) // 2] * 1000:.1f} ms, "
+          f"max {max(under_flood) * 1000:.1f} ms over {len(under_flood)} calls; "
+          f"the daemon user's max {max(daemon_user) * 1000:.1f} ms; floods: {results}")
+    check(len(under_flood) >= 5, f"only {len(under_flood)} calls under the flood")
+    for i, r in enumerate(results):
+        # a connection lives until its replies block, then WRITE_TIMEOUT
+        check(r["longest"] <= WRITE_TIMEOUT + 3 * harness.SLOWDOWN,
+              f"flooder {i}: a connection that never reads lived {r['longest']:.1f} s")
+        check(r["opened"] > CONNECTIONS_PER_UID_MAX,
+              f"flooder {i}: its connections were never closed ({r})")
+    check(h.daemon.proc.poll() is None, "devauthd died")
+    check_equal(timed_token() >= 0, True, "devauthctl token after the flood")
 
 
 def test_fallback(h):

@@ -87,21 +87,40 @@ test_authorizer_check_async (DaAuthorizer *authorizer,
 {
 	TestAuthorizer *self = TEST_AUTHORIZER (authorizer);
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+	gboolean allowed = self->allow_all;
 
 	g_ptr_array_add (self->asked,
 			 g_strdup_printf ("%u %s %s %s", caller->uid, action_id, account,
 					  allow_interaction ? "interactive" : "quiet"));
-	if (self->allow_all) {
-		g_task_return_boolean (task, TRUE);
+	for (guint i = 0; !allowed && i < self->allowed_uids->len; i++)
+		allowed = g_array_index (self->allowed_uids, guint32, i) == caller->uid;
+	if (self->hold) {
+		g_task_set_task_data (task, GINT_TO_POINTER (allowed), NULL);
+		g_ptr_array_add (self->held, g_steal_pointer (&task));
 		return;
 	}
-	for (guint i = 0; i < self->allowed_uids->len; i++) {
-		if (g_array_index (self->allowed_uids, guint32, i) == caller->uid) {
+	if (allowed)
+		g_task_return_boolean (task, TRUE);
+	else
+		g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+					 "not authorized");
+}
+
+guint
+test_authorizer_release (TestAuthorizer *self)
+{
+	g_autoptr(GPtrArray) held = g_steal_pointer (&self->held);
+
+	self->held = g_ptr_array_new_with_free_func (g_object_unref);
+	for (guint i = 0; i < held->len; i++) {
+		GTask *task = g_ptr_array_index (held, i);
+		if (g_task_get_task_data (task) != NULL)
 			g_task_return_boolean (task, TRUE);
-			return;
-		}
+		else
+			g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+						 "not authorized");
 	}
-	g_task_return_new_error (task, DA_ERROR, DA_ERROR_PERMISSION_DENIED, "not authorized");
+	return held->len;
 }
 
 static gboolean
@@ -124,6 +143,7 @@ test_authorizer_finalize (GObject *object)
 
 	g_array_unref (self->allowed_uids);
 	g_ptr_array_unref (self->asked);
+	g_ptr_array_unref (self->held);
 	G_OBJECT_CLASS (test_authorizer_parent_class)->finalize (object);
 }
 
@@ -138,6 +158,7 @@ test_authorizer_init (TestAuthorizer *self)
 {
 	self->allowed_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
 	self->asked = g_ptr_array_new_with_free_func (g_free);
+	self->held = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 void

@@ -20,7 +20,9 @@ void
 test_core_free (TestCore *core);
 
 /* An authorizer that lets the uids in allowed_uids through (every uid with
- * allow_all) and records each question as "uid action account interactive". */
+ * allow_all) and records each question as "uid action account interactive".
+ * With hold, it answers only at test_authorizer_release (), as a polkit
+ * that waits for the person would. */
 #define TEST_TYPE_AUTHORIZER (test_authorizer_get_type ())
 G_DECLARE_FINAL_TYPE (TestAuthorizer, test_authorizer, TEST, AUTHORIZER, GObject)
 
@@ -29,7 +31,13 @@ struct _TestAuthorizer {
 	GArray *allowed_uids; /* of guint32 */
 	gboolean allow_all;
 	GPtrArray *asked;
+	gboolean hold;
+	GPtrArray *held; /* of GTask, with its answer as task data */
 };
+
+/* answers every question held; returns how many */
+guint
+test_authorizer_release (TestAuthorizer *self);
 
 /* The pipeline over a TestCore, with a TestAuthorizer that lets nobody
  * through until told. */

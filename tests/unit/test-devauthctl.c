@@ -320,6 +320,11 @@ test_errors (void)
 		 1,
 		 "devauthctl: bad \\x1b[31mred\\x85\\x0d\\x0a \\xff\\xc3 caf\xc3\xa9 \xc3\xa9 "
 		 "\xf0\x9f\x98\x80 \\x00\n"},
+		/* bidirectional controls, which would reorder the line, as \uNNNN;
+		 * right-to-left letters are text */
+		{"{\"error\":\"org.devauth.DeviceAuth1.IdpError\",\"parameters\":{\"message\":"
+		 "\"code \\u202eTJHM-BJDW\\u202c \\u2066x\\u2069 \\u200f \\u05e9\"}}",
+		 1, "devauthctl: code \\u202eTJHM-BJDW\\u202c \\u2066x\\u2069 \\u200f \xd7\xa9\n"},
 		/* Varlink's own errors: the name */
 		{"{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":"
 		 "{\"method\":\"org.devauth.DeviceAuth1.GetToken\"}}",

@@ -442,6 +442,49 @@ test_unverified_claims (void)
 	g_assert_null (da_jwt_unverified_claims ("a.e30.c"));
 }
 
+/* A name or subject that would reorder what is around it on a screen
+ * ("Signed in as …") is not taken: bidi overrides, isolates, marks, C1. */
+static gchar *
+unsigned_jwt (const gchar *payload)
+{
+	g_autofree gchar *b64 = g_base64_encode ((const guchar *) payload, strlen (payload));
+
+	g_strdelimit (b64, "=", '\0');
+	g_strdelimit (b64, "+", '-');
+	g_strdelimit (b64, "/", '_');
+	return g_strconcat ("eyJhbGciOiJub25lIn0.", b64, ".", NULL);
+}
+
+static void
+test_unverified_claims_unsafe_text (void)
+{
+	const gchar *const unsafe[] = {"\xe2\x80\xae"
+				       "eoz",
+				       "zo\xe2\x81\xa7"
+				       "e",
+				       "zo\xe2\x80\x8f"
+				       "e",
+				       "zo\xc2\x85"
+				       "e"};
+
+	for (guint i = 0; i < G_N_ELEMENTS (unsafe); i++) {
+		g_autofree gchar *name_doc = g_strdup_printf (
+			"{\"sub\":\"user-1\",\"preferred_username\":\"%s\",\"name\":\"Zo\xc3\xab\"}",
+			unsafe[i]);
+		g_autofree gchar *sub_doc = g_strdup_printf ("{\"sub\":\"%s\"}", unsafe[i]);
+		g_autofree gchar *name_jwt = unsigned_jwt (name_doc);
+		g_autofree gchar *sub_jwt = unsigned_jwt (sub_doc);
+		g_autoptr(DaIdClaims) claims = da_jwt_unverified_claims (name_jwt);
+
+		g_assert_nonnull (claims);
+		g_assert_cmpstr (claims->sub, ==, "user-1");
+		g_assert_null (claims->preferred_username);
+		/* other letters are text */
+		g_assert_cmpstr (claims->name, ==, "Zo\xc3\xab");
+		g_assert_null (da_jwt_unverified_claims (sub_jwt));
+	}
+}
+
 static void
 test_base64url (void)
 {
@@ -504,6 +547,8 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/jwt/malformed-jwks", test_malformed_jwks);
 	g_test_add_func ("/devauthd/jwt/mutations", test_mutations);
 	g_test_add_func ("/devauthd/jwt/unverified-claims", test_unverified_claims);
+	g_test_add_func ("/devauthd/jwt/unverified-claims-unsafe-text",
+			 test_unverified_claims_unsafe_text);
 	g_test_add_func ("/devauthd/jwt/base64url", test_base64url);
 	return g_test_run ();
 }

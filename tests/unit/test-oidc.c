@@ -111,6 +111,20 @@ test_device_auth_bad (void)
 		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"javascript:x\",\"expires_in\":5}",
 		"{\"device_code\":\"d\",\"user_code\":\"A\\u001b[2J\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
 		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"https://e/d\",\"expires_in\":5,\"interval\":\"x\"}",
+		/* codes and URIs that read as other ones: a C1 control, bidi
+		 * overrides and isolates, marks, invalid UTF-8 */
+		"{\"device_code\":\"d\",\"user_code\":\"AB\\u0085CD\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"\\u202eDCBA\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"AB\\u2067CD\\u2069\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"AB\\u200fCD\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"AB\xc3"
+		"CD\",\"verification_uri\":\"https://e/d\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"https://e/\\u202ed\",\"expires_in\":5}",
+		/* plain http off loopback: the page where the person signs in */
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"http://idp.example.com/device\",\"expires_in\":5}",
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"http://192.168.1.5/device\",\"expires_in\":5}",
+		/* expires_in 0 or missing: never an assumed lifetime */
+		"{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":\"https://e/d\",\"expires_in\":0}",
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -119,6 +133,54 @@ test_device_auth_bad (void)
 			da_oidc_parse_device_auth (200, S (cases[i]), &error);
 		g_assert_null (d);
 		g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED);
+	}
+}
+
+/* http:// is fine on loopback (an IdP on this machine); a
+ * verification_uri_complete that could not be shown as it is is dropped,
+ * and the plain URI is shown instead. */
+static void
+test_device_auth_loopback_and_complete (void)
+{
+	const gchar *doc = "{\"device_code\":\"d\",\"user_code\":\"A\",\"verification_uri\":"
+			   "\"http://127.0.0.1:8080/device\",\"verification_uri_complete\":"
+			   "\"http://127.0.0.1:8080/device?user_code=\\u202eA\",\"expires_in\":5}";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcDeviceAuth) d = da_oidc_parse_device_auth (200, S (doc), &error);
+
+	g_assert_no_error (error);
+	g_assert_cmpstr (d->verification_uri, ==, "http://127.0.0.1:8080/device");
+	g_assert_null (d->verification_uri_complete);
+}
+
+/* An error_description that would reorder or recolour a screen is left out
+ * of the message; the error itself stays. */
+static void
+test_error_description_unsafe (void)
+{
+	const gchar *const descriptions[] = {"\\u202eyad a sdnah", "red\\u001b[31m", "x\\u0085y"};
+
+	for (guint i = 0; i < G_N_ELEMENTS (descriptions); i++) {
+		g_autofree gchar *doc = g_strdup_printf (
+			"{\"error\":\"access_denied\",\"error_description\":\"%s\"}",
+			descriptions[i]);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(DaOidcTokens) t = da_oidc_parse_tokens (400, S (doc), &error);
+
+		g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_ACCESS_DENIED);
+		g_assert_cmpstr (error->message, ==, "access_denied");
+	}
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(DaOidcTokens) t = da_oidc_parse_tokens (
+			400,
+			S ("{\"error\":\"access_denied\",\"error_description\":\"caf\\u00e9 "
+			   "\\u05e9\\u05dc\\u05d5\\u05dd\"}"),
+			&error);
+		/* other scripts, right-to-left ones too, are text */
+		g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_ACCESS_DENIED);
+		g_assert_cmpstr (error->message, ==,
+				 "access_denied (caf\xc3\xa9 \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d)");
 	}
 }
 
@@ -288,6 +350,9 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/oidc/device-auth", test_device_auth);
 	g_test_add_func ("/devauthd/oidc/device-auth-variants", test_device_auth_variants);
 	g_test_add_func ("/devauthd/oidc/device-auth-bad", test_device_auth_bad);
+	g_test_add_func ("/devauthd/oidc/device-auth-loopback-and-complete",
+			 test_device_auth_loopback_and_complete);
+	g_test_add_func ("/devauthd/oidc/error-description-unsafe", test_error_description_unsafe);
 	g_test_add_func ("/devauthd/oidc/tokens", test_tokens);
 	g_test_add_func ("/devauthd/oidc/tokens-refresh-expires-in",
 			 test_tokens_refresh_expires_in);

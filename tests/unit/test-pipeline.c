@@ -208,6 +208,88 @@ test_rate (Fixture *f, gconstpointer data)
 	}
 }
 
+typedef struct {
+	guint done;
+	guint rate_limited;
+	guint not_signed_in;
+	guint denied;
+} Tally;
+
+static void
+tally_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	Tally *tally = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaToken) token =
+		da_pipeline_get_token_finish (DA_PIPELINE (source), res, &error);
+
+	g_assert_null (token);
+	tally->done++;
+	if (g_error_matches (error, DA_ERROR, DA_ERROR_RATE_LIMITED))
+		tally->rate_limited++;
+	else if (g_error_matches (error, DA_ERROR, DA_ERROR_NOT_SIGNED_IN))
+		tally->not_signed_in++;
+	else if (g_error_matches (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED))
+		tally->denied++;
+	else
+		g_error ("unexpected: %s", error->message);
+}
+
+static void
+drain (void)
+{
+	while (g_main_context_iteration (NULL, FALSE))
+		;
+}
+
+/* A uid that floods the authorizer from many connections, with checks
+ * that polkit does not answer (it waits for a person), has 16 in flight
+ * and the rest refused at once; another uid is asked about at once; once
+ * answered, the first uid may ask again. */
+static void
+test_checks_per_uid (Fixture *f, gconstpointer data)
+{
+	Tally flood = {0};
+	Tally other = {0};
+	guint32 allowed = 1001;
+
+	f->authorizer->hold = TRUE;
+	g_array_append_val (f->authorizer->allowed_uids, allowed);
+	for (guint i = 0; i < 100; i++) {
+		g_autofree gchar *name = g_strdup_printf (":1.%u", 100 + i);
+		g_autoptr(DaCaller) caller = da_caller_new (name, 1000, NULL, 0, 5000 + i);
+		da_pipeline_get_token_async (f->pipeline, caller, "other", 0,
+					     DA_PIPELINE_FLAGS_INTERACTIVE, NULL, tally_cb, &flood);
+	}
+	drain ();
+	g_assert_cmpuint (f->authorizer->asked->len, ==, DA_PIPELINE_CHECKS_PER_UID_MAX);
+	g_assert_cmpuint (flood.rate_limited, ==, 100 - DA_PIPELINE_CHECKS_PER_UID_MAX);
+	g_assert_cmpuint (flood.done, ==, flood.rate_limited);
+
+	/* another uid is not queued behind them */
+	{
+		g_autoptr(DaCaller) caller = da_caller_new (":1.900", 1001, NULL, 0, 6000);
+		da_pipeline_get_token_async (f->pipeline, caller, "other", 0,
+					     DA_PIPELINE_FLAGS_NONE, NULL, tally_cb, &other);
+	}
+	drain ();
+	g_assert_cmpuint (f->authorizer->asked->len, ==, DA_PIPELINE_CHECKS_PER_UID_MAX + 1);
+	g_assert_cmpuint (test_authorizer_release (f->authorizer), ==,
+			  DA_PIPELINE_CHECKS_PER_UID_MAX + 1);
+	drain ();
+	g_assert_cmpuint (other.not_signed_in, ==, 1);
+	g_assert_cmpuint (flood.denied, ==, DA_PIPELINE_CHECKS_PER_UID_MAX);
+	g_assert_cmpuint (flood.done, ==, 100);
+
+	/* answered: the slots are free again */
+	f->authorizer->hold = FALSE;
+	{
+		g_autoptr(DaCaller) caller = da_caller_new (":1.901", 1000, NULL, 0, 6001);
+		g_autoptr(GError) error = get_token (f, caller, "other", DA_PIPELINE_FLAGS_NONE);
+		g_assert_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED);
+	}
+}
+
 int
 main (int argc, char **argv)
 {
@@ -218,5 +300,7 @@ main (int argc, char **argv)
 		    fixture_tear_down);
 	g_test_add ("/devauthd/pipeline/rate", Fixture, NULL, fixture_set_up, test_rate,
 		    fixture_tear_down);
+	g_test_add ("/devauthd/pipeline/checks-per-uid", Fixture, NULL, fixture_set_up,
+		    test_checks_per_uid, fixture_tear_down);
 	return g_test_run ();
 }
