@@ -41,6 +41,10 @@ G_BEGIN_DECLS
 /* clock difference between device and IdP allowed on an ID token's exp and iat */
 #define DA_ID_TOKEN_LEEWAY_SEC 120
 
+/* writes of the state file that failed are tried again after 1, 2, 4 … s,
+ * at most this long apart */
+#define DA_PERSIST_RETRY_MAX_SEC 60
+
 /* LastError while the tokens cannot go to the keyring and nothing worse is
  * wrong: the account works, but an admin should know */
 #define DA_ACCOUNT_KEYRING_FULL_MESSAGE                                                            \
@@ -79,6 +83,11 @@ struct _DaAccount {
 	guint refresh_timer_id;
 	guint refresh_failures;
 	gboolean keyring_full_logged;
+	/* the tokens could not be written to disk (a full disk): LastError
+	 * says so, and the write is tried again until it succeeds */
+	gchar *persist_error;
+	guint persist_timer_id;
+	guint persist_failures;
 };
 
 enum {

@@ -84,7 +84,55 @@ da_account_load_cached (DaAccount *self, const gchar *kind)
 	return token;
 }
 
-/* Writes the tokens to disk; FALSE (and a log line) when that failed. */
+static gboolean
+da_account_persist_retry_cb (gpointer user_data);
+
+/* A write failed (the disk is full, the state directory gone): LastError
+ * says so while it lasts, and the write is tried again, with backoff,
+ * until it succeeds; a rotated refresh token would otherwise be lost at
+ * the next reboot. */
+static void
+da_account_persist_failed (DaAccount *self, const GError *error)
+{
+	guint delay = MIN (1u << MIN (self->persist_failures, 6), DA_PERSIST_RETRY_MAX_SEC);
+
+	if (self->persist_failures == 0)
+		g_warning ("account %s: the sign-in is not saved and would not survive a reboot: "
+			   "%s; trying again until it is",
+			   self->config->name, error->message);
+	else
+		g_debug ("account %s: the state file is still not written: %s; again in %u s",
+			 self->config->name, error->message, delay);
+	self->persist_failures++;
+	g_free (self->persist_error);
+	self->persist_error = g_strdup_printf ("the sign-in is not saved to disk (%s): it would "
+					       "not survive a reboot; trying again",
+					       error->message);
+	da_account_set_last_error (self, self->persist_error);
+	g_clear_handle_id (&self->persist_timer_id, g_source_remove);
+	self->persist_timer_id =
+		da_clock_timeout_add_seconds (delay, da_account_persist_retry_cb, self, NULL);
+}
+
+static void
+da_account_persist_done (DaAccount *self)
+{
+	gboolean shown;
+
+	g_clear_handle_id (&self->persist_timer_id, g_source_remove);
+	if (self->persist_error == NULL)
+		return;
+	g_info ("account %s: the sign-in is saved again, after %u failed writes",
+		self->config->name, self->persist_failures);
+	shown = g_strcmp0 (self->last_error, self->persist_error) == 0;
+	g_clear_pointer (&self->persist_error, g_free);
+	self->persist_failures = 0;
+	if (shown)
+		da_account_set_last_error (self, NULL);
+}
+
+/* Writes the tokens to disk; FALSE when that failed (and will be tried
+ * again). */
 static gboolean
 da_account_persist (DaAccount *self, const DaToken *refresh, const DaToken *access)
 {
@@ -96,11 +144,22 @@ da_account_persist (DaAccount *self, const DaToken *refresh, const DaToken *acce
 		return TRUE;
 	state = da_token_pack_state (refresh, access, &len);
 	if (!da_vault_store (self->vault, self->config->name, state, len, &error)) {
-		g_warning ("account %s: the sign-in will not survive a reboot: %s",
-			   self->config->name, error->message);
+		da_account_persist_failed (self, error);
 		return FALSE;
 	}
+	da_account_persist_done (self);
 	return TRUE;
+}
+
+static gboolean
+da_account_persist_retry_cb (gpointer user_data)
+{
+	DaAccount *self = DA_ACCOUNT (user_data);
+
+	self->persist_timer_id = 0;
+	if (self->refresh != NULL || self->access != NULL)
+		da_account_persist (self, self->refresh, self->access);
+	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -312,6 +371,10 @@ da_account_forget_tokens (DaAccount *self)
 
 	if (self->vault != NULL && !da_vault_remove (self->vault, self->config->name, &error))
 		g_warning ("account %s: %s", self->config->name, error->message);
+	/* nothing left to save */
+	g_clear_handle_id (&self->persist_timer_id, g_source_remove);
+	g_clear_pointer (&self->persist_error, g_free);
+	self->persist_failures = 0;
 	da_account_cache_token (self, "access", NULL);
 	da_account_cache_token (self, "refresh", NULL);
 	g_clear_pointer (&self->access, da_token_free);

@@ -99,7 +99,9 @@ da_account_get_sign_in_expires_at (DaAccount *self)
 void
 da_account_set_last_error (DaAccount *self, const gchar *message)
 {
-	if ((message == NULL || message[0] == '\0') && self->keyring_full_logged)
+	if ((message == NULL || message[0] == '\0') && self->persist_error != NULL)
+		message = self->persist_error;
+	else if ((message == NULL || message[0] == '\0') && self->keyring_full_logged)
 		message = DA_ACCOUNT_KEYRING_FULL_MESSAGE;
 	if (g_strcmp0 (self->last_error, message) == 0)
 		return;
@@ -480,6 +482,7 @@ da_account_dispose (GObject *object)
 	g_autoptr(DaFlow) flow = g_steal_pointer (&self->flow);
 
 	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
+	g_clear_handle_id (&self->persist_timer_id, g_source_remove);
 	if (flow != NULL)
 		da_flow_cancel (flow);
 	G_OBJECT_CLASS (da_account_parent_class)->dispose (object);
@@ -497,6 +500,7 @@ da_account_finalize (GObject *object)
 	da_token_free (self->access);
 	da_token_free (self->refresh);
 	g_free (self->last_error);
+	g_free (self->persist_error);
 	g_clear_pointer (&self->qr_modules, g_bytes_unref);
 	g_clear_pointer (&self->login_waiters, g_ptr_array_unref);
 	g_clear_pointer (&self->refresh_waiters, g_ptr_array_unref);

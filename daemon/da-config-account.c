@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "da-config-private.h"
+#include "da-file.h"
 
 #define DA_SECRET_FILE_MAX 4096
 
@@ -166,7 +167,7 @@ read_secret_file (const gchar *path, GError **error)
 			     "'%s' is not an absolute path", path);
 		return NULL;
 	}
-	if (!da_config_read_file (path, DA_SECRET_FILE_MAX, &data, &len, &error_local)) {
+	if (!da_file_read (path, DA_SECRET_FILE_MAX, DA_FILE_SECRET, &data, &len, &error_local)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "cannot read '%s': %s",
 			     path, error_local->message);
 		return NULL;
@@ -383,7 +384,7 @@ da_account_config_load_from_file (const gchar *name, const gchar *path, GError *
 	g_autofree gchar *data = NULL;
 	gsize len = 0;
 
-	if (!da_config_read_file (path, DA_CONFIG_FILE_MAX, &data, &len, error)) {
+	if (!da_file_read (path, DA_CONFIG_FILE_MAX, DA_FILE_NONE, &data, &len, error)) {
 		g_prefix_error (error, "%s: ", path);
 		return NULL;
 	}

@@ -12,9 +12,4 @@ G_BEGIN_DECLS
 
 #define DA_CONFIG_FILE_MAX (64 * 1024)
 
-/* Reads a regular file of at most @max bytes; errors say only what went
- * wrong, the caller names the file. */
-gboolean
-da_config_read_file (const gchar *path, gsize max, gchar **out, gsize *len, GError **error);
-
 G_END_DECLS

@@ -5,14 +5,11 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gio/gio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "da-config-private.h"
+#include "da-file.h"
 
 #define DA_ACCOUNTS_MAX	    4096
 #define DA_HTTP_TIMEOUT_DEF 30
@@ -22,49 +19,6 @@ static const gchar *const daemon_keys[] = {
 	"StorageKeyFile", "DefaultAccount",	    "KeyringName",
 	"HttpTimeoutSec", "TokenRequestsPerSecond", NULL,
 };
-
-gboolean
-da_config_read_file (const gchar *path, gsize max, gchar **out, gsize *len, GError **error)
-{
-	g_autofree gchar *buf = NULL;
-	struct stat st;
-	gsize done = 0;
-	int fd;
-
-	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		int errsv = errno;
-		g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-				     g_strerror (errsv));
-		return FALSE;
-	}
-	if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)) {
-		close (fd);
-		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				     "not a regular file");
-		return FALSE;
-	}
-	if ((guint64) st.st_size > max) {
-		close (fd);
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			     "larger than %" G_GSIZE_FORMAT " bytes", max);
-		return FALSE;
-	}
-	buf = g_malloc ((gsize) st.st_size + 1);
-	while (done < (gsize) st.st_size) {
-		gssize n = read (fd, buf + done, (gsize) st.st_size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (gsize) n;
-	}
-	close (fd);
-	buf[done] = '\0';
-	*out = g_steal_pointer (&buf);
-	*len = done;
-	return TRUE;
-}
 
 static gboolean
 keyring_name_is_valid (const gchar *name)
@@ -227,7 +181,7 @@ da_config_load (const gchar *config_dir, GError **error)
 	self->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) da_account_config_free);
 	self->problems = g_ptr_array_new_with_free_func (g_free);
 
-	if (da_config_read_file (path, DA_CONFIG_FILE_MAX, &data, &len, &error_local)) {
+	if (da_file_read (path, DA_CONFIG_FILE_MAX, DA_FILE_NONE, &data, &len, &error_local)) {
 		if (!da_config_load_daemon_data (self, path, data, len, error))
 			return NULL;
 	} else if (!g_error_matches (error_local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "da-file.h"
 #include "da-vault.h"
 
 /* file: magic (8) | nonce (12) | ciphertext | tag (16)
@@ -27,8 +28,10 @@
 #define DA_VAULT_AD_PREFIX "devauthd-vault-1:"
 #define DA_VAULT_FILE_MAX                                                                          \
 	(DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_PLAINTEXT_MAX + DA_VAULT_TAG_LEN)
-#define DA_VAULT_HKDF_SALT "devauthd"
-#define DA_VAULT_HKDF_INFO "devauthd storage key v1"
+#define DA_VAULT_KEY_FILE_MAX 4096
+#define DA_VAULT_TMP_SUFFIX   ".tmp"
+#define DA_VAULT_HKDF_SALT    "devauthd"
+#define DA_VAULT_HKDF_INFO    "devauthd storage key v1"
 
 G_STATIC_ASSERT (DA_VAULT_KEY_LEN == AES256_KEY_SIZE);
 G_STATIC_ASSERT (DA_VAULT_KEY_LEN == SHA256_DIGEST_SIZE);
@@ -183,6 +186,28 @@ derive_key (const guint8 *key_material, gsize key_len, guint8 key[DA_VAULT_KEY_L
 	da_secret_wipe (&ctx, sizeof ctx);
 }
 
+/* What a write cut short left behind (a crash between the temporary file
+ * and the rename): temporary files and links to anywhere, never followed. */
+static void
+da_vault_remove_stale (DaVault *self)
+{
+	g_autoptr(GDir) dir = g_dir_open (self->dir, 0, NULL);
+	const gchar *name;
+
+	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+		g_autofree gchar *path = NULL;
+		struct stat st;
+
+		if (!g_str_has_suffix (name, DA_VAULT_TMP_SUFFIX))
+			continue;
+		path = g_build_filename (self->dir, name, NULL);
+		if (lstat (path, &st) != 0 || !(S_ISREG (st.st_mode) || S_ISLNK (st.st_mode)))
+			continue;
+		if (g_unlink (path) == 0)
+			g_info ("removed %s, left by a write that did not finish", path);
+	}
+}
+
 DaVault *
 da_vault_new (const gchar *dir, const guint8 *key_material, gsize key_len, GError **error)
 {
@@ -196,6 +221,7 @@ da_vault_new (const gchar *dir, const guint8 *key_material, gsize key_len, GErro
 		return NULL;
 	}
 	derive_key (key_material, key_len, self->key);
+	da_vault_remove_stale (self);
 	return g_steal_pointer (&self);
 }
 
@@ -207,9 +233,12 @@ da_vault_new_from_key_file (const gchar *dir, const gchar *key_file, GError **er
 	gsize len = 0;
 	DaVault *self;
 
-	if (!g_file_get_contents (key_file, &data, &len, &error_local)) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-			     "cannot read the storage key: %s", error_local->message);
+	if (!da_file_read (key_file, DA_VAULT_KEY_FILE_MAX, DA_FILE_SECRET, &data, &len,
+			   &error_local)) {
+		g_set_error (error, G_IO_ERROR,
+			     error_local->domain == G_IO_ERROR ? error_local->code
+							       : G_IO_ERROR_FAILED,
+			     "cannot read the storage key %s: %s", key_file, error_local->message);
 		return NULL;
 	}
 	self = da_vault_new (dir, (const guint8 *) data, len, error);
@@ -262,18 +291,21 @@ da_vault_store (DaVault *self, const gchar *account, const gchar *data, gsize le
 {
 	g_autoptr(GByteArray) sealed = NULL;
 	g_autofree gchar *path = da_vault_path (self, account);
-	g_autofree gchar *tmp = g_strconcat (path, ".tmp", NULL);
+	/* a name of its own each time, made with O_EXCL: whatever an earlier
+	 * write or anyone else left (a file, a FIFO, a link) is neither
+	 * followed nor in the way */
+	g_autofree gchar *tmp = g_strconcat (path, ".XXXXXX" DA_VAULT_TMP_SUFFIX, NULL);
 	int fd;
 	int errsv;
 
 	sealed = da_vault_seal (self->key, account, data, len, error);
 	if (sealed == NULL)
 		return FALSE;
-	fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		errsv = errno;
 		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-			     "cannot write %s: %s", tmp, g_strerror (errsv));
+			     "cannot write %s: %s", path, g_strerror (errsv));
 		return FALSE;
 	}
 	if (!write_all (fd, sealed->data, sealed->len) || fsync (fd) != 0) {
@@ -281,7 +313,7 @@ da_vault_store (DaVault *self, const gchar *account, const gchar *data, gsize le
 		close (fd);
 		g_unlink (tmp);
 		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-			     "cannot write %s: %s", tmp, g_strerror (errsv));
+			     "cannot write %s: %s", path, g_strerror (errsv));
 		return FALSE;
 	}
 	close (fd);
@@ -306,12 +338,12 @@ da_vault_load (DaVault *self, const gchar *account, GError **error)
 	gsize len = 0;
 	GByteArray *plain;
 
-	if (!g_file_get_contents (path, &data, &len, &error_local)) {
-		if (g_error_matches (error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+	if (!da_file_read (path, DA_VAULT_FILE_MAX, DA_FILE_NOFOLLOW, &data, &len, &error_local)) {
+		if (g_error_matches (error_local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
 			g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such file",
 				     path);
 		else
-			g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path,
 				     error_local->message);
 		return NULL;
 	}

@@ -716,6 +716,64 @@ def test_keyring_quota(h):
 # while, and callers wait 2 s between failed attempts).
 
 
+def test_disk_full(h):
+    """The state directory's file system is full when a refresh rotates the
+    refresh token: LastError says the sign-in is not saved, tokens are still
+    served, and once there is room again the write is made without another
+    refresh, so that after a reboot (keyring gone) the rotated refresh token
+    is the one on disk and the IdP accepts it."""
+    h.start_idp("--interval", "1", "--rotate-refresh")
+    h.start_bus()
+    daemon = h.start_daemon(start=False)
+    # a file system of its own for the state directory: 256 KiB of tmpfs
+    rc, out, err = harness.run_process(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700",
+                                        "devauthd-test-state", daemon.state_dir], timeout=10)
+    check(rc == 0, f"mount: {out}{err}")
+    h.add_cleanup(lambda: harness.run_process(["umount", "-l", daemon.state_dir], timeout=10))
+    daemon.start()
+    h.sign_in(sub="rita")
+    state_file = os.path.join(daemon.state_dir, "demo.state")
+    check(os.path.exists(state_file), "no state file after the sign-in")
+    on_disk = open(state_file, "rb").read()
+
+    filler = os.path.join(daemon.state_dir, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(1024):  # 256 KiB in 4 KiB writes, and then some
+            os.write(fd, b"\0" * 4096)
+        raise harness.TestFailure("the state file system did not fill up")
+    except OSError as e:
+        check_equal(e.errno, 28, "the error that filled the file system (ENOSPC)")
+    finally:
+        os.close(fd)
+    refreshes = h.idp.stats()["counters"]["token_refresh"]
+    h.refresh()
+    props = h.properties()
+    check(re.search(r"not saved to disk.*No space left on device.*reboot", props["LastError"]),
+          f"LastError with the disk full: {props['LastError']!r}")
+    check_equal(props["State"], "signed-in", "State with the disk full")
+    h.get_token()
+    check_equal(open(state_file, "rb").read(), on_disk, "the state file with the disk full")
+    time.sleep(3)
+    check("not saved" in h.properties()["LastError"], "LastError while the disk stays full")
+
+    os.unlink(filler)
+    wait_until(lambda: h.properties()["LastError"] == "", 70,
+               "LastError to clear once there is room")
+    check(open(state_file, "rb").read() != on_disk, "the state file was not written again")
+    check_equal(h.idp.stats()["counters"]["token_refresh"], refreshes + 1,
+                "refreshes: the write came without another one")
+
+    check_equal(daemon.stop(), 0, "devauthd's exit status on SIGTERM")
+    daemon.unlink_keyring()
+    daemon.start()
+    check_equal(h.properties()["State"], "signed-in", "State after the reboot")
+    h.refresh()
+    token, _ = h.get_token()
+    status, body = h.idp.userinfo(token)
+    check_equal(status, 200, f"userinfo with the token after the reboot ({body})")
+
+
 def test_get_token_respects_backoff(h):
     """A caller asking for more validity than the cached token has (GetToken
     min-validity) during an outage: one app calling 10 times a second must

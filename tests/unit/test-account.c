@@ -7,7 +7,7 @@
 
 #include <glib/gstdio.h>
 
-#include "da-account.h"
+#include "da-account-private.h"
 #include "da-error.h"
 #include "test-clock.h"
 #include "test-idp.h"
@@ -548,6 +548,65 @@ test_persist_expired_access (Fixture *f, gconstpointer data)
 	}
 }
 
+static gchar *
+last_error (Fixture *f)
+{
+	gchar *message = NULL;
+
+	g_object_get (f->account, "last-error", &message, NULL);
+	return message;
+}
+
+/* The state directory cannot be written when a refresh rotates the
+ * refresh token (a full disk; here the directory is gone): LastError says
+ * so, the write is tried again with backoff while the account goes on,
+ * and once it can be, the rotated token is on disk for the next start. */
+static void
+test_persist_write_retry (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *away = g_strconcat (f->dir, ".away", NULL);
+	g_autofree gchar *message = NULL;
+
+	sign_in (f, 300, 0);
+	g_assert_cmpint (g_rename (f->dir, away), ==, 0);
+	g_test_expect_message (
+		"devauthd", G_LOG_LEVEL_WARNING,
+		"account tv: the sign-in is not saved and would not survive a reboot: "
+		"cannot write */tv.state: No such file or directory; trying again*");
+	for (guint s = 0; s < 300 && test_idp_count (f->idp, TEST_IDP_REFRESH) == 0; s++)
+		test_clock_advance_sec (1);
+	g_test_assert_expected_messages ();
+	g_assert_cmpuint (test_idp_count (f->idp, TEST_IDP_REFRESH), ==, 1);
+	message = last_error (f);
+	g_assert_nonnull (strstr (message, "not saved to disk"));
+	g_assert_cmpstr (state (f), ==, "signed-in");
+	{
+		g_autofree gchar *token = cached (f, 30);
+		g_assert_cmpstr (token, ==, "access-1");
+	}
+	/* it says so for as long as it lasts, through backoff of a minute at most */
+	test_clock_advance_sec (100);
+	g_free (message);
+	message = last_error (f);
+	g_assert_nonnull (strstr (message, "not saved to disk"));
+
+	g_assert_cmpint (g_rename (away, f->dir), ==, 0);
+	test_clock_advance_sec (DA_PERSIST_RETRY_MAX_SEC);
+	g_free (message);
+	message = last_error (f);
+	g_assert_cmpstr (message, ==, "");
+	/* written by a retry, not by a later refresh */
+	g_assert_cmpuint (test_idp_count (f->idp, TEST_IDP_REFRESH), ==, 1);
+
+	/* the next start has the rotated refresh token */
+	g_clear_object (&f->account);
+	account_open (f, "");
+	g_assert_cmpstr (state (f), ==, "signed-in");
+	for (guint s = 0; s < 300 && test_idp_count (f->idp, TEST_IDP_REFRESH) == 1; s++)
+		test_clock_advance_sec (1);
+	g_assert_cmpstr (request_credential (f, TEST_IDP_REFRESH, 1), ==, "refresh-1");
+}
+
 static void
 logout_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -600,6 +659,7 @@ main (int argc, char **argv)
 	ADD ("persist/restart", test_persist_restart, NULL);
 	ADD ("persist/expired-access", test_persist_expired_access, NULL);
 	ADD ("persist/logout", test_persist_logout, NULL);
+	ADD ("persist/write-retry", test_persist_write_retry, NULL);
 #undef ADD
 	return g_test_run ();
 }

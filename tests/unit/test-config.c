@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "da-config.h"
 
@@ -177,6 +179,90 @@ write_file (const gchar *dir, const gchar *name, const gchar *text)
 
 /* A bad account file is reported and the good ones load. */
 static void
+test_config_dir (void);
+
+/* Files that would hang the daemon, fill its memory or give a secret away:
+ * a FIFO and a device where an account file or a secret should be, an
+ * account file larger than the limit, a secret that others may read. Each
+ * is reported with its file and what is wrong, and the good account
+ * loads; nothing blocks (the test would hang). */
+static void
+test_config_hostile_files (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *dir = g_dir_make_tmp ("devauthd-test-XXXXXX", &error);
+	g_autofree gchar *accounts = g_build_filename (dir, "accounts.d", NULL);
+	g_autofree gchar *fifo = g_build_filename (accounts, "fifo.conf", NULL);
+	g_autofree gchar *device = g_build_filename (accounts, "null.conf", NULL);
+	g_autofree gchar *big = g_build_filename (accounts, "big.conf", NULL);
+	g_autofree gchar *open_secret = g_build_filename (dir, "open-secret", NULL);
+	g_autofree gchar *fifo_secret = g_build_filename (dir, "fifo-secret", NULL);
+	g_autofree gchar *text = NULL;
+	g_autoptr(DaConfig) config = NULL;
+	const gchar *expected[] = {
+		"big.conf: larger than 65536 bytes",
+		"fifo.conf: a FIFO, not a regular file",
+		"leaky.conf: [Account] ClientSecretFile: cannot read '@': group or others may "
+		"use it (mode 0644)",
+		"null.conf: a character device, not a regular file",
+		"piped.conf: [Account] ClientSecretFile: cannot read '@': a FIFO, not a regular file",
+	};
+	FILE *f;
+
+	g_assert_no_error (error);
+	g_assert_cmpint (g_mkdir (accounts, 0700), ==, 0);
+	write_file (accounts, "good.conf", "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n");
+	g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+	g_assert_cmpint (symlink ("/dev/null", device), ==, 0);
+	f = fopen (big, "w");
+	g_assert_nonnull (f);
+	g_assert_cmpint (ftruncate (fileno (f), 1 << 30), ==, 0); /* 1 GiB, sparse */
+	fclose (f);
+	write_file (dir, "open-secret", "s3cret\n");
+	g_assert_cmpint (g_chmod (open_secret, 0644), ==, 0);
+	g_assert_cmpint (mkfifo (fifo_secret, 0600), ==, 0);
+	text = g_strdup_printf ("[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n"
+				"ClientSecretFile=%s\n",
+				open_secret);
+	write_file (accounts, "leaky.conf", text);
+	g_free (text);
+	text = g_strdup_printf ("[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n"
+				"ClientSecretFile=%s\n",
+				fifo_secret);
+	write_file (accounts, "piped.conf", text);
+
+	config = da_config_load (dir, &error);
+	g_assert_no_error (error);
+	g_assert_cmpuint (config->accounts->len, ==, 1);
+	g_assert_cmpstr (((DaAccountConfig *) g_ptr_array_index (config->accounts, 0))->name, ==,
+			 "good");
+	g_assert_cmpuint (config->problems->len, ==, G_N_ELEMENTS (expected));
+	for (guint i = 0; i < G_N_ELEMENTS (expected); i++) {
+		g_auto(GStrv) parts = g_strsplit (expected[i], "@", -1);
+		g_autofree gchar *want = g_strjoinv (i == 2 ? open_secret : fifo_secret, parts);
+		gboolean found = FALSE;
+
+		for (guint j = 0; j < config->problems->len; j++)
+			found |= strstr (g_ptr_array_index (config->problems, j), want) != NULL;
+		if (!found)
+			g_error ("no problem says \"%s\"", want);
+	}
+
+	{
+		const gchar *names[] = {"good.conf", "fifo.conf",  "null.conf",
+					"big.conf",  "leaky.conf", "piped.conf"};
+		for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+			g_autofree gchar *path = g_build_filename (accounts, names[i], NULL);
+			g_assert_cmpint (g_unlink (path), ==, 0);
+		}
+	}
+	g_unlink (open_secret);
+	g_unlink (fifo_secret);
+	g_assert_cmpint (g_rmdir (accounts), ==, 0);
+	g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+static void
 test_config_dir (void)
 {
 	g_autoptr(GError) error = NULL;
@@ -197,6 +283,7 @@ test_config_dir (void)
 		    "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n");
 	write_file (accounts, "ignored.txt", "nothing");
 	write_file (dir, "secret", "s3cret\n");
+	g_assert_cmpint (g_chmod (secret_path, 0600), ==, 0);
 	with_secret = g_strdup_printf ("[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n"
 				       "ClientSecretFile=%s\n",
 				       secret_path);
@@ -271,6 +358,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/config/account-names", test_account_names);
 	g_test_add_func ("/devauthd/config/loopback-urls", test_loopback_urls);
 	g_test_add_func ("/devauthd/config/directory", test_config_dir);
+	g_test_add_func ("/devauthd/config/hostile-files", test_config_hostile_files);
 	g_test_add_func ("/devauthd/config/daemon-errors", test_daemon_config_errors);
 	return g_test_run ();
 }

@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "da-vault.h"
 
@@ -162,6 +163,126 @@ test_short_key (void)
 	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
+/* What others, or a crash, leave in the state directory: a FIFO, a link
+ * or a 1 GiB file where a state file should be is refused at once (never
+ * followed, never read, never waited on); stale temporary files, links and
+ * FIFOs where earlier writes put their temporary file block no later
+ * write and are cleaned up when the vault opens; a link's target is never
+ * written. */
+static void
+test_hostile_files (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *path = da_vault_path (f->vault, "tv");
+	g_autofree gchar *old_tmp = g_strconcat (path, ".tmp", NULL);
+	g_autofree gchar *stale = g_strconcat (path, ".Ab12Cd.tmp", NULL);
+	g_autofree gchar *victim = g_build_filename (f->dir, "victim", NULL);
+	g_autofree gchar *victim_text = NULL;
+	const struct {
+		const gchar *what;
+		const gchar *message;
+	} cases[] = {
+		{"fifo", "a FIFO, not a regular file"},
+		{"link", "a symbolic link, which is not followed here"},
+		{"huge", "larger than"},
+	};
+
+	g_assert_true (g_file_set_contents (victim, "precious", -1, NULL));
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GByteArray) back = NULL;
+
+		g_unlink (path);
+		if (i == 0) {
+			g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+		} else if (i == 1) {
+			g_assert_cmpint (symlink (victim, path), ==, 0);
+		} else {
+			FILE *file = fopen (path, "w");
+			g_assert_nonnull (file);
+			g_assert_cmpint (ftruncate (fileno (file), 1 << 30), ==, 0);
+			fclose (file);
+		}
+		back = da_vault_load (f->vault, "tv", &error);
+		g_assert_null (back);
+		g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+		if (strstr (error->message, cases[i].message) == NULL ||
+		    strstr (error->message, path) == NULL)
+			g_error ("%s: %s", cases[i].what, error->message);
+	}
+
+	/* the temporary file of a write: a link to the victim, a FIFO, a
+	 * directory; then a stale one of the new kind */
+	g_assert_cmpint (symlink (victim, old_tmp), ==, 0);
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GByteArray) back = NULL;
+		g_autofree gchar *payload = g_strdup_printf ("state %u", i);
+
+		if (i == 1) {
+			g_unlink (old_tmp);
+			g_assert_cmpint (mkfifo (old_tmp, 0600), ==, 0);
+		} else if (i == 2) {
+			g_unlink (old_tmp);
+			g_assert_cmpint (g_mkdir (old_tmp, 0700), ==, 0);
+		}
+		g_assert_true (da_vault_store (f->vault, "tv", payload, strlen (payload), &error));
+		g_assert_no_error (error);
+		back = da_vault_load (f->vault, "tv", &error);
+		g_assert_no_error (error);
+		g_assert_cmpstr ((const gchar *) back->data, ==, payload);
+	}
+	g_assert_true (g_file_get_contents (victim, &victim_text, NULL, NULL));
+	g_assert_cmpstr (victim_text, ==, "precious");
+
+	/* a vault opened on the directory removes what writes left behind,
+	 * but no directory and nothing a link points to */
+	g_assert_cmpint (symlink (victim, stale), ==, 0);
+	{
+		g_autoptr(GError) error = NULL;
+		DaVault *again =
+			da_vault_new (f->dir, key_material, sizeof key_material - 1, &error);
+
+		g_assert_no_error (error);
+		da_vault_free (again);
+	}
+	g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK));
+	g_assert_true (g_file_test (old_tmp, G_FILE_TEST_IS_DIR));
+	g_assert_true (g_file_test (victim, G_FILE_TEST_IS_REGULAR));
+	g_rmdir (old_tmp);
+}
+
+/* A storage key that others may read is not used: the error names the
+ * file and its mode. */
+static void
+test_key_file_mode (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *dir = g_dir_make_tmp ("devauthd-vault-XXXXXX", &error);
+	g_autofree gchar *key = g_build_filename (dir, "storage-key", NULL);
+	DaVault *vault;
+
+	g_assert_no_error (error);
+	g_assert_true (g_file_set_contents (key, (const gchar *) key_material, -1, NULL));
+	for (guint i = 0; i < 3; i++) {
+		const guint modes[] = {0644, 0640, 0602};
+		g_autofree gchar *expected = g_strdup_printf ("(mode %04o)", modes[i]);
+
+		g_assert_cmpint (g_chmod (key, modes[i]), ==, 0);
+		vault = da_vault_new_from_key_file (dir, key, &error);
+		g_assert_null (vault);
+		g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+		g_assert_nonnull (strstr (error->message, key));
+		g_assert_nonnull (strstr (error->message, expected));
+		g_clear_error (&error);
+	}
+	g_assert_cmpint (g_chmod (key, 0400), ==, 0);
+	vault = da_vault_new_from_key_file (dir, key, &error);
+	g_assert_no_error (error);
+	da_vault_free (vault);
+	g_unlink (key);
+	g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -170,5 +291,8 @@ main (int argc, char **argv)
 	g_test_add ("/devauthd/vault/tamper", Fixture, NULL, setup, test_tamper, teardown);
 	g_test_add ("/devauthd/vault/old-file", Fixture, NULL, setup, test_old_file, teardown);
 	g_test_add_func ("/devauthd/vault/short-key", test_short_key);
+	g_test_add ("/devauthd/vault/hostile-files", Fixture, NULL, setup, test_hostile_files,
+		    teardown);
+	g_test_add_func ("/devauthd/vault/key-file-mode", test_key_file_mode);
 	return g_test_run ();
 }
