@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The Varlink front's methods: GetToken (its caller from SO_PEERCRED and
- * friends, its parameters, the pipeline) and org.varlink.service's
- * GetInfo and GetInterfaceDescription. */
+/* The Varlink front's methods and replies: GetToken (its caller from
+ * SO_PEERCRED and friends, its parameters, the pipeline) and
+ * org.varlink.service's GetInfo and GetInterfaceDescription; the replies
+ * and errors written for them. */
 #define G_LOG_DOMAIN "devauthd"
 
 #include "config.h"
@@ -11,7 +12,10 @@
 #include <sys/socket.h>
 
 #include "da-error.h"
+#include "da-json-string.h"
+#include "da-secret.h"
 #include "da-varlink-private.h"
+#include "da-varlink-request.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -61,6 +65,97 @@ static const gchar da_varlink_service_description[] =
 	"error ExpectedMore ()\n";
 
 /* ---- GetToken ---- */
+
+/* ---- replies ---- */
+
+static void
+gstring_sink (void *data, const char *bytes, size_t len)
+{
+	g_string_append_len (data, bytes, len);
+}
+
+/* A JSON string; each byte of invalid UTF-8 becomes U+FFFD. */
+void
+da_varlink_append_json_string (GString *out, const gchar *str)
+{
+	g_string_append_c (out, '"');
+	da_json_write_string (str, strlen (str), TRUE, gstring_sink, out);
+	g_string_append_c (out, '"');
+}
+
+void
+da_varlink_conn_reply_error_message (DaVarlinkConn *conn,
+				     const gchar *name,
+				     const gchar *key,
+				     const gchar *value)
+{
+	g_string_append (conn->out, "{\"error\":");
+	da_varlink_append_json_string (conn->out, name);
+	g_string_append (conn->out, ",\"parameters\":{");
+	if (key != NULL) {
+		/* a caller's own words (a parameter's name, a method's) echoed
+		 * back in part only */
+		g_autofree gchar *echo = da_varlink_echo (value);
+
+		da_varlink_append_json_string (conn->out, key);
+		g_string_append_c (conn->out, ':');
+		da_varlink_append_json_string (conn->out, echo);
+	}
+	g_string_append (conn->out, "}}");
+	da_varlink_conn_send (conn);
+}
+
+/* org.devauth.DeviceAuth1.Error.X on the bus is org.devauth.DeviceAuth1.X here */
+void
+da_varlink_conn_reply_gerror (DaVarlinkConn *conn, GError *error)
+{
+	const gchar *dbus_name;
+	g_autofree gchar *name = NULL;
+
+	da_error_convert (&error);
+	dbus_name = da_error_to_dbus_name (error->code);
+	name = g_strconcat (DA_VARLINK_INTERFACE ".", strrchr (dbus_name, '.') + 1, NULL);
+	da_varlink_conn_reply_error_message (conn, name, "message", error->message);
+	g_error_free (error);
+}
+
+/* Room for @more bytes without a realloc(), which would leave a copy of
+ * what is already there (a token) in freed memory. */
+static void
+conn_reserve (DaVarlinkConn *conn, gsize more)
+{
+	GString *bigger;
+
+	if (conn->out->allocated_len > conn->out->len + more)
+		return;
+	bigger = g_string_sized_new (conn->out->len + more);
+	g_string_append_len (bigger, conn->out->str, (gssize) conn->out->len);
+	da_secret_wipe (conn->out->str, conn->out->allocated_len);
+	g_string_free (conn->out, TRUE);
+	conn->out = bigger;
+}
+
+void
+da_varlink_conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
+{
+	/* escaped, a character takes at most 6 bytes */
+	conn_reserve (conn, 6 * (strlen (token->token) +
+				 (token->token_type != NULL ? strlen (token->token_type) : 6) +
+				 (token->scope != NULL ? strlen (token->scope) : 0)) +
+				    128);
+	g_string_append (conn->out, "{\"parameters\":{\"token\":");
+	da_varlink_append_json_string (conn->out, token->token);
+	g_string_append_printf (
+		conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":", token->expires_at);
+	da_varlink_append_json_string (conn->out,
+				       token->token_type != NULL ? token->token_type : "Bearer");
+	if (token->scope != NULL) {
+		g_string_append (conn->out, ",\"scope\":");
+		da_varlink_append_json_string (conn->out, token->scope);
+	}
+	g_string_append (conn->out, "}}");
+	da_varlink_conn_send (conn);
+}
 
 static void
 get_token_cb (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -125,52 +220,6 @@ da_varlink_conn_resolve_caller (DaVarlinkConn *conn, GError **error)
 	return TRUE;
 }
 
-/* InvalidParameter for a parameter of the wrong name or type; out of range,
- * the bus front's InvalidArgument with its message */
-static gboolean
-parse_get_token (JsonObject *params,
-		 const gchar **account,
-		 guint *min_validity,
-		 const gchar **bad,
-		 GError **error)
-{
-	g_autoptr(GList) members = params != NULL ? json_object_get_members (params) : NULL;
-
-	*account = "";
-	*min_validity = DA_GET_TOKEN_MIN_VALIDITY_DEFAULT;
-	for (GList *l = members; l != NULL; l = l->next) {
-		const gchar *key = l->data;
-		JsonNode *node = json_object_get_member (params, key);
-
-		*bad = key;
-		if (g_str_equal (key, "account")) {
-			if (JSON_NODE_HOLDS_NULL (node))
-				continue;
-			if (json_node_get_value_type (node) != G_TYPE_STRING)
-				return FALSE;
-			*account = json_node_get_string (node);
-		} else if (g_str_equal (key, "minValidity")) {
-			gint64 v;
-
-			if (JSON_NODE_HOLDS_NULL (node))
-				continue;
-			if (json_node_get_value_type (node) != G_TYPE_INT64)
-				return FALSE;
-			v = json_node_get_int (node);
-			if (v < 0 || v > DA_GET_TOKEN_MIN_VALIDITY_MAX) {
-				g_set_error (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-					     "option 'min-validity' must be at most %d seconds",
-					     DA_GET_TOKEN_MIN_VALIDITY_MAX);
-				return FALSE;
-			}
-			*min_validity = (guint) v;
-		} else {
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
 void
 da_varlink_handle_get_token (DaVarlinkConn *conn, JsonObject *params)
 {
@@ -180,7 +229,7 @@ da_varlink_handle_get_token (DaVarlinkConn *conn, JsonObject *params)
 	const gchar *bad = NULL;
 	guint min_validity = 0;
 
-	if (!parse_get_token (params, &name, &min_validity, &bad, &error)) {
+	if (!da_varlink_parse_get_token (params, &name, &min_validity, &bad, &error)) {
 		if (error != NULL)
 			da_varlink_conn_reply_gerror (conn, g_steal_pointer (&error));
 		else

@@ -2,8 +2,9 @@
 #pragma once
 
 /* What the files of the Varlink front share: da-varlink.c (the socket,
- * connections, framing, replies) and da-varlink-methods.c (GetToken and
- * org.varlink.service: the requests unpacked, the pipeline called). */
+ * connections, framing, dispatch) and da-varlink-methods.c (GetToken and
+ * org.varlink.service: the requests unpacked, the pipeline called, the
+ * replies written). */
 
 #include <json-glib/json-glib.h>
 

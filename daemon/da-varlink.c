@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The Varlink front: devauthd's own socket, its connections (limits, idle
- * and write deadlines), the NUL-ended framing, the dispatch, the replies.
- * The methods are in da-varlink-methods.c. */
+/* The Varlink front: devauthd's own socket, its connections (limits,
+ * idle and write deadlines, the reserve), the NUL-ended framing, the
+ * dispatch. The methods and their replies are in da-varlink-methods.c, the
+ * request read from its bytes in da-varlink-request.c. */
 #define G_LOG_DOMAIN "devauthd"
 
 #include "config.h"
@@ -23,15 +24,11 @@
 #include "da-json-string.h"
 #include "da-secret.h"
 #include "da-varlink-private.h"
+#include "da-varlink-request.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
-
-/* a Varlink call is two levels deep; json-glib recurses once per level */
-#define DA_VARLINK_JSON_DEPTH_MAX 16
-/* bytes of a caller's input that an error may echo back */
-#define DA_VARLINK_ECHO_MAX 256
 
 G_DEFINE_TYPE (DaVarlinkServer, da_varlink_server, G_TYPE_OBJECT)
 
@@ -42,24 +39,7 @@ conn_watch_in (DaVarlinkConn *conn);
 static void
 conn_process (DaVarlinkConn *conn);
 
-/* ---- JSON out ---- */
-
-static void
-gstring_sink (void *data, const char *bytes, size_t len)
-{
-	g_string_append_len (data, bytes, len);
-}
-
-/* A JSON string; each byte of invalid UTF-8 becomes U+FFFD. */
-void
-da_varlink_append_json_string (GString *out, const gchar *str)
-{
-	g_string_append_c (out, '"');
-	da_json_write_string (str, strlen (str), TRUE, gstring_sink, out);
-	g_string_append_c (out, '"');
-}
-
-/* ---- replies ---- */
+/* ---- a connection, and what it sends ---- */
 
 void
 da_varlink_conn_unref (DaVarlinkConn *conn)
@@ -213,146 +193,49 @@ da_varlink_conn_send (DaVarlinkConn *conn)
 	conn_arm_write_deadline (conn, DA_VARLINK_WRITE_TIMEOUT_SEC * 1000);
 }
 
-void
-da_varlink_conn_reply_error_message (DaVarlinkConn *conn,
-				     const gchar *name,
-				     const gchar *key,
-				     const gchar *value)
-{
-	g_string_append (conn->out, "{\"error\":");
-	da_varlink_append_json_string (conn->out, name);
-	g_string_append (conn->out, ",\"parameters\":{");
-	if (key != NULL) {
-		/* a caller's own words (a parameter's name, a method's) echoed
-		 * back in part only */
-		g_autofree gchar *echo = g_utf8_make_valid (value, -1);
-
-		if (strlen (echo) > DA_VARLINK_ECHO_MAX)
-			*g_utf8_find_prev_char (echo, echo + DA_VARLINK_ECHO_MAX + 1) = '\0';
-		da_varlink_append_json_string (conn->out, key);
-		g_string_append_c (conn->out, ':');
-		da_varlink_append_json_string (conn->out, echo);
-	}
-	g_string_append (conn->out, "}}");
-	da_varlink_conn_send (conn);
-}
-
-/* org.devauth.DeviceAuth1.Error.X on the bus is org.devauth.DeviceAuth1.X here */
-void
-da_varlink_conn_reply_gerror (DaVarlinkConn *conn, GError *error)
-{
-	const gchar *dbus_name;
-	g_autofree gchar *name = NULL;
-
-	da_error_convert (&error);
-	dbus_name = da_error_to_dbus_name (error->code);
-	name = g_strconcat (DA_VARLINK_INTERFACE ".", strrchr (dbus_name, '.') + 1, NULL);
-	da_varlink_conn_reply_error_message (conn, name, "message", error->message);
-	g_error_free (error);
-}
-
-/* Room for @more bytes without a realloc(), which would leave a copy of
- * what is already there (a token) in freed memory. */
-static void
-conn_reserve (DaVarlinkConn *conn, gsize more)
-{
-	GString *bigger;
-
-	if (conn->out->allocated_len > conn->out->len + more)
-		return;
-	bigger = g_string_sized_new (conn->out->len + more);
-	g_string_append_len (bigger, conn->out->str, (gssize) conn->out->len);
-	da_secret_wipe (conn->out->str, conn->out->allocated_len);
-	g_string_free (conn->out, TRUE);
-	conn->out = bigger;
-}
-
-void
-da_varlink_conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
-{
-	/* escaped, a character takes at most 6 bytes */
-	conn_reserve (conn, 6 * (strlen (token->token) +
-				 (token->token_type != NULL ? strlen (token->token_type) : 6) +
-				 (token->scope != NULL ? strlen (token->scope) : 0)) +
-				    128);
-	g_string_append (conn->out, "{\"parameters\":{\"token\":");
-	da_varlink_append_json_string (conn->out, token->token);
-	g_string_append_printf (
-		conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":", token->expires_at);
-	da_varlink_append_json_string (conn->out,
-				       token->token_type != NULL ? token->token_type : "Bearer");
-	if (token->scope != NULL) {
-		g_string_append (conn->out, ",\"scope\":");
-		da_varlink_append_json_string (conn->out, token->scope);
-	}
-	g_string_append (conn->out, "}}");
-	da_varlink_conn_send (conn);
-}
-
 /* ---- requests ---- */
-
-static gboolean
-get_bool_member (JsonObject *object, const gchar *key)
-{
-	JsonNode *node = json_object_get_member (object, key);
-
-	return node != NULL && json_node_get_value_type (node) == G_TYPE_BOOLEAN &&
-	       json_node_get_boolean (node);
-}
 
 /* One request, without its NUL. Every path ends in a reply, or in none for
  * a oneway call, or with the connection closed. */
 static void
 conn_handle (DaVarlinkConn *conn, const gchar *data, gsize len)
 {
-	g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-	g_autoptr(GError) error = NULL;
-	JsonNode *root;
-	JsonObject *request;
-	JsonObject *params = NULL;
-	JsonNode *node;
+	g_auto(DaVarlinkRequest) request = {0};
+	const gchar *problem = NULL;
 	const gchar *method;
+	JsonObject *params;
 	const gchar *dot;
-	const gchar *problem = da_json_text_problem (data, len, DA_VARLINK_JSON_DEPTH_MAX, 0);
 
-	if (problem != NULL) {
-		g_debug ("varlink: uid %u sent a request that %s", conn->uid, problem);
-		da_varlink_conn_reply_gerror (conn,
-					      g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-							   "the request %s", problem));
-		conn_close (conn);
-		return;
-	}
-	if (!g_utf8_validate (data, (gssize) len, NULL) ||
-	    !json_parser_load_from_data (parser, data, (gssize) len, &error) ||
-	    (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
-	    (node = json_object_get_member (json_node_get_object (root), "method")) == NULL ||
-	    json_node_get_value_type (node) != G_TYPE_STRING) {
-		g_debug ("varlink: uid %u sent a request that is not a Varlink call", conn->uid);
+	switch (da_varlink_request_parse (data, len, &request, &problem)) {
+	case DA_VARLINK_REQUEST_NOT_A_CALL:
+		g_debug ("varlink: uid %u sent a request that %s", conn->uid,
+			 problem != NULL ? problem : "is not a Varlink call");
 		da_varlink_conn_reply_gerror (
-			conn, g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-					   "not a Varlink call (a JSON object with a "
-					   "\"method\", ended by a NUL byte)"));
+			conn, problem != NULL
+				      ? g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+						     "the request %s", problem)
+				      : g_error_new (DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+						     "not a Varlink call (a JSON object with a "
+						     "\"method\", ended by a NUL byte)"));
 		conn_close (conn);
 		return;
-	}
-	request = json_node_get_object (root);
-	method = json_node_get_string (node);
-	node = json_object_get_member (request, "parameters");
-	if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
-		params = json_node_get_object (node);
-	else if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
+	case DA_VARLINK_REQUEST_BAD_PARAMETERS:
 		da_varlink_conn_reply_error_message (conn,
 						     DA_VARLINK_SERVICE_ERROR "InvalidParameter",
 						     "parameter", "parameters");
 		return;
+	case DA_VARLINK_REQUEST_OK:
+	default:
+		break;
 	}
-	if (get_bool_member (request, "oneway")) {
+	method = request.method;
+	params = request.params;
+	if (request.oneway) {
 		/* nothing here is worth doing without an answer */
 		conn->busy = FALSE;
 		return;
 	}
-	if (get_bool_member (request, "upgrade")) {
+	if (request.upgrade) {
 		da_varlink_conn_reply_error_message (
 			conn, DA_VARLINK_SERVICE_ERROR "MethodNotImplemented", "method", method);
 		return;

@@ -8,6 +8,8 @@
 #include <locale.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/prctl.h>
 
 #include "da-authority.h"
@@ -206,6 +208,32 @@ dir_from_env (const gchar *option, const gchar *env, const gchar *fallback)
 	return g_strdup (fallback);
 }
 
+/* glibc's allocator set so that no freed heap block keeps what it held:
+ * every block is overwritten when freed (perturb), and none is kept in the
+ * per-thread cache, which skips that. What devauthd frees it wipes
+ * itself; this covers what GLib, GDBus, libsoup and json-glib free (a
+ * GetToken reply on the bus holds the access token). The tunables are
+ * read when a process starts, so devauthd starts again with them. */
+#define DA_MALLOC_TUNABLES "glibc.malloc.perturb=90:glibc.malloc.tcache_count=0"
+
+static void
+exec_with_wiping_malloc (char **argv)
+{
+	const char *have = getenv ("GLIBC_TUNABLES");
+	g_autofree gchar *value = NULL;
+
+	if (have != NULL && strstr (have, "glibc.malloc.perturb=") != NULL)
+		return;
+	value = have != NULL && have[0] != '\0' ? g_strconcat (have, ":", DA_MALLOC_TUNABLES, NULL)
+						: g_strdup (DA_MALLOC_TUNABLES);
+	if (setenv ("GLIBC_TUNABLES", value, 1) != 0)
+		return;
+	execv ("/proc/self/exe", argv);
+	/* no /proc: go on as we are, with what devauthd wipes itself */
+	g_printerr ("devauthd: cannot start again with a wiping allocator: %s\n",
+		    g_strerror (errno));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -239,6 +267,7 @@ main (int argc, char **argv)
 		{NULL},
 	};
 
+	exec_with_wiping_malloc (argv);
 	/* glibc raises its mmap threshold to the size of each large block
 	 * freed, so that the 128 KiB buffer of every state file written
 	 * after a refresh would stay in the heap, dirty (it is wiped); pinned,

@@ -114,6 +114,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._faults = {}
         self._log = []  # (time, kind, answer)
+        self._exchanges = []  # (kind, request body, response body) forwarded
         self._conns = set()
         self._stopping = threading.Event()
         self._fault_changed = threading.Event()
@@ -153,6 +154,12 @@ class FaultProxy:
         """[(time, kind, answer)] of the requests that arrived after @since."""
         with self._lock:
             return [r for r in self._log if r[0] >= since and (kind is None or r[1] == kind)]
+
+    def exchanges(self, kind=None):
+        """[(request body, response body)] of the requests forwarded to the
+        IdP, in bytes, as they passed (the last 1000)."""
+        with self._lock:
+            return [(q, a) for k, q, a in self._exchanges if kind is None or k == kind]
 
     def count(self, kind=None, since=0.0):
         return len(self.requests(kind, since))
@@ -196,6 +203,11 @@ class FaultProxy:
                                   _b64url(json.dumps(claims).encode())))
         signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64url(signature)}"
+
+    def _record(self, kind, request, response):
+        with self._lock:
+            self._exchanges.append((kind, request, response))
+            del self._exchanges[:-1000]
 
     def _note(self, kind, answer):
         with self._lock:
@@ -341,6 +353,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif self._kind in ("poll", "refresh", "token") and status == 200:
             data = self._resign(data)
         extra = {"Retry-After": retry_after} if retry_after else None
+        self.proxy._record(self._kind, body, data)
         self._send(status, ctype, data, extra)
 
     # the faults
@@ -405,6 +418,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 doc["id_token"] = forge_id_token(doc["id_token"], fault.get("change", "sub"))
             data = json.dumps(doc).encode()
         self._send(status, ctype, data)
+
+    def _fault_redirect(self, fault):
+        """A redirect (307 by default) to fault["location"]."""
+        self.send_response(int(fault.get("status", 307)))
+        self.send_header("Location", fault["location"])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _fault_rewrite(self, fault):
         """The IdP's answer, forwarded, with fields set ("set": {name: value})

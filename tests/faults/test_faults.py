@@ -11,6 +11,7 @@ HttpTimeoutSec=2 in every world here, so a stall is over quickly.
 """
 
 import fcntl
+import json
 import os
 import pwd
 import re
@@ -772,6 +773,116 @@ def test_disk_full(h):
     token, _ = h.get_token()
     status, body = h.idp.userinfo(token)
     check_equal(status, 200, f"userinfo with the token after the reboot ({body})")
+
+
+def test_no_redirects(h):
+    """A redirect from the token endpoint (307, which would repeat the POST
+    with the refresh token or device code in it) is never followed: the
+    place it points to gets nothing, the refresh fails and says so, and the
+    sign-in is as it was."""
+    h.start_idp("--interval", "1")
+    proxy = FaultProxy(h.idp.origin)
+    elsewhere = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.add_cleanup(elsewhere.stop)
+    h.start_bus()
+    h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
+    h.sign_in()
+    token, _ = h.get_token()
+    for status in (307, 308, 302):
+        path = urllib.parse.urlsplit(h.idp.discovery()["token_endpoint"]).path
+        proxy.set_fault("refresh", "redirect", status=status, location=elsewhere.origin + path)
+        try:
+            h.refresh()
+        except DBusCallError as e:
+            check(re.search(rf"HTTP {status}", e.message), f"Refresh after a {status}: {e.message!r}")
+        else:
+            raise harness.TestFailure(f"Refresh succeeded through a {status}")
+        check_equal(elsewhere.count(), 0, f"requests where the {status} pointed")
+        check_equal(h.properties()["State"], "signed-in", f"State after a {status}")
+        check_equal(h.get_token()[0], token, f"the token after a {status}")
+    # the device flow's polls too
+    proxy.clear_faults()
+    h.logout()
+    since = h.mark()
+    prompt = h.login()
+    path = urllib.parse.urlsplit(h.idp.discovery()["token_endpoint"]).path
+    proxy.set_fault("poll", "redirect", status=307, location=elsewhere.origin + path)
+    h.idp.approve(prompt["user-code"])
+    time.sleep(4)
+    check_equal(elsewhere.count(), 0, "polls where the 307 pointed")
+    check_equal(h.properties()["State"], "awaiting-user", "State while the polls are redirected")
+    proxy.clear_faults()
+    h.wait_status("signed-in", since=since, timeout=40)
+
+
+def memory_hits(pid, needles):
+    """{needle: [mapping, ...]} for each needle found in the readable
+    memory of process @pid (read through /proc/PID/mem, as root)."""
+    hits = {}
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            name = fields[5] if len(fields) > 5 else "[anon]"
+            if "r" not in fields[1] or name in ("[vvar]", "[vsyscall]"):
+                continue
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except (OSError, OverflowError, ValueError):
+                continue
+            for needle in needles:
+                if needle in data:
+                    hits.setdefault(needle, []).append(name)
+    return hits
+
+
+def test_secrets_wiped(h):
+    """After a sign-in, a refresh, GetToken on the bus and on the socket,
+    and Logout, no access, refresh or ID token that the IdP ever issued is
+    left anywhere in devauthd's memory (read through /proc/PID/mem): what
+    devauthd frees it wipes, and what the libraries free (a GDBus reply
+    with the token in it) the allocator overwrites."""
+    h.start_idp("--interval", "1")
+    proxy = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.start_bus()
+    h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
+    h.sign_in()
+    h.get_token()
+    h.refresh()
+    h.get_token()
+    rc, out, err = h.ctl("token")
+    check_equal(rc, 0, f"devauthctl token ({err!r})")
+    secrets = {}  # token -> what it was
+    for kind in ("poll", "refresh"):
+        for _, answer in proxy.exchanges(kind):
+            doc = json.loads(answer)
+            for name in ("access_token", "refresh_token", "id_token"):
+                if isinstance(doc.get(name), str):
+                    secrets[doc[name].encode()] = f"{name} of a {kind}"
+    check(len(secrets) >= 4, f"the tokens the IdP issued: {sorted(secrets.values())}")
+    h.logout()
+    time.sleep(1)
+    hits = memory_hits(h.daemon.proc.pid, secrets)
+    check_equal({secrets[k]: v for k, v in hits.items()}, {},
+                "tokens left in devauthd's memory after Logout")
+
+
+def test_scopes_as_written(h):
+    """Scopes= reach the IdP as written: the scope of the device
+    authorization request is the configured list, in its order."""
+    h.start_idp("--interval", "1")
+    proxy = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.start_bus()
+    scopes = "profile offline_access openid email"
+    h.start_daemon({"demo": account_conf(proxy.origin, scopes=scopes)}, TIMEOUT_SETTINGS)
+    h.sign_in()
+    (request, _), = proxy.exchanges("device")
+    form = urllib.parse.parse_qs(request.decode())
+    check_equal(form.get("scope"), [scopes], "the scope sent with the device authorization")
 
 
 def test_get_token_respects_backoff(h):

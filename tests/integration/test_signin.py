@@ -1,6 +1,7 @@
 """Sign-in with the RFC 8628 device flow, against the real IdP."""
 
 import os
+import re
 import signal
 import threading
 import time
@@ -342,6 +343,67 @@ def test_qr_code(h):
     rc, out, err = run_process(["zbarimg", "--raw", "-q", png], timeout=30)
     check_equal(rc, 0, f"zbarimg exit status ({err!r})")
     check_equal(out.strip(), prompt["verification-uri-complete"], "decoded QR code")
+
+
+def terminal_qr_pixels(text, style):
+    """The QR code that devauthctl drew, as a screen shows it: rows of
+    booleans, True where the terminal puts ink (light on a dark terminal)."""
+    rows = []
+    if style == "unicode":
+        lines = [l for l in text.splitlines() if l and set(l) <= set(" \u2588\u2580\u2584")
+                 and set(l) != {" "}]
+        for line in lines:
+            rows.append([c in "\u2588\u2580" for c in line])
+            rows.append([c in "\u2588\u2584" for c in line])
+    else:
+        lines = [l for l in text.splitlines()
+                 if l and len(l) % 2 == 0 and re.fullmatch(r"(##|  )+", l) and "#" in l]
+        for line in lines:
+            rows.append([line[i:i + 2] == "##" for i in range(0, len(line), 2)])
+    return rows
+
+
+def decode_screen(rows, path, scale=6, border=8):
+    """Renders the rows as a dark terminal shows them (ink light, the rest
+    and the terminal around dark) and decodes it with zbarimg: the text, or
+    None when it finds no code."""
+    from PIL import Image
+
+    width = max(len(r) for r in rows)
+    img = Image.new("L", ((width + 2 * border) * scale, (len(rows) + 2 * border) * scale), 0)
+    pixels = img.load()
+    for y, row in enumerate(rows):
+        for x, ink in enumerate(row):
+            if ink:
+                for dy in range(scale):
+                    for dx in range(scale):
+                        pixels[(x + border) * scale + dx, (y + border) * scale + dy] = 255
+    img.save(path)
+    rc, out, _ = run_process(["zbarimg", "--raw", "-q", path], timeout=30)
+    return out.strip() if rc == 0 else None
+
+
+def test_terminal_qr(h):
+    """The QR code devauthctl login draws in the terminal, in both styles,
+    decodes (as a camera would see it on a dark terminal) to the prompt's
+    verification_uri_complete; the same check finds nothing in a drawing of
+    only light modules, so it cannot pass by accident."""
+    h.setup("--interval", "1")
+    for style in ("unicode", "ascii"):
+        since = h.mark()
+        proc, out, err = h.ctl_start("login", f"--qr={style}")
+        out.wait_for(r"enter the code\s+(\S+)", 15, "the user code")
+        prompt = h.wait_status("awaiting-user", since=since)["details"]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+        rows = terminal_qr_pixels(out.text(), style)
+        check(len(rows) >= 21, f"{style}: no QR code in devauthctl's output:\n{out.text()}")
+        decoded = decode_screen(rows, os.path.join(h.tmp, f"qr-{style}.png"))
+        check_equal(decoded, prompt["verification-uri-complete"], f"{style}: the decoded QR code")
+        blank = [[True] * len(r) for r in rows]
+        check_equal(decode_screen(blank, os.path.join(h.tmp, f"blank-{style}.png")), None,
+                    f"{style}: a drawing of only light modules decoded")
+        h.wait_status("signed-out", since=since)
 
 
 def test_logout_during_flow(h):

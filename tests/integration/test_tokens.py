@@ -225,3 +225,42 @@ def test_idp_unreachable(h):
     rc, out, err = h.ctl("token")
     check_equal(rc, 0, f"devauthctl token while the IdP is down ({err!r})")
     check_equal(out, token + "\n", "devauthctl token output")
+
+
+def proc_keys_timeout(key_id):
+    """The timeout column of /proc/keys for the key, as the kernel shows it
+    ("perm", "59s", "4m", "expd"), or None when the key is not there."""
+    with open("/proc/keys") as f:
+        for line in f:
+            fields = line.split()
+            if int(fields[0], 16) == int(key_id):
+                return fields[3]
+    return None
+
+
+def test_keyring_timeout(h):
+    """The access token's key in the kernel keyring expires with the token:
+    the kernel shows its timeout and counts it down, and after the token's
+    end (devauthd stopped, so nothing refreshes it) the key is gone while
+    the refresh token's key stays."""
+    lifetime = 6
+    h.setup("--interval", "1", "--access-ttl", str(lifetime))
+    h.sign_in()
+    _, info = h.get_token(min_validity=0)
+    access = h.daemon.key_id(f"devauthd:{h.account}:access")
+    refresh = h.daemon.key_id(f"devauthd:{h.account}:refresh")
+    check(access is not None and refresh is not None, f"keys access={access} refresh={refresh}")
+    timeout = proc_keys_timeout(access)
+    check(timeout is not None and timeout.endswith("s") and 1 <= int(timeout[:-1]) <= lifetime,
+          f"the access key's timeout in /proc/keys: {timeout!r} (the token lives {lifetime} s)")
+    # the kernel counts it down: not a fixed value written once
+    time.sleep(2)
+    later = proc_keys_timeout(access)
+    check(later is not None and int(later[:-1]) < int(timeout[:-1]),
+          f"the access key's timeout 2 s later: {later!r} (was {timeout!r})")
+    # devauthd stopped, nothing refreshes it: the key ends with the token
+    check_equal(h.daemon.stop(), 0, "devauthd's exit status on SIGTERM")
+    wait_until(lambda: time.time() > info["expires-at"] + 1.5, lifetime + 5, "the token's end")
+    gone = proc_keys_timeout(access)
+    check(gone in (None, "expd"), f"the access key after the token's end: {gone!r}")
+    check(proc_keys_timeout(refresh) is not None, "the refresh key went with the access key")
