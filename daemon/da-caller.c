@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -478,6 +479,48 @@ caller_read_cgroup (DaCaller *self, const gchar *proc_root, gint pidfd, GError *
 	return TRUE;
 }
 
+/* With only a pid from the bus or the socket (no ProcessFD, no
+ * SO_PEERPIDFD), the pidfd opened here may be of another process that got
+ * the pid after the caller's exited: the caller's connection can outlive
+ * it (a child holds the socket). That process must run as the uid the bus
+ * or the kernel gave for the connection, as its real or effective uid, or
+ * the caller is refused: a process of another user that took the pid
+ * lends it nothing. Read through the pinned pidfd: the answer is the
+ * pidfd's process's. */
+static gboolean
+caller_check_uid (DaCaller *self, gint pidfd, GError **error)
+{
+	g_autofree gchar *path = g_strdup_printf ("/proc/%u/status", self->pid);
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint32 ruid = G_MAXUINT32;
+	guint32 euid = G_MAXUINT32;
+	gsize len = 0;
+	gint fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int errsv = fd >= 0 ? read_bounded (fd, &text, &len) : errno;
+
+	if (fd >= 0)
+		close (fd);
+	if (errsv != 0 || (pidfd >= 0 && process_has_exited (pidfd))) {
+		g_set_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+			     "cannot identify the caller: process %u is gone", self->pid);
+		return FALSE;
+	}
+	lines = g_strsplit (text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		if (g_str_has_prefix (lines[i], "Uid:") &&
+		    sscanf (lines[i] + 4, "%u %u", &ruid, &euid) == 2)
+			break;
+	}
+	if (ruid == self->uid || euid == self->uid)
+		return TRUE;
+	g_set_error (error, DA_ERROR, DA_ERROR_PERMISSION_DENIED,
+		     "cannot identify the caller: process %u runs as uid %u, its connection as "
+		     "uid %u (the pid was reused)",
+		     self->pid, euid, self->uid);
+	return FALSE;
+}
+
 /* Fills unit, flatpak_id and app_id from <@proc_root>/<pid>/cgroup.
  * @proc_root is "/proc" in production; with any other root (tests) the
  * process is not pinned with a pidfd. */
@@ -500,7 +543,9 @@ da_caller_resolve (DaCaller *self, const gchar *proc_root, GError **error)
 		pidfd = self->pidfd;
 	else if (g_strcmp0 (proc_root, "/proc") == 0 && !open_pidfd (self->pid, &pidfd, error))
 		return FALSE;
-	ok = caller_read_cgroup (self, proc_root, pidfd, error);
+	ok = (self->pidfd >= 0 || g_strcmp0 (proc_root, "/proc") != 0 ||
+	      caller_check_uid (self, pidfd, error)) &&
+	     caller_read_cgroup (self, proc_root, pidfd, error);
 	if (pidfd >= 0 && pidfd != self->pidfd)
 		close (pidfd);
 	if (!ok)

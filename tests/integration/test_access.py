@@ -11,6 +11,7 @@ import os
 import pwd
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -254,6 +255,144 @@ def test_cgroup_units(h):
     for cgroup in (other, user_unit, flatpak, unit):
         cgroup.remove()
         check(not os.path.exists(cgroup.path), f"{cgroup.path} is still there")
+
+
+# The attacker of test_pid_reuse, run as another user: it connects to the
+# bus, sends GetToken, and forks a child that keeps the connection open; the
+# process that connected (whose pid the bus reports) then exits, so that
+# its pid can be given to a process of the allowed unit. The child reads
+# the connection's socket raw (GDBus does not survive a fork) and prints
+# "leaked" if the token comes back on it, "refused" if an error does.
+PID_REUSE_ATTACKER = r"""
+import os, sys, time
+from gi.repository import Gio, GLib
+token, address, account = sys.argv[1], sys.argv[2], sys.argv[3]
+conn = Gio.DBusConnection.new_for_address_sync(
+    address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+fd = conn.get_stream().get_socket().get_fd()
+msg = Gio.DBusMessage.new_method_call("org.devauth.DeviceAuth1", "/org/devauth/DeviceAuth1",
+                                      "org.devauth.DeviceAuth1.Manager", "GetToken")
+msg.set_body(GLib.Variant("(sa{sv})", (account, {})))
+conn.send_message(msg, Gio.DBusSendMessageFlags.NONE)
+conn.flush_sync(None)
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(r)
+    os.write(w, b"x")
+    seen = b""
+    os.set_blocking(fd, False)
+    end = time.monotonic() + float(sys.argv[4])
+    while time.monotonic() < end:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        if not data:
+            break
+        seen += data
+        if token.encode() in seen:
+            print("leaked", flush=True)
+            os._exit(0)
+        if b"PermissionDenied" in seen or b"Error." in seen:
+            print("refused", flush=True)
+            os._exit(0)
+    print("no-answer", flush=True)
+    os._exit(0)
+os.close(w)
+os.read(r, 1)  # the child has the connection
+print(os.getpid(), flush=True)
+os._exit(0)
+"""
+
+# Run as root inside the allowed unit's cgroup: for each pid it reads, it
+# makes the kernel give that pid to its next child (ns_last_pid), and the
+# child, in the same cgroup, becomes the unit's user and waits.
+PID_REUSE_SPAWNER = r"""
+import os, sys, time
+uid = int(sys.argv[1])
+for line in sys.stdin:
+    want = int(line)
+    got = 0
+    for _ in range(20):
+        try:
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(want - 1))
+        except OSError:
+            pass
+        pid = os.fork()
+        if pid == 0:
+            os.setresgid(uid, uid, uid)
+            os.setgroups([])
+            os.setresuid(uid, uid, uid)
+            time.sleep(30)
+            os._exit(0)
+        if pid == want:
+            got = pid
+            break
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    print(got, flush=True)
+"""
+
+
+def test_pid_reuse(h):
+    """PID reuse does not lend an allowed unit's identity: a caller of
+    another uid whose connecting process exits (its connection held open by
+    a child) so that its pid goes to a process of the unit in
+    AllowUnits= gets no token, in 100 tries; the unit's own calls still get
+    it. dbus-daemon 1.14 gives no ProcessFD, so devauthd checks that the
+    process it pinned runs as the connection's uid."""
+    victim_uid = pwd.getpwnam("daemon").pw_uid
+    h.start_idp("--interval", "1")
+    h.start_bus(public=True)
+    h.start_daemon({"demo": harness.account_conf(h.idp.issuer) +
+                    "[Access]\nAllowUnits=victim.service\n"})
+    h.sign_in()
+    token, _ = h.get_token()
+    unit = Cgroup(h, "system.slice/victim.service")
+    spawner = subprocess.Popen(["/usr/bin/python3", "-c", PID_REUSE_SPAWNER, str(victim_uid)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    h.add_cleanup(spawner.kill)
+    unit.add(spawner.pid)
+    # the unit itself gets its token
+    expect_results(client_in_cgroup(h, unit, "daemon", ops("GetToken")), ["ok"],
+                   "the unit's own call")
+
+    tries = reused = 0
+    outcomes = {}
+    nobody = pwd.getpwnam(NOBODY).pw_uid
+    daemon_pid = h.daemon.proc.pid
+    while tries < 100:
+        tries += 1
+        os.kill(daemon_pid, signal.SIGSTOP)
+        try:
+            attacker = subprocess.Popen(
+                ["/usr/bin/python3", "-c", PID_REUSE_ATTACKER, token, h.bus.address, "demo",
+                 "10"], user=nobody, group=nobody, extra_groups=[],
+                stdout=subprocess.PIPE, text=True)
+            h.add_cleanup(attacker.kill)
+            pid = int(attacker.stdout.readline())
+            attacker.wait(10)  # reaped: its pid is free
+            spawner.stdin.write(f"{pid}\n")
+            spawner.stdin.flush()
+            got = int(spawner.stdout.readline())
+        finally:
+            os.kill(daemon_pid, signal.SIGCONT)
+        outcome = attacker.stdout.readline().strip()
+        if got == pid:
+            reused += 1
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            try:
+                os.kill(got, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    print(f"pid reuse: {tries} tries, {reused} with the pid reused, outcomes {outcomes}")
+    check(reused >= 50, f"the pid was reused in only {reused} of {tries} tries")
+    check_equal(outcomes.get("leaked", 0), 0, f"tokens leaked ({outcomes})")
+    check_equal(outcomes, {"refused": reused}, "what the attacker got")
+    check(h.daemon.proc.poll() is None, "devauthd died")
 
 
 # ---------------------------------------------------------------- limits
