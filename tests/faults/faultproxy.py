@@ -51,6 +51,8 @@ import base64
 import http.client
 import http.server
 import json
+import os
+import signal
 import socket
 import socketserver
 import ssl
@@ -418,6 +420,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 doc["id_token"] = forge_id_token(doc["id_token"], fault.get("change", "sub"))
             data = json.dumps(doc).encode()
         self._send(status, ctype, data)
+
+    def _fault_kill_after(self, fault):
+        """Forwarded; then, fault["delay"] seconds after the answer left,
+        SIGKILL to fault["pid"] (devauthd killed in the rotation window)."""
+        headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
+        status, ctype, data, _ = self.proxy._forward("POST", self.path, headers, self._body)
+        if status == 200:
+            data = self._resign(data)
+        self._send(status, ctype, data)
+        self.wfile.flush()
+        time.sleep(float(fault.get("delay", 0)))
+        try:
+            os.kill(int(fault["pid"]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def _fault_redirect(self, fault):
         """A redirect (307 by default) to fault["location"]."""
