@@ -485,8 +485,9 @@ caller_read_cgroup (DaCaller *self, const gchar *proc_root, gint pidfd, GError *
  * it (a child holds the socket). That process must run as the uid the bus
  * or the kernel gave for the connection, as its real or effective uid, or
  * the caller is refused: a process of another user that took the pid
- * lends it nothing. Read through the pinned pidfd: the answer is the
- * pidfd's process's. */
+ * lends it nothing. /proc/PID/status is read, then the pidfd is polled:
+ * a process still alive after the read is the one the pidfd pins, as for
+ * the cgroup. */
 static gboolean
 caller_check_uid (DaCaller *self, gint pidfd, GError **error)
 {

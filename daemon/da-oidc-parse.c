@@ -265,8 +265,7 @@ text_is_displayable (const gchar *s)
 static gboolean
 url_is_web (const gchar *url)
 {
-	return (g_str_has_prefix (url, "https://") || g_str_has_prefix (url, "http://")) &&
-	       text_is_displayable (url) && da_url_is_acceptable (url, NULL);
+	return text_is_displayable (url) && da_url_is_acceptable (url, NULL);
 }
 
 /* ---- error responses (RFC 6749 5.2, RFC 8628 3.5) ---- */

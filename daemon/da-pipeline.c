@@ -307,15 +307,36 @@ authorized_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	run (task);
 }
 
+gboolean
+da_pipeline_caller_needs_no_authorizer (DaPipeline *self,
+					const DaCaller *caller,
+					DaAccount *account)
+{
+	GPtrArray *accounts;
+
+	g_return_val_if_fail (DA_IS_PIPELINE (self), FALSE);
+
+	if (caller->uid == 0)
+		return TRUE;
+	if (account != NULL)
+		return da_caller_is_allowed_by_config (caller, da_account_get_config (account));
+	accounts = da_manager_get_accounts (self->manager);
+	for (guint i = 0; i < accounts->len; i++) {
+		if (da_caller_is_allowed_by_config (
+			    caller, da_account_get_config (g_ptr_array_index (accounts, i))))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /* root; then, for tokens, the account's [Access]; then the authorizer */
 static void
 authorize (DaPipeline *self, GTask *task, const DaCaller *caller, DaPipelineFlags flags)
 {
 	DaRequest *req = g_task_get_task_data (task);
 
-	if (caller->uid == 0 ||
-	    (req->op == OP_GET_TOKEN &&
-	     da_caller_is_allowed_by_config (caller, da_account_get_config (req->account)))) {
+	if (caller->uid == 0 || (req->op == OP_GET_TOKEN && da_pipeline_caller_needs_no_authorizer (
+								    self, caller, req->account))) {
 		run (task);
 		return;
 	}

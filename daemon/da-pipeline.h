@@ -43,6 +43,13 @@ DaPipeline *
 da_pipeline_new (DaManager *manager, DaAuthorizer *authorizer);
 DaManager *
 da_pipeline_get_manager (DaPipeline *self);
+/* Whether @caller gets tokens without asking the authorizer: root, or a
+ * caller that @account's [Access] lets through (with @account NULL: any
+ * account's). The Varlink front keeps its reserve of connections for them. */
+gboolean
+da_pipeline_caller_needs_no_authorizer (DaPipeline *self,
+					const DaCaller *caller,
+					DaAccount *account);
 
 /* @caller is read before these return; nothing of it is kept. */
 void

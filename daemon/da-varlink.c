@@ -382,18 +382,9 @@ static gboolean
 conn_may_use_reserve (DaVarlinkServer *self, DaVarlinkConn *conn)
 {
 	g_autoptr(GError) error = NULL;
-	GPtrArray *accounts = da_manager_get_accounts (da_pipeline_get_manager (self->pipeline));
 
-	if (conn->uid == 0)
-		return TRUE;
-	if (!da_varlink_conn_resolve_caller (conn, &error))
-		return FALSE;
-	for (guint i = 0; i < accounts->len; i++) {
-		DaAccount *account = g_ptr_array_index (accounts, i);
-		if (da_caller_is_allowed_by_config (conn->caller, da_account_get_config (account)))
-			return TRUE;
-	}
-	return FALSE;
+	return da_varlink_conn_resolve_caller (conn, &error) &&
+	       da_pipeline_caller_needs_no_authorizer (self->pipeline, conn->caller, NULL);
 }
 
 static void

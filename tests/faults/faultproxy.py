@@ -411,9 +411,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         doc["id_token"] = self.proxy.resign_id_token(doc["id_token"])
         return json.dumps(doc).encode()
 
-    def _fault_id_token(self, fault):
+    def _upstream_post(self):
+        """The IdP's answer to this POST: (status, content type, body)."""
         headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
         status, ctype, data, _ = self.proxy._forward("POST", self.path, headers, self._body)
+        return status, ctype, data
+
+    def _fault_id_token(self, fault):
+        status, ctype, data = self._upstream_post()
         if status == 200:
             doc = json.loads(self._resign(data))
             if "id_token" in doc:
@@ -424,8 +429,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _fault_kill_after(self, fault):
         """Forwarded; then, fault["delay"] seconds after the answer left,
         SIGKILL to fault["pid"] (devauthd killed in the rotation window)."""
-        headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
-        status, ctype, data, _ = self.proxy._forward("POST", self.path, headers, self._body)
+        status, ctype, data = self._upstream_post()
         if status == 200:
             data = self._resign(data)
         self._send(status, ctype, data)
@@ -446,8 +450,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _fault_rewrite(self, fault):
         """The IdP's answer, forwarded, with fields set ("set": {name: value})
         or left out ("drop": [name, ...])."""
-        headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
-        status, ctype, data, _ = self.proxy._forward("POST", self.path, headers, self._body)
+        status, ctype, data = self._upstream_post()
         if status == 200:
             doc = json.loads(data)
             doc.update(fault.get("set", {}))
