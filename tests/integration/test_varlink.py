@@ -405,7 +405,7 @@ def test_slowloris(h):
         check(r["opened"] > CONNECTIONS_PER_UID_MAX,
               f"flooder {i}: its connections were never closed ({r})")
     check(h.daemon.proc.poll() is None, "devauthd died")
-    check_equal(timed_token() >= 0, True, "devauthctl token after the flood")
+    timed_token()  # served after the flood (it checks the token)
 
 
 def test_fallback(h):
