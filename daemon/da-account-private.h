@@ -15,6 +15,7 @@
 #include "da-flow.h"
 #include "da-hint.h"
 #include "da-jwt.h"
+#include "da-vault.h"
 
 G_BEGIN_DECLS
 
@@ -88,6 +89,11 @@ struct _DaAccount {
 	gchar *persist_error;
 	guint persist_timer_id;
 	guint persist_failures;
+	/* the journal of the refresh on its way; NULL: none, or none kept */
+	DaVaultJournal *journal;
+	/* restored after a stop in the middle of a refresh (when it left,
+	 * seconds); 0: not */
+	gint64 refresh_interrupted_at;
 };
 
 enum {
@@ -180,5 +186,13 @@ void
 da_account_forget_tokens (DaAccount *self);
 void
 da_account_plan_refresh (DaAccount *self);
+void
+da_account_refresh_soon (DaAccount *self);
+void
+da_account_journal_begin (DaAccount *self);
+void
+da_account_journal_tokens (DaAccount *self, DaOidcTokens *tokens);
+void
+da_account_journal_end (DaAccount *self, gboolean remove);
 
 G_END_DECLS

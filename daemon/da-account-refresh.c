@@ -134,6 +134,15 @@ da_account_plan_retry (DaAccount *self)
 	da_account_refresh_timer_start (self);
 }
 
+/* Restored after a stop in the middle of a refresh: the IdP may take the
+ * token held for a short while only (a grace period, or one reuse). */
+void
+da_account_refresh_soon (DaAccount *self)
+{
+	self->refresh_due = now_us ();
+	da_account_refresh_timer_start (self);
+}
+
 /* The network came back, or the device woke up, or the clock jumped. */
 void
 da_account_recheck (DaAccount *self, gboolean network_back)
@@ -204,8 +213,14 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 	g_autoptr(GError) mapped = NULL;
 
 	if (g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_INVALID_GRANT)) {
+		/* after a stop in the middle of a refresh, the IdP had most
+		 * likely replaced the token: that is what people must know */
 		g_autoptr(GError) refused = da_account_refusal_error (
-			self, DA_HINT_REFRESH, error, "the IdP no longer accepts the sign-in");
+			self, DA_HINT_REFRESH, error,
+			self->refresh_interrupted_at > 0
+				? "devauthd stopped while a refresh was on its way, and the IdP "
+				  "does not take the refresh token it had replaced again"
+				: "the IdP no longer accepts the sign-in");
 		g_autofree gchar *last_error =
 			g_strdup_printf ("%s; sign in again", refused->message);
 		g_info ("account %s: the IdP no longer accepts the refresh token (%s)",
@@ -223,6 +238,9 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		}
 		mapped = da_account_not_signed_in (self);
 	} else {
+		/* the request may have reached the IdP: the journal stays,
+		 * so that a restart tries again at once */
+		da_account_journal_end (self, FALSE);
 		mapped = da_account_refusal_error (self, DA_HINT_REFRESH, error,
 						   "cannot refresh the token");
 		da_account_set_last_error (self, mapped->message);
@@ -242,6 +260,10 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(DaIdClaims) claims = NULL;
 
 	tokens = da_idp_tokens_finish (DA_IDP (source), res, &error);
+	/* before anything else: a rotated refresh token is in the journal
+	 * once this returns */
+	if (tokens != NULL)
+		da_account_journal_tokens (self, tokens);
 	if (tokens == NULL) {
 		da_account_refresh_failed (self, error);
 		return;
@@ -265,6 +287,11 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 			   self->config->name);
 		g_clear_pointer (&claims, da_id_claims_free);
 	}
+	if (self->refresh_interrupted_at > 0)
+		g_info ("account %s: the refresh cut short by the stop is done: the IdP took "
+			"the refresh token again",
+			self->config->name);
+	self->refresh_interrupted_at = 0;
 	da_account_take_tokens (self, tokens, claims);
 	da_account_set_last_error (self, "");
 	da_account_complete_refresh_waiters (self, NULL);
@@ -288,6 +315,7 @@ da_account_refresh_endpoints_cb (GObject *source, GAsyncResult *res, gpointer us
 		return;
 	}
 	g_debug ("account %s: refreshing the access token", self->config->name);
+	da_account_journal_begin (self);
 	da_idp_refresh_async (self->idp, self->endpoints->token_endpoint, &auth,
 			      self->refresh->token, NULL, da_account_refresh_cb,
 			      g_object_ref (self));

@@ -157,9 +157,177 @@ da_account_persist_retry_cb (gpointer user_data)
 	DaAccount *self = DA_ACCOUNT (user_data);
 
 	self->persist_timer_id = 0;
-	if (self->refresh != NULL || self->access != NULL)
-		da_account_persist (self, self->refresh, self->access);
+	if ((self->refresh != NULL || self->access != NULL) &&
+	    da_account_persist (self, self->refresh, self->access))
+		da_account_journal_end (self, TRUE);
 	return G_SOURCE_REMOVE;
+}
+
+/* ---- the journal of a refresh on its way ---- */
+
+static void
+da_account_build_tokens (DaAccount *self,
+			 DaOidcTokens *tokens,
+			 const DaIdClaims *claims,
+			 DaToken **refresh_out,
+			 DaToken **access_out);
+
+#define DA_JOURNAL_MAGIC "devauthd-journal 1\n"
+
+/* which refresh token a journal belongs to: the one the refresh sent */
+static gchar *
+da_account_journal_binding (const DaToken *refresh)
+{
+	return g_compute_checksum_for_string (G_CHECKSUM_SHA256, refresh->token, -1);
+}
+
+/* Before a refresh request leaves: the journal says one is on its way,
+ * with the refresh token it sends, so that a restart after a crash knows
+ * the IdP may have replaced that token already. */
+void
+da_account_journal_begin (DaAccount *self)
+{
+	g_autofree gchar *binding = NULL;
+	g_autofree gchar *record = NULL;
+	g_autoptr(GError) error = NULL;
+
+	da_account_journal_end (self, FALSE);
+	if (self->vault == NULL || self->refresh == NULL)
+		return;
+	binding = da_account_journal_binding (self->refresh);
+	record = g_strdup_printf (DA_JOURNAL_MAGIC "in-flight %" G_GINT64_FORMAT " %s\n",
+				  now_sec (), binding);
+	self->journal = da_vault_journal_begin (self->vault, self->config->name, record,
+						strlen (record), &error);
+	if (self->journal == NULL)
+		g_message ("account %s: the refresh goes on without a journal: %s",
+			   self->config->name, error->message);
+}
+
+/* The answer's tokens, into the journal the moment they arrive: before
+ * the ID token is checked, before the state file's fsync and rename. */
+void
+da_account_journal_tokens (DaAccount *self, DaOidcTokens *tokens)
+{
+	g_autoptr(DaToken) refresh = NULL;
+	g_autoptr(DaToken) access = NULL;
+	g_autoptr(DaSecret) state = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+
+	if (self->journal == NULL || self->refresh == NULL)
+		return;
+	da_account_build_tokens (self, tokens, NULL, &refresh, &access);
+	state = da_token_pack_state (refresh, access, &len);
+	if (!da_vault_journal_append (self->journal, state, len, &error))
+		g_message ("account %s: the new tokens are not in the journal: %s",
+			   self->config->name, error->message);
+}
+
+/* @remove: the refresh is over (its tokens saved, or the sign-in gone);
+ * else the journal stays on disk: the request may have reached the IdP,
+ * and a restart is to try again at once. */
+void
+da_account_journal_end (DaAccount *self, gboolean remove)
+{
+	if (self->journal != NULL)
+		da_vault_journal_end (g_steal_pointer (&self->journal), remove);
+	else if (remove && self->vault != NULL)
+		da_vault_journal_remove (self->vault, self->config->name);
+}
+
+/* "in-flight TIME SHA256\n": when the refresh left, and the token it sent */
+static gboolean
+da_journal_parse_begin (GByteArray *record, gint64 *started, gchar **binding)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) parts = NULL;
+	gsize magic_len = strlen (DA_JOURNAL_MAGIC);
+	guint64 t = 0;
+
+	if (record->len <= magic_len || memcmp (record->data, DA_JOURNAL_MAGIC, magic_len) != 0 ||
+	    record->data[record->len - 1] != '\n')
+		return FALSE;
+	text = g_strndup ((const gchar *) record->data + magic_len, record->len - magic_len - 1);
+	parts = g_strsplit (text, " ", 0);
+	if (g_strv_length (parts) != 3 || g_strcmp0 (parts[0], "in-flight") != 0 ||
+	    !g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXINT64, &t, NULL) ||
+	    strlen (parts[2]) != 64)
+		return FALSE;
+	*started = (gint64) t;
+	*binding = g_strdup (parts[2]);
+	return TRUE;
+}
+
+/* After a crash or a SIGKILL in the middle of a refresh: the journal
+ * holds the answer's tokens (taken: nothing is lost), or only that a
+ * request had left (the IdP may have replaced the token devauthd holds:
+ * the account tries again at once, which an IdP that allows one reuse,
+ * or a grace period, takes; if it does not, the error says why). */
+static void
+da_account_restore_journal (DaAccount *self)
+{
+	g_autoptr(GPtrArray) records = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *binding = NULL;
+	g_autofree gchar *held = NULL;
+	DaToken *refresh = NULL;
+	DaToken *access = NULL;
+	gint64 started = 0;
+
+	records = da_vault_journal_read (self->vault, self->config->name, &error);
+	if (records == NULL) {
+		if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			g_warning ("account %s: the journal of its last refresh: %s; ignored",
+				   self->config->name, error->message);
+		return;
+	}
+	if (records->len == 0 ||
+	    !da_journal_parse_begin (g_ptr_array_index (records, 0), &started, &binding)) {
+		g_warning ("account %s: the journal of its last refresh does not decrypt or "
+			   "is not one; ignored",
+			   self->config->name);
+		da_account_journal_end (self, TRUE);
+		return;
+	}
+	if (self->refresh != NULL)
+		held = da_account_journal_binding (self->refresh);
+	if (g_strcmp0 (held, binding) != 0) {
+		/* the tokens held came after that refresh */
+		g_debug ("account %s: the journal belongs to an older refresh token; removed",
+			 self->config->name);
+		da_account_journal_end (self, TRUE);
+		return;
+	}
+	if (records->len >= 2) {
+		GByteArray *state = g_ptr_array_index (records, 1);
+		if (da_token_unpack_state ((const gchar *) state->data, state->len, &refresh,
+					   &access, &error) &&
+		    refresh != NULL) {
+			g_clear_pointer (&self->refresh, da_token_free);
+			g_clear_pointer (&self->access, da_token_free);
+			self->refresh = refresh;
+			self->access = access;
+			g_info ("account %s: devauthd stopped while it saved the tokens of a "
+				"refresh; they are taken from the journal",
+				self->config->name);
+			if (da_account_persist (self, self->refresh, self->access))
+				da_account_journal_end (self, TRUE);
+			da_account_cache_token (self, "refresh", self->refresh);
+			if (self->access != NULL && self->access->expires_at > now_sec ())
+				da_account_cache_token (self, "access", self->access);
+			return;
+		}
+		if (refresh == NULL)
+			da_token_free (access);
+		g_warning ("account %s: the journal's tokens cannot be read%s%s; ignored",
+			   self->config->name, error != NULL ? ": " : "",
+			   error != NULL ? error->message : "");
+	}
+	self->refresh_interrupted_at = started;
+	g_info ("account %s: devauthd stopped while a refresh was on its way; trying again at "
+		"once with the refresh token held",
+		self->config->name);
 }
 
 static void
@@ -211,6 +379,8 @@ da_account_restore (DaAccount *self)
 	}
 	if (self->refresh == NULL && self->access == NULL && self->vault != NULL)
 		da_account_restore_from_disk (self);
+	if (self->vault != NULL)
+		da_account_restore_journal (self);
 	if (self->access != NULL && self->access->expires_at > 0 &&
 	    self->access->expires_at <= now_sec ())
 		g_clear_pointer (&self->access, da_token_free);
@@ -221,6 +391,8 @@ da_account_restore (DaAccount *self)
 	if (self->refresh != NULL || self->access != NULL) {
 		self->state = DA_ACCOUNT_STATE_SIGNED_IN;
 		da_account_plan_refresh (self);
+		if (self->refresh_interrupted_at > 0)
+			da_account_refresh_soon (self);
 	}
 }
 
@@ -264,16 +436,19 @@ da_id_claims_display_name (const DaIdClaims *claims)
 	return claims->email;
 }
 
-/* Takes new tokens from the IdP: the refresh token first, so that a
- * rotated one is kept before the new access token is handed out. @claims
- * are the verified ones of the tokens' ID token, or NULL to keep what is
- * known about the person. */
-void
-da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims *claims)
+/* The tokens to keep from an answer of the IdP: the refresh token (the
+ * rotated one, or the one held), the access token, with their expiry,
+ * scope and the person they belong to. @claims are the verified ones of
+ * the answer's ID token, or NULL to keep what is known about the person. */
+static void
+da_account_build_tokens (DaAccount *self,
+			 DaOidcTokens *tokens,
+			 const DaIdClaims *claims,
+			 DaToken **refresh_out,
+			 DaToken **access_out)
 {
 	g_autofree gchar *subject = NULL;
 	g_autofree gchar *name = NULL;
-	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
 	/* only a token of no stated lifetime gets the assumed one: Keycloak's
 	 * last tokens of an SSO session say 0 */
 	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in
@@ -286,8 +461,8 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	gint64 expires_at = sent / G_USEC_PER_SEC + lifetime;
 	gint64 sign_in_expires_at = 0;
 	const gchar *granted = tokens->scope;
-	g_autoptr(DaToken) refresh = NULL;
-	g_autoptr(DaToken) access = NULL;
+	DaToken *refresh = NULL;
+	DaToken *access;
 
 	if (claims != NULL) {
 		subject = g_strdup (claims->sub);
@@ -320,18 +495,40 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	da_token_set_name (access, name);
 	if (refresh != NULL)
 		da_token_set_name (refresh, name);
+	*refresh_out = refresh;
+	*access_out = access;
+}
 
+/* Takes new tokens from the IdP: the refresh token first, so that a
+ * rotated one is kept before the new access token is handed out. @claims
+ * are the verified ones of the tokens' ID token, or NULL to keep what is
+ * known about the person. */
+void
+da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims *claims)
+{
+	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
+	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in
+						  : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+	g_autoptr(DaToken) refresh = NULL;
+	g_autoptr(DaToken) access = NULL;
+	gboolean saved;
+
+	da_account_build_tokens (self, tokens, claims, &refresh, &access);
 	/* disk first: a rotated refresh token must outlive a crash before
 	 * anything uses the new tokens */
-	da_account_persist (self, refresh, access);
+	saved = da_account_persist (self, refresh, access);
 	da_account_cache_token (self, "refresh", refresh);
 	da_account_cache_token (self, "access", access);
+	/* the state file and the keyring hold them: the journal has done its
+	 * work (kept while the state file is not written) */
+	if (saved)
+		da_account_journal_end (self, TRUE);
 	g_clear_pointer (&self->refresh, da_token_free);
 	g_clear_pointer (&self->access, da_token_free);
 	self->refresh = g_steal_pointer (&refresh);
 	self->access = g_steal_pointer (&access);
 	self->token_lifetime = lifetime;
-	self->access_expires_us = SEC_US (expires_at);
+	self->access_expires_us = SEC_US (self->access->expires_at);
 	self->access_received_us = now_us ();
 	da_account_plan_refresh (self);
 	g_debug ("account %s: new access token %s, valid for %" G_GINT64_FORMAT " s; "
@@ -371,6 +568,8 @@ da_account_forget_tokens (DaAccount *self)
 
 	if (self->vault != NULL && !da_vault_remove (self->vault, self->config->name, &error))
 		g_warning ("account %s: %s", self->config->name, error->message);
+	da_account_journal_end (self, TRUE);
+	self->refresh_interrupted_at = 0;
 	/* nothing left to save */
 	g_clear_handle_id (&self->persist_timer_id, g_source_remove);
 	g_clear_pointer (&self->persist_error, g_free);

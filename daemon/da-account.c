@@ -501,6 +501,8 @@ da_account_finalize (GObject *object)
 	da_token_free (self->refresh);
 	g_free (self->last_error);
 	g_free (self->persist_error);
+	/* a journal left open (a refresh that never ended) stays on disk */
+	da_account_journal_end (self, FALSE);
 	g_clear_pointer (&self->qr_modules, g_bytes_unref);
 	g_clear_pointer (&self->login_waiters, g_ptr_array_unref);
 	g_clear_pointer (&self->refresh_waiters, g_ptr_array_unref);

@@ -28,10 +28,15 @@
 #define DA_VAULT_AD_PREFIX "devauthd-vault-1:"
 #define DA_VAULT_FILE_MAX                                                                          \
 	(DA_VAULT_MAGIC_LEN + DA_VAULT_NONCE_LEN + DA_VAULT_PLAINTEXT_MAX + DA_VAULT_TAG_LEN)
-#define DA_VAULT_KEY_FILE_MAX 4096
-#define DA_VAULT_TMP_SUFFIX   ".tmp"
-#define DA_VAULT_HKDF_SALT    "devauthd"
-#define DA_VAULT_HKDF_INFO    "devauthd storage key v1"
+#define DA_VAULT_KEY_FILE_MAX	4096
+#define DA_VAULT_TMP_SUFFIX	".tmp"
+#define DA_VAULT_JOURNAL_SUFFIX ".journal"
+/* a journal record: its length (4 bytes, big endian), then it sealed */
+#define DA_VAULT_JOURNAL_FRAME_LEN 4
+#define DA_VAULT_JOURNAL_FILE_MAX                                                                  \
+	(DA_VAULT_JOURNAL_RECORDS_MAX * (DA_VAULT_JOURNAL_FRAME_LEN + DA_VAULT_FILE_MAX))
+#define DA_VAULT_HKDF_SALT "devauthd"
+#define DA_VAULT_HKDF_INFO "devauthd storage key v1"
 
 G_STATIC_ASSERT (DA_VAULT_KEY_LEN == AES256_KEY_SIZE);
 G_STATIC_ASSERT (DA_VAULT_KEY_LEN == SHA256_DIGEST_SIZE);
@@ -367,6 +372,177 @@ da_vault_remove (DaVault *self, const gchar *account, GError **error)
 	}
 	fsync_dir (self->dir);
 	return TRUE;
+}
+
+/* ---- the journal of a refresh on its way ---- */
+
+struct _DaVaultJournal {
+	DaVault *vault;
+	gchar *account; /* as sealed: NAME/journal */
+	gchar *path;
+	int fd;
+	guint records;
+};
+
+static gchar *
+journal_path (DaVault *self, const gchar *account)
+{
+	g_autofree gchar *name = g_strconcat (account, DA_VAULT_JOURNAL_SUFFIX, NULL);
+	return g_build_filename (self->dir, name, NULL);
+}
+
+/* a journal record cannot pass for a state file, nor one account's for
+ * another's (account names hold no '/') */
+static gchar *
+journal_binding (const gchar *account)
+{
+	return g_strconcat (account, "/journal", NULL);
+}
+
+static gboolean
+journal_write (DaVaultJournal *journal, const gchar *record, gsize len, GError **error)
+{
+	g_autoptr(GByteArray) sealed = NULL;
+	g_autoptr(GByteArray) frame = NULL;
+	guint32 be;
+
+	if (journal->records >= DA_VAULT_JOURNAL_RECORDS_MAX) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s is full", journal->path);
+		return FALSE;
+	}
+	sealed = da_vault_seal (journal->vault->key, journal->account, record, len, error);
+	if (sealed == NULL)
+		return FALSE;
+	/* one write of the whole frame: a crash leaves it or nothing (a power
+	 * cut may leave it short, which the reader drops) */
+	be = GUINT32_TO_BE ((guint32) sealed->len);
+	frame = g_byte_array_sized_new (DA_VAULT_JOURNAL_FRAME_LEN + sealed->len);
+	g_byte_array_append (frame, (const guint8 *) &be, DA_VAULT_JOURNAL_FRAME_LEN);
+	g_byte_array_append (frame, sealed->data, sealed->len);
+	if (!write_all (journal->fd, frame->data, frame->len)) {
+		int errsv = errno;
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot write %s: %s", journal->path, g_strerror (errsv));
+		return FALSE;
+	}
+	journal->records++;
+	return TRUE;
+}
+
+DaVaultJournal *
+da_vault_journal_begin (DaVault *self,
+			const gchar *account,
+			const gchar *record,
+			gsize len,
+			GError **error)
+{
+	DaVaultJournal *journal = g_new0 (DaVaultJournal, 1);
+	int errsv;
+
+	journal->vault = self;
+	journal->account = journal_binding (account);
+	journal->path = journal_path (self, account);
+	/* whatever is in the way (the journal of an earlier refresh, or a
+	 * FIFO or a link someone put there) goes; the new one is made
+	 * with O_EXCL, never followed */
+	if (g_unlink (journal->path) != 0 && errno != ENOENT) {
+		errsv = errno;
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot remove %s: %s", journal->path, g_strerror (errsv));
+		journal->fd = -1;
+		da_vault_journal_end (journal, FALSE);
+		return NULL;
+	}
+	journal->fd =
+		open (journal->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (journal->fd < 0) {
+		errsv = errno;
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+			     "cannot create %s: %s", journal->path, g_strerror (errsv));
+		da_vault_journal_end (journal, FALSE);
+		return NULL;
+	}
+	/* the first record says a request is on its way: it must outlive a
+	 * power cut too, so it is on disk before the request leaves */
+	if (!journal_write (journal, record, len, error) || fdatasync (journal->fd) != 0) {
+		errsv = errno;
+		if (error != NULL && *error == NULL)
+			g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+				     "cannot write %s: %s", journal->path, g_strerror (errsv));
+		da_vault_journal_end (journal, TRUE);
+		return NULL;
+	}
+	return journal;
+}
+
+gboolean
+da_vault_journal_append (DaVaultJournal *journal, const gchar *record, gsize len, GError **error)
+{
+	return journal_write (journal, record, len, error);
+}
+
+void
+da_vault_journal_end (DaVaultJournal *journal, gboolean remove)
+{
+	if (journal == NULL)
+		return;
+	if (remove && journal->fd >= 0)
+		g_unlink (journal->path);
+	if (journal->fd >= 0)
+		close (journal->fd);
+	g_free (journal->account);
+	g_free (journal->path);
+	g_free (journal);
+}
+
+GPtrArray *
+da_vault_journal_read (DaVault *self, const gchar *account, GError **error)
+{
+	g_autofree gchar *path = journal_path (self, account);
+	g_autofree gchar *binding = journal_binding (account);
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GPtrArray) records =
+		g_ptr_array_new_with_free_func ((GDestroyNotify) da_secret_byte_array_free);
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	gsize pos = 0;
+
+	if (!da_file_read (path, DA_VAULT_JOURNAL_FILE_MAX, DA_FILE_NOFOLLOW, &data, &len,
+			   &error_local)) {
+		g_set_error (error, G_IO_ERROR,
+			     g_error_matches (error_local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
+				     ? G_IO_ERROR_NOT_FOUND
+				     : G_IO_ERROR_FAILED,
+			     "%s: %s", path, error_local->message);
+		return NULL;
+	}
+	while (records->len < DA_VAULT_JOURNAL_RECORDS_MAX &&
+	       len - pos >= DA_VAULT_JOURNAL_FRAME_LEN) {
+		guint32 be;
+		gsize rec_len;
+		GByteArray *plain;
+
+		memcpy (&be, data + pos, DA_VAULT_JOURNAL_FRAME_LEN);
+		rec_len = GUINT32_FROM_BE (be);
+		pos += DA_VAULT_JOURNAL_FRAME_LEN;
+		if (rec_len > len - pos)
+			break;
+		plain = da_vault_open (self->key, binding, (const guint8 *) data + pos, rec_len,
+				       NULL);
+		if (plain == NULL)
+			break;
+		g_ptr_array_add (records, plain);
+		pos += rec_len;
+	}
+	return g_steal_pointer (&records);
+}
+
+void
+da_vault_journal_remove (DaVault *self, const gchar *account)
+{
+	g_autofree gchar *path = journal_path (self, account);
+
+	g_unlink (path);
 }
 
 void

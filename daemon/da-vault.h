@@ -31,6 +31,36 @@ da_vault_path (DaVault *self, const gchar *account);
 void
 da_vault_free (DaVault *self);
 
+/* The journal of a refresh on its way, one file per account beside its
+ * state (NAME.journal): begun before the request leaves, with a first
+ * record that says so; the answer's tokens are appended the moment they
+ * arrive, before anything else is done with them (one write, no fsync:
+ * once it returns, a crash or SIGKILL cannot lose them); ended, and
+ * removed, once the state file holds them. Each record is sealed as a
+ * state file is, bound to the account's journal. */
+typedef struct _DaVaultJournal DaVaultJournal;
+
+#define DA_VAULT_JOURNAL_RECORDS_MAX 4
+
+DaVaultJournal *
+da_vault_journal_begin (DaVault *self,
+			const gchar *account,
+			const gchar *record,
+			gsize len,
+			GError **error);
+gboolean
+da_vault_journal_append (DaVaultJournal *journal, const gchar *record, gsize len, GError **error);
+/* closes the journal; @remove: and removes its file */
+void
+da_vault_journal_end (DaVaultJournal *journal, gboolean remove);
+/* the records of the journal that decrypt, in the order written (a record
+ * cut short, or tampered with, ends the list); G_IO_ERROR_NOT_FOUND when
+ * there is none. The GByteArrays are wiped when freed. */
+GPtrArray *
+da_vault_journal_read (DaVault *self, const gchar *account, GError **error);
+void
+da_vault_journal_remove (DaVault *self, const gchar *account);
+
 /* pure functions, for tests and fuzzers */
 GByteArray *
 da_vault_seal (const guint8 key[32],

@@ -440,6 +440,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except ProcessLookupError:
             pass
 
+    def _fault_kill_before_answer(self, fault):
+        """Forwarded, and SIGKILL to fault["pid"] before any of the IdP's
+        answer leaves (devauthd killed while the answer is on its way: the
+        IdP has replaced the token, devauthd never sees the new one)."""
+        self._upstream_post()
+        try:
+            os.kill(int(fault["pid"]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.close_connection = True
+
     def _fault_redirect(self, fault):
         """A redirect (307 by default) to fault["location"]."""
         self.send_response(int(fault.get("status", 307)))

@@ -898,13 +898,45 @@ def test_scopes_as_written(h):
     check_equal(form.get("scope"), [scopes], "the scope sent with the device authorization")
 
 
+# what LastError says when a stop in the middle of a refresh lost the sign-in
+INTERRUPTED_REFRESH = "devauthd stopped while a refresh was on its way"
+# what devauthd logs when it restarts after such a stop
+JOURNAL_TOKENS_TAKEN = "they are taken from the journal"
+JOURNAL_RETRY = "trying again at once with the refresh token held"
+
+
+def _kill_in_refresh(h, proxy, daemon, fault, **params):
+    """A refresh during which devauthd gets SIGKILL (the fault proxy's
+    @fault), then devauthd started again; returns the log of the new
+    start."""
+    proxy.set_fault("refresh", fault, pid=daemon.proc.pid, **params)
+    try:
+        h.refresh()
+    except DBusCallError:
+        pass
+    wait_until(lambda: daemon.proc.poll() is not None, 10, "devauthd to be killed")
+    daemon.stop()
+    proxy.clear_faults()
+    wait_until(lambda: h.bus.name_owner() is None, harness.STOP_TIMEOUT,
+               "the bus name to be released")
+    daemon.start()
+    return daemon.logs[-1]
+
+
+def _read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def test_rotation_window(h):
-    """devauthd killed (SIGKILL) right after the IdP answered a refresh that
-    rotates the refresh token, the old one consumed: how often the sign-in
-    is lost, by the delay between the answer leaving the IdP's side and the
-    kill. It reports the counts (the window is the time the answer takes
-    to be read, parsed and written to disk: fsync, rename, fsync of the
-    directory); once that write is surely done, nothing may be lost."""
+    """devauthd killed (SIGKILL) in the middle of a refresh that rotates the
+    refresh token, against the test IdP in its --rotate-refresh mode (the
+    old token consumed at once, the strictest there is): before the answer
+    reaches devauthd, and at delays after it left the IdP's side. Reports
+    how often the sign-in was lost and how the restart found the journal.
+    Killed before the answer came, the sign-in cannot be kept (the IdP
+    takes no token twice): the error must say why. Once the answer has
+    been read, its tokens are in the journal: nothing may be lost."""
     h.start_idp("--interval", "1", "--rotate-refresh")
     proxy = FaultProxy(h.idp.origin)
     h.add_cleanup(proxy.stop)
@@ -912,31 +944,71 @@ def test_rotation_window(h):
     daemon = h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
     h.expect_daemon_failure = True
     h.sign_in()
-    delays = [0.0, 0.001, 0.005, 0.02, 0.5 * harness.SLOWDOWN]
+    delays = [None, 0.0, 0.001, 0.005, 0.02, 0.5 * harness.SLOWDOWN]
     tries = 3
     lost = {d: 0 for d in delays}
+    taken = {d: 0 for d in delays}
+    retried = {d: 0 for d in delays}
     for delay in delays:
         for _ in range(tries):
-            proxy.set_fault("refresh", "kill_after", delay=delay, pid=daemon.proc.pid)
-            try:
-                h.refresh()
-            except DBusCallError:
-                pass
-            wait_until(lambda: daemon.proc.poll() is not None, 10, "devauthd to be killed")
-            daemon.stop()
-            proxy.clear_faults()
-            daemon.start()
+            if delay is None:
+                log = _kill_in_refresh(h, proxy, daemon, "kill_before_answer")
+            else:
+                log = _kill_in_refresh(h, proxy, daemon, "kill_after", delay=delay)
             try:
                 h.refresh()
                 kept = h.properties()["State"] == "signed-in"
             except DBusCallError:
                 kept = False
+            text = _read(log)
+            taken[delay] += JOURNAL_TOKENS_TAKEN in text
+            retried[delay] += JOURNAL_RETRY in text
             if not kept:
                 lost[delay] += 1
+                last_error = h.properties()["LastError"]
+                check(INTERRUPTED_REFRESH in last_error,
+                      f"LastError after a sign-in lost to a kill (delay {delay}): {last_error!r}")
                 h.sign_in()
-    print("rotation window: sign-ins lost by delay after the answer: " +
-          ", ".join(f"{d * 1000:g} ms: {n}/{tries}" for d, n in lost.items()))
+
+    def name(d):
+        return "before the answer" if d is None else f"{d * 1000:g} ms"
+    print("rotation window, of " + str(tries) + " kills each: " + "; ".join(
+        f"{name(d)}: lost {lost[d]}, tokens from the journal {taken[d]}, "
+        f"retried {retried[d]}" for d in delays))
+    check_equal(retried[None], tries, "restarts after a kill before the answer that retried")
     check_equal(lost[delays[-1]], 0, f"sign-ins lost {delays[-1]} s after the answer ({lost})")
+    h.expect_daemon_failure = False
+
+
+def test_rotation_retry_at_once(h):
+    """An IdP that keeps a replaced refresh token valid for 20 s (Okta's and
+    Auth0's rotation with a grace period): devauthd killed after the IdP
+    rotated the token and before the answer reached it. The restart finds
+    the journal of the refresh, and refreshes at once with the token it
+    holds, inside the grace period, without a caller asking: the sign-in
+    is kept, 3 times of 3. (Waiting for the planned refresh, minutes later,
+    would lose it.)"""
+    h.start_idp("--interval", "1", "--refresh-tokens", "grace:20")
+    proxy = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.start_bus()
+    daemon = h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
+    h.expect_daemon_failure = True
+    h.sign_in()
+    for i in range(3):
+        since = time.time()
+        before, _ = h.get_token()
+        log = _kill_in_refresh(h, proxy, daemon, "kill_before_answer")
+        # the killed refresh, then the restart's own (no caller asks): its
+        # token is the one served
+        wait_until(lambda: h.get_token()[0] != before, 5 * harness.SLOWDOWN,
+                   f"kill {i + 1}: a new token from the refresh after the restart")
+        check_equal(h.properties()["State"], "signed-in", f"kill {i + 1}: State")
+        check_equal(h.properties()["LastError"], "", f"kill {i + 1}: LastError")
+        check_equal(proxy.count("refresh", since=since), 2,
+                    f"kill {i + 1}: refreshes (the killed one and the retry)")
+        check(JOURNAL_RETRY in _read(log), f"kill {i + 1}: devauthd's log after the restart "
+              f"does not say it retries the refresh")
     h.expect_daemon_failure = False
 
 

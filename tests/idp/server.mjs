@@ -32,8 +32,10 @@ const USAGE = `usage: node server.mjs [options]
   --slow-down            answer slow_down to polls sooner than the interval
   --refresh-tokens MODE  what a refresh gives back: keycloak (default: a new
                          refresh token, the old one still valid, as Keycloak
-                         does), rotate (a new one, the old one consumed) or
-                         same (the same one back)
+                         does), rotate (a new one, the old one consumed),
+                         grace:S (a new one, the old one still valid for S
+                         seconds, as Okta's and Auth0's rotation do) or same
+                         (the same one back)
   --rotate-refresh       the same as --refresh-tokens rotate
   --require-pkce         require S256 PKCE on the device flow
   --revoke-on-replay     a poll of an already redeemed device code revokes the
@@ -99,9 +101,13 @@ const INTERVAL = intOpt('interval', 0, 3600);
 // Keycloak's and RFC 8628's default when no interval is advertised.
 const POLL_INTERVAL_MS = (INTERVAL || 5) * 1000;
 const SLOW_DOWN = args['slow-down'];
-const REFRESH_MODE = args['rotate-refresh'] ? 'rotate' : args['refresh-tokens'];
-if (!['keycloak', 'rotate', 'same'].includes(REFRESH_MODE)) {
-  usage(`--refresh-tokens: '${REFRESH_MODE}' is not keycloak, rotate or same`);
+const REFRESH_ARG = args['rotate-refresh'] ? 'rotate' : args['refresh-tokens'];
+const GRACE = /^grace:([0-9]{1,4})$/.exec(REFRESH_ARG);
+const REFRESH_MODE = GRACE ? 'grace' : REFRESH_ARG;
+// grace: how long a replaced refresh token stays valid
+const REFRESH_GRACE_MS = GRACE ? Number(GRACE[1]) * 1000 : 0;
+if (!['keycloak', 'rotate', 'grace', 'same'].includes(REFRESH_MODE)) {
+  usage(`--refresh-tokens: '${REFRESH_ARG}' is not keycloak, rotate, grace:S or same`);
 }
 const REQUIRE_PKCE = args['require-pkce'];
 const REVOKE_ON_REPLAY = args['revoke-on-replay'];
@@ -218,8 +224,17 @@ class RetainingAdapter {
     // Keycloak with "Revoke Refresh Token" off: a refresh token stays valid
     // after a new one was issued
     if (this.model === 'RefreshToken' && REFRESH_MODE === 'keycloak') return;
-    const p = storeGet(this.key(id));
-    if (p) p.consumed = Math.floor(Date.now() / 1000);
+    const key = this.key(id);
+    const mark = () => {
+      const p = storeGet(key);
+      if (p && !p.consumed) p.consumed = Math.floor(Date.now() / 1000);
+    };
+    // grace: the replaced token still works for a while, then is consumed
+    if (this.model === 'RefreshToken' && REFRESH_MODE === 'grace') {
+      setTimeout(mark, REFRESH_GRACE_MS).unref();
+      return;
+    }
+    mark();
   }
 
   async destroy(id) {

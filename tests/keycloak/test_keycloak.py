@@ -277,36 +277,64 @@ def _kill_at_refresh(h, proxy, deliver):
     h.daemon.start()
 
 
+def _restart_log(h):
+    with open(h.daemon.logs[-1], errors="replace") as f:
+        return f.read()
+
+
+# what devauthd logs when it restarts after a kill in the middle of a refresh
+JOURNAL_RETRY = "trying again at once with the refresh token held"
+
+
 def test_kill9_after_rotation(h):
     """SIGKILL of devauthd when Keycloak has rotated the refresh token but
-    devauthd never got (or never stored) the reply. With "Refresh Token Max
-    Reuse" 1 the device stays signed in: the old token may be used once.
-    With max reuse 0 Keycloak ends the sign-in, and the error says which
-    realm setting to change."""
+    devauthd never got (or never stored) the reply. The restart finds the
+    journal of the refresh and refreshes at once, with the token it holds.
+    With "Refresh Token Max Reuse" 1 the device stays signed in: the old
+    token may be used once. With max reuse 0 Keycloak ends the sign-in at
+    that refresh, and the error says that devauthd stopped in a refresh and
+    which realm setting to change."""
     keycloak = kc.Keycloak()
     proxy = kc.proxied(h, keycloak, "token_endpoint", "devauth-reuse1")
     kc.world(h, realm="devauth-reuse1", extra={"TokenEndpoint": proxy.url})
     kc.sign_in(h, user="bob")
     for deliver in (False, True):
+        before = len(proxy.grants("refresh_token"))
         _kill_at_refresh(h, proxy, deliver)
+        if not deliver:
+            check_in(JOURNAL_RETRY, _restart_log(h), "devauthd's log after the restart")
+            # the restart's own refresh, with the old token, which Keycloak
+            # takes once more
+            kc.wait(lambda: len(proxy.grants("refresh_token")) >= before + 2,
+                    10 * harness.SLOWDOWN, "the refresh of the restart")
+            check_equal(proxy.grants("refresh_token")[before + 1]["status"], 200,
+                        "Keycloak's answer to the old token after the kill")
+            print("max reuse 1, kill before the answer: Keycloak's answers to the refresh "
+                  "and to the restart's retry with the old token: " +
+                  str([r["status"] for r in proxy.grants("refresh_token")[before:before + 2]]))
         h.refresh()
         token, _ = h.get_token()
         status, body = keycloak.userinfo(token, realm="devauth-reuse1")
         check_equal(status, 200, f"userinfo after the kill (reply delivered: {deliver}) ({body})")
         check_equal(h.properties()["State"], "signed-in", "State after the kill")
 
-    # max reuse 0: a lost reply ends the sign-in
+    # max reuse 0: a lost reply ends the sign-in, at the restart's refresh
     h2 = harness.Harness("keycloak.kill9_after_rotation-reuse0")
     h.add_cleanup(lambda: _close(h2))
     proxy0 = kc.proxied(h2, keycloak, "token_endpoint", "devauth-rotate")
     kc.world(h2, realm="devauth-rotate", extra={"TokenEndpoint": proxy0.url})
     kc.sign_in(h2, user="bob")
-    _kill_at_refresh(h2, proxy0, deliver=False)
     since = h2.mark()
-    h2.expect_error("NotSignedIn", h2.refresh)
+    _kill_at_refresh(h2, proxy0, deliver=False)
     sig = h2.wait_status("reauth-required", since=since, timeout=10 * harness.SLOWDOWN)
-    check_in("Max Reuse", h2.properties()["LastError"], "LastError after a lost rotation")
+    last_error = h2.properties()["LastError"]
+    print(f"max reuse 0, kill before the answer: LastError after the restart's retry: "
+          f"{last_error}")
+    check_in("devauthd stopped while a refresh was on its way", last_error,
+             "LastError after a lost rotation")
+    check_in("Max Reuse", last_error, "LastError after a lost rotation")
     check_in("reuse exceeded", sig["details"].get("error-description", ""), "the signal")
+    h2.expect_error("NotSignedIn", h2.refresh)
 
 
 def _close(other):

@@ -569,6 +569,9 @@ test_persist_write_retry (Fixture *f, gconstpointer data)
 
 	sign_in (f, 300, 0);
 	g_assert_cmpint (g_rename (f->dir, away), ==, 0);
+	g_test_expect_message ("devauthd", G_LOG_LEVEL_MESSAGE,
+			       "account tv: the refresh goes on without a journal: cannot create "
+			       "*/tv.journal: No such file or directory");
 	g_test_expect_message (
 		"devauthd", G_LOG_LEVEL_WARNING,
 		"account tv: the sign-in is not saved and would not survive a reboot: "
@@ -637,6 +640,117 @@ test_persist_logout (Fixture *f, gconstpointer data)
 	g_assert_cmpuint (test_idp_count (f->idp, TEST_IDP_REFRESH), ==, 0);
 }
 
+/* ---- the journal of a refresh ---- */
+
+static gboolean
+journal_exists (Fixture *f)
+{
+	g_autofree gchar *path = g_build_filename (f->dir, "tv.journal", NULL);
+
+	return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* devauthd stops (here the account is dropped, as by a crash) after a
+ * refresh went out and before its answer came (a network error stands for
+ * it: the request may have reached the IdP). The next start finds the
+ * journal and refreshes at once, without a caller, with the token it
+ * holds; an IdP that takes it again loses nothing. */
+static void
+test_journal_retry (Fixture *f, gconstpointer data)
+{
+	sign_in (f, 300, 0);
+	test_idp_push_error (f->idp, TEST_IDP_REFRESH, DA_OIDC_ERROR_NETWORK, "connection reset");
+	for (guint s = 0; s < 300 && test_idp_count (f->idp, TEST_IDP_REFRESH) == 0; s++)
+		test_clock_advance_sec (1);
+	g_assert_true (journal_exists (f));
+	g_clear_object (&f->account);
+	account_open (f, "");
+	g_assert_cmpstr (state (f), ==, "signed-in");
+	test_clock_advance_sec (1);
+	g_assert_cmpuint (test_idp_count (f->idp, TEST_IDP_REFRESH), ==, 2);
+	g_assert_cmpstr (request_credential (f, TEST_IDP_REFRESH, 1), ==, "refresh-0");
+	{
+		g_autofree gchar *token = cached (f, 30);
+		g_assert_cmpstr (token, ==, "access-1");
+	}
+	g_assert_false (journal_exists (f));
+}
+
+/* The same, where the IdP had replaced the token and takes it no more:
+ * the account must sign in again, and LastError says why. */
+static void
+test_journal_retry_refused (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *message = NULL;
+
+	sign_in (f, 300, 0);
+	test_idp_push_error (f->idp, TEST_IDP_REFRESH, DA_OIDC_ERROR_NETWORK, "connection reset");
+	for (guint s = 0; s < 300 && test_idp_count (f->idp, TEST_IDP_REFRESH) == 0; s++)
+		test_clock_advance_sec (1);
+	g_clear_object (&f->account);
+	test_idp_push_error (f->idp, TEST_IDP_REFRESH, DA_OIDC_ERROR_INVALID_GRANT, "Stale token");
+	account_open (f, "");
+	test_clock_advance_sec (1);
+	g_assert_cmpuint (test_idp_count (f->idp, TEST_IDP_REFRESH), ==, 2);
+	g_assert_cmpstr (state (f), ==, "reauth-required");
+	message = last_error (f);
+	g_assert_nonnull (strstr (message, "devauthd stopped while a refresh was on its way, and "
+					   "the IdP does not take the refresh token it had "
+					   "replaced again"));
+	g_assert_nonnull (strstr (message, "Stale token"));
+	g_assert_nonnull (strstr (message, "sign in again"));
+	g_assert_false (journal_exists (f));
+	/* an ordinary refusal later says what it always says */
+	account_open (f, "");
+	test_clock_advance_sec (3600);
+	g_assert_cmpuint (test_idp_count (f->idp, TEST_IDP_REFRESH), ==, 2);
+}
+
+/* devauthd stops after the answer came and before the state file held it
+ * (here a directory in the state file's place makes the write fail): the
+ * journal has the new tokens, and the next start takes them, with no
+ * request to the IdP, and writes them where the start after finds them. */
+static void
+test_journal_tokens (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *path = g_build_filename (f->dir, "tv.state", NULL);
+	g_autofree gchar *in_way = g_build_filename (path, "x", NULL);
+	g_autofree gchar *saved = NULL;
+	gsize saved_len = 0;
+
+	sign_in (f, 300, 0);
+	g_assert_true (g_file_get_contents (path, &saved, &saved_len, NULL));
+	g_assert_cmpint (g_unlink (path), ==, 0);
+	g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+	g_assert_true (g_file_set_contents (in_way, "", 0, NULL));
+	g_test_expect_message ("devauthd", G_LOG_LEVEL_WARNING,
+			       "account tv: the sign-in is not saved and would not survive a "
+			       "reboot: cannot rename *");
+	for (guint s = 0; s < 300 && test_idp_count (f->idp, TEST_IDP_REFRESH) == 0; s++)
+		test_clock_advance_sec (1);
+	g_test_assert_expected_messages ();
+	g_assert_true (journal_exists (f));
+	/* the crash: the state file as it was, with refresh-0 */
+	g_clear_object (&f->account);
+	g_assert_cmpint (g_unlink (in_way), ==, 0);
+	g_assert_cmpint (g_rmdir (path), ==, 0);
+	g_assert_true (g_file_set_contents (path, saved, (gssize) saved_len, NULL));
+
+	account_open (f, "");
+	g_assert_cmpstr (state (f), ==, "signed-in");
+	{
+		g_autofree gchar *token = cached (f, 30);
+		g_assert_cmpstr (token, ==, "access-1");
+	}
+	g_assert_cmpuint (test_idp_count (f->idp, TEST_IDP_REFRESH), ==, 1);
+	g_assert_false (journal_exists (f));
+	g_clear_object (&f->account);
+	account_open (f, "");
+	for (guint s = 0; s < 300 && test_idp_count (f->idp, TEST_IDP_REFRESH) == 1; s++)
+		test_clock_advance_sec (1);
+	g_assert_cmpstr (request_credential (f, TEST_IDP_REFRESH, 1), ==, "refresh-1");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -660,6 +774,9 @@ main (int argc, char **argv)
 	ADD ("persist/expired-access", test_persist_expired_access, NULL);
 	ADD ("persist/logout", test_persist_logout, NULL);
 	ADD ("persist/write-retry", test_persist_write_retry, NULL);
+	ADD ("journal/retry", test_journal_retry, NULL);
+	ADD ("journal/retry-refused", test_journal_retry_refused, NULL);
+	ADD ("journal/tokens", test_journal_tokens, NULL);
 #undef ADD
 	return g_test_run ();
 }

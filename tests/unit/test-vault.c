@@ -251,6 +251,129 @@ test_hostile_files (Fixture *f, gconstpointer data)
 	g_rmdir (old_tmp);
 }
 
+static GPtrArray *
+journal_read (Fixture *f, const gchar *account)
+{
+	g_autoptr(GError) error = NULL;
+	GPtrArray *records = da_vault_journal_read (f->vault, account, &error);
+
+	g_assert_no_error (error);
+	return records;
+}
+
+static void
+assert_record (GPtrArray *records, guint i, const gchar *text)
+{
+	GByteArray *record;
+
+	g_assert_cmpuint (records->len, >, i);
+	record = g_ptr_array_index (records, i);
+	g_assert_cmpmem (record->data, record->len, text, strlen (text));
+}
+
+/* The journal of a refresh: its records come back in order, sealed (no
+ * plaintext on disk), bound to the account; a record cut short or
+ * tampered with ends the list, the records before it stay; ended with
+ * @remove it is gone, without it stays. */
+static void
+test_journal (Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = g_build_filename (f->dir, "tv.journal", NULL);
+	g_autofree gchar *other = g_build_filename (f->dir, "radio.journal", NULL);
+	g_autofree gchar *raw = NULL;
+	gsize raw_len = 0;
+	DaVaultJournal *journal;
+	GPtrArray *records;
+	struct stat st;
+
+	records = da_vault_journal_read (f->vault, "tv", &error);
+	g_assert_null (records);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+	g_clear_error (&error);
+
+	journal = da_vault_journal_begin (f->vault, "tv", "in-flight", 9, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (stat (path, &st), ==, 0);
+	g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+	records = journal_read (f, "tv");
+	g_assert_cmpuint (records->len, ==, 1);
+	assert_record (records, 0, "in-flight");
+	g_ptr_array_unref (records);
+
+	g_assert_true (da_vault_journal_append (journal, "rotated-refresh-token", 21, &error));
+	g_assert_no_error (error);
+	records = journal_read (f, "tv");
+	g_assert_cmpuint (records->len, ==, 2);
+	assert_record (records, 1, "rotated-refresh-token");
+	g_ptr_array_unref (records);
+	g_assert_true (g_file_get_contents (path, &raw, &raw_len, NULL));
+	g_assert_null (g_strstr_len (raw, (gssize) raw_len, "rotated"));
+	g_assert_null (g_strstr_len (raw, (gssize) raw_len, "in-flight"));
+
+	/* at most DA_VAULT_JOURNAL_RECORDS_MAX records */
+	g_assert_true (da_vault_journal_append (journal, "3", 1, &error));
+	g_assert_true (da_vault_journal_append (journal, "4", 1, &error));
+	g_assert_false (da_vault_journal_append (journal, "5", 1, &error));
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+	g_clear_error (&error);
+	da_vault_journal_end (journal, FALSE);
+	g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+
+	/* another account's name does not open it */
+	g_assert_cmpint (rename (path, other), ==, 0);
+	records = journal_read (f, "radio");
+	g_assert_cmpuint (records->len, ==, 0);
+	g_ptr_array_unref (records);
+	g_assert_cmpint (rename (other, path), ==, 0);
+
+	/* cut short in its second record (a power cut in the write): the
+	 * first stays */
+	g_assert_cmpint (truncate (path, (off_t) raw_len - 3), ==, 0);
+	records = journal_read (f, "tv");
+	g_assert_cmpuint (records->len, ==, 1);
+	assert_record (records, 0, "in-flight");
+	g_ptr_array_unref (records);
+
+	/* tampered with in its first record: nothing */
+	raw[20] ^= 1;
+	g_assert_true (g_file_set_contents (path, raw, (gssize) raw_len, NULL));
+	records = journal_read (f, "tv");
+	g_assert_cmpuint (records->len, ==, 0);
+	g_ptr_array_unref (records);
+
+	/* a new journal replaces whatever is there, never follows a link,
+	 * and is removed at its end */
+	g_unlink (path);
+	g_assert_cmpint (symlink (other, path), ==, 0);
+	g_assert_true (g_file_set_contents (other, "precious", -1, NULL));
+	journal = da_vault_journal_begin (f->vault, "tv", "again", 5, &error);
+	g_assert_no_error (error);
+	g_assert_false (g_file_test (path, G_FILE_TEST_IS_SYMLINK));
+	records = journal_read (f, "tv");
+	g_assert_cmpuint (records->len, ==, 1);
+	assert_record (records, 0, "again");
+	g_ptr_array_unref (records);
+	da_vault_journal_end (journal, TRUE);
+	g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+	g_clear_pointer (&raw, g_free);
+	g_assert_true (g_file_get_contents (other, &raw, NULL, NULL));
+	g_assert_cmpstr (raw, ==, "precious");
+
+	/* a FIFO in its place is neither read nor in the way */
+	g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+	records = da_vault_journal_read (f->vault, "tv", &error);
+	g_assert_null (records);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+	g_assert_nonnull (strstr (error->message, "FIFO"));
+	g_clear_error (&error);
+	journal = da_vault_journal_begin (f->vault, "tv", "fifo gone", 9, &error);
+	g_assert_no_error (error);
+	da_vault_journal_end (journal, TRUE);
+	da_vault_journal_remove (f->vault, "tv");
+	g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+}
+
 /* A storage key that others may read is not used: the error names the
  * file and its mode. */
 static void
@@ -294,5 +417,6 @@ main (int argc, char **argv)
 	g_test_add ("/devauthd/vault/hostile-files", Fixture, NULL, setup, test_hostile_files,
 		    teardown);
 	g_test_add_func ("/devauthd/vault/key-file-mode", test_key_file_mode);
+	g_test_add ("/devauthd/vault/journal", Fixture, NULL, setup, test_journal, teardown);
 	return g_test_run ();
 }
