@@ -43,6 +43,7 @@ struct _DaVarlinkConn {
 	guint idle_id;
 	guint write_id;	      /* the deadline by which the peer has read our output */
 	gboolean write_grace; /* it had not at the deadline: a last look */
+	guint pause_id;	      /* too much unread: no request until it reads */
 	gboolean busy;	      /* a request in flight: read no more until it is answered */
 	gboolean processing;  /* in conn_process(), which goes on by itself */
 	GCancellable *cancellable;

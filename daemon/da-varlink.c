@@ -130,6 +130,45 @@ write_deadline_cb (gpointer user_data)
 }
 
 static gboolean
+pause_check_cb (gpointer user_data);
+
+/* TRUE while the peer has left too much of our output unread: nothing is
+ * read or answered, and it is looked at again shortly (the write
+ * deadline closes a peer that never reads). */
+static gboolean
+conn_pause_if_unread (DaVarlinkConn *conn)
+{
+	if (conn->pause_id == 0 && conn_unread (conn) <= DA_VARLINK_UNREAD_PAUSE)
+		return FALSE;
+	if (conn->pause_id == 0)
+		conn->pause_id = g_timeout_add (DA_VARLINK_PAUSE_CHECK_MS, pause_check_cb, conn);
+	g_clear_handle_id (&conn->in_id, g_source_remove);
+	return TRUE;
+}
+
+/* After a reply: the next request, unless the peer must read first. */
+static void
+conn_go_on (DaVarlinkConn *conn)
+{
+	if (conn->server == NULL || conn_pause_if_unread (conn))
+		return;
+	conn_watch_in (conn);
+	if (!conn->processing)
+		conn_process (conn);
+}
+
+static gboolean
+pause_check_cb (gpointer user_data)
+{
+	g_autoptr(DaVarlinkConn) conn = da_varlink_conn_ref (user_data);
+
+	conn->pause_id = 0;
+	if (conn->server != NULL && !conn->busy)
+		conn_go_on (conn);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
 conn_write (DaVarlinkConn *conn)
 {
 	while (conn->out_done < conn->out->len) {
@@ -156,9 +195,7 @@ conn_write (DaVarlinkConn *conn)
 	conn->out_done = 0;
 	conn->busy = FALSE;
 	conn_arm_idle (conn);
-	conn_watch_in (conn);
-	if (!conn->processing)
-		conn_process (conn);
+	conn_go_on (conn);
 	return TRUE;
 }
 
@@ -275,7 +312,7 @@ conn_process (DaVarlinkConn *conn)
 		g_autofree gchar *request = NULL;
 		gsize len;
 
-		if (nul == NULL)
+		if (nul == NULL || conn_pause_if_unread (conn))
 			break;
 		len = (gsize) (nul - conn->in->data);
 		request = g_strndup ((const gchar *) conn->in->data, len);
@@ -298,6 +335,8 @@ conn_read (DaVarlinkConn *conn)
 	guint8 buf[4096];
 	gssize n;
 
+	if (conn->pause_id != 0)
+		return TRUE;
 	n = recv (conn->fd, buf, sizeof (buf), MSG_DONTWAIT);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return TRUE;
@@ -331,7 +370,7 @@ conn_in_cb (gint fd, GIOCondition condition, gpointer user_data)
 		return G_SOURCE_REMOVE;
 	/* a reply sent at once watches again with a source of its own */
 	conn->in_id = 0;
-	if (!conn_read (conn) || conn->busy || conn->in_id != 0)
+	if (!conn_read (conn) || conn->busy || conn->in_id != 0 || conn->pause_id != 0)
 		return G_SOURCE_REMOVE;
 	conn->in_id = g_source_get_id (g_main_current_source ());
 	return G_SOURCE_CONTINUE;
@@ -359,6 +398,7 @@ conn_close (DaVarlinkConn *conn)
 	g_clear_handle_id (&conn->out_id, g_source_remove);
 	g_clear_handle_id (&conn->idle_id, g_source_remove);
 	g_clear_handle_id (&conn->write_id, g_source_remove);
+	g_clear_handle_id (&conn->pause_id, g_source_remove);
 	close (conn->fd);
 	conn->fd = -1;
 	self->conns = g_list_remove (self->conns, conn);
@@ -387,7 +427,8 @@ conn_may_use_reserve (DaVarlinkServer *self, DaVarlinkConn *conn)
 	       da_pipeline_caller_needs_no_authorizer (self->pipeline, conn->caller, NULL);
 }
 
-static void
+/* TRUE: the connection is kept */
+static gboolean
 accept_one (DaVarlinkServer *self, gint fd)
 {
 	struct ucred cred = {0};
@@ -399,7 +440,7 @@ accept_one (DaVarlinkServer *self, gint fd)
 
 	if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close (fd);
-		return;
+		return FALSE;
 	}
 	n_uid = GPOINTER_TO_UINT (
 		g_hash_table_lookup (self->conns_per_uid, GUINT_TO_POINTER (cred.uid)));
@@ -408,7 +449,7 @@ accept_one (DaVarlinkServer *self, gint fd)
 		g_debug ("varlink: refusing a connection of uid %u: %u open (%u of that uid)",
 			 cred.uid, self->n_conns, n_uid);
 		close (fd);
-		return;
+		return FALSE;
 	}
 	/* what the peer leaves unread stays in the kernel, up to this */
 	(void) setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof (sndbuf));
@@ -428,7 +469,7 @@ accept_one (DaVarlinkServer *self, gint fd)
 		conn->server = NULL;
 		close (fd);
 		da_varlink_conn_unref (conn);
-		return;
+		return FALSE;
 	}
 	self->conns = g_list_prepend (self->conns, conn);
 	self->n_conns++;
@@ -438,8 +479,9 @@ accept_one (DaVarlinkServer *self, gint fd)
 	/* a client writes its request right after connect(): it is often
 	 * here already, and answered without a round through the main loop */
 	hold = da_varlink_conn_ref (conn);
-	if (conn_read (conn) && !conn->busy)
+	if (conn_read (conn) && !conn->busy && conn->pause_id == 0)
 		conn_watch_in (conn);
+	return TRUE;
 }
 
 static gboolean
@@ -454,19 +496,24 @@ listen_resume_cb (gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* One connection at a time: the main loop sees the ends of earlier ones
- * (a client that calls in a loop, one connection per call) and the bus
- * front's work in between. */
+/* One connection kept at a time: the main loop sees the ends of earlier
+ * ones (a client that calls in a loop, one connection per call) and the
+ * bus front's work in between. Those refused (over a cap: a flood) cost
+ * little and are drained in a batch, so that the caller queued behind
+ * them is reached soon. */
 static gboolean
 listen_cb (gint listen_fd, GIOCondition condition, gpointer user_data)
 {
 	DaVarlinkServer *self = user_data;
-	gint fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	gint fd = -1;
 
-	if (fd >= 0) {
-		accept_one (self, fd);
-		return G_SOURCE_CONTINUE;
+	for (guint i = 0; i < DA_VARLINK_ACCEPT_BATCH; i++) {
+		fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 || accept_one (self, fd))
+			break;
 	}
+	if (fd >= 0)
+		return G_SOURCE_CONTINUE;
 	if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 		return G_SOURCE_CONTINUE;
 	/* out of file descriptors, or worse: the socket stays readable, so

@@ -22,6 +22,13 @@ G_BEGIN_DECLS
 #define DA_VARLINK_WRITE_TIMEOUT_SEC 5
 #define DA_VARLINK_WRITE_GRACE_MS    200
 #define DA_VARLINK_UNREAD_MAX	     (64 * 1024)
+/* a peer that has left this much of our output unread gets no further
+ * request answered until it reads (looked at every PAUSE_CHECK_MS): one
+ * that never reads costs a few requests, not a send buffer full of them */
+#define DA_VARLINK_UNREAD_PAUSE	  (8 * 1024)
+#define DA_VARLINK_PAUSE_CHECK_MS 20
+/* connections refused in one turn of the main loop, at most */
+#define DA_VARLINK_ACCEPT_BATCH 64
 /* one request, up to its NUL */
 #define DA_VARLINK_REQUEST_MAX (16 * 1024)
 /* a connection with no request in flight is closed after this long */

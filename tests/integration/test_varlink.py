@@ -351,6 +351,28 @@ print(json.dumps({"opened": opened, "longest": longest}), flush=True)
 """
 
 
+def test_unread_pause(h):
+    """A client that sends 200 requests at once and reads nothing: only a
+    few are answered while it does not read (devauthd stops at 8 KiB of
+    output unread; the socket's buffer would take 64 KiB, a few dozen
+    answers), so that such a peer costs little work. Once it reads, the
+    rest are answered: all 200, in order."""
+    h.setup("--interval", "1")
+    v = Varlink(h.daemon.varlink_socket)
+    request = json.dumps({"method": "org.varlink.service.GetInfo"}).encode() + b"\0"
+    v.send_raw(request * 200)
+    time.sleep(1.0 * harness.SLOWDOWN)
+    waiting = v.sock.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    answered = waiting.count(b"\0")
+    print(f"answers made for a client that does not read: {answered} ({len(waiting)} bytes)")
+    check(1 <= answered <= 16, f"{answered} answers ({len(waiting)} bytes) were made for a "
+          f"client that reads none")
+    for i in range(200):
+        reply = v.recv()
+        check(reply is not None and "vendor" in reply.get("parameters", {}),
+              f"answer {i + 1} of 200: {reply}")
+
+
 def test_slowloris(h):
     """Four uids of 16 connections each that send requests and never read
     the replies: each of their connections is closed within the write
