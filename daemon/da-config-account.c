@@ -42,6 +42,7 @@ static const DaKeySpec account_keys[] = {
 	{"Account", "Pkce", DA_KEY_BOOL, ACC (pkce)},
 	{"Account", "ClientSecretFile", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "ClientSecretCredential", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "CAFile", DA_KEY_STRING, ACC (ca_file)},
 	{"Access", "AllowUsers", DA_KEY_LIST, ACC (allow_users)},
 	{"Access", "AllowGroups", DA_KEY_LIST, ACC (allow_groups)},
 	{"Access", "AllowUnits", DA_KEY_LIST, ACC (allow_units)},
@@ -308,6 +309,43 @@ warn_unknown_keys (GKeyFile *kf, const gchar *path)
 	}
 }
 
+/* a PEM file of one or more certificates: the IdP's CA */
+#define DA_CA_FILE_MAX (1024 * 1024)
+
+/* CAFile=: an absolute path to a PEM file that holds a certificate, read
+ * as every file is (regular, bounded); what it says is checked when it is
+ * used, by the TLS library. */
+static gboolean
+check_ca_file (DaAccountConfig *self, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *data = NULL;
+	g_autoptr(GTlsCertificate) cert = NULL;
+	gsize len = 0;
+
+	if (self->ca_file == NULL)
+		return TRUE;
+	if (!g_path_is_absolute (self->ca_file)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] CAFile: '%s' is not an absolute path", self->ca_file);
+		return FALSE;
+	}
+	if (!da_file_read (self->ca_file, DA_CA_FILE_MAX, DA_FILE_NONE, &data, &len,
+			   &error_local)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] CAFile: %s: %s", self->ca_file, error_local->message);
+		return FALSE;
+	}
+	cert = g_tls_certificate_new_from_pem (data, (gssize) len, &error_local);
+	if (cert == NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] CAFile: %s holds no PEM certificate: %s", self->ca_file,
+			     error_local->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 account_config_validate (DaAccountConfig *self, GError **error)
 {
@@ -370,7 +408,8 @@ da_account_config_load_from_data (const gchar *name,
 			return NULL;
 		}
 	}
-	if (!account_config_validate (self, error) || !load_client_secret (self, kf, error)) {
+	if (!account_config_validate (self, error) || !check_ca_file (self, error) ||
+	    !load_client_secret (self, kf, error)) {
 		g_prefix_error (error, "%s: ", path);
 		return NULL;
 	}
@@ -405,6 +444,7 @@ da_account_config_free (DaAccountConfig *self)
 	g_free (self->device_authorization_endpoint);
 	g_free (self->token_endpoint);
 	g_free (self->revocation_endpoint);
+	g_free (self->ca_file);
 	g_strfreev (self->allow_users);
 	g_strfreev (self->allow_groups);
 	g_strfreev (self->allow_units);

@@ -24,6 +24,7 @@ typedef struct {
 	gchar *revocation_endpoint;
 	gboolean auto_login;
 	gboolean pkce;
+	gchar *ca_file; /* the one CA trusted for this IdP; NULL: the system's */
 	gchar **allow_users;
 	gchar **allow_groups;
 	gchar **allow_units;

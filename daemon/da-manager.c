@@ -14,6 +14,7 @@ struct _DaManager {
 	GObject parent_instance;
 	DaConfig *config;
 	DaOidcClient *client;
+	GHashTable *ca_clients; /* CAFile= → DaOidcClient that trusts that CA alone */
 	DaKeyring *keyring;
 	DaVault *vault;
 	GPtrArray *accounts; /* of DaAccount, sorted by name */
@@ -144,6 +145,7 @@ da_manager_finalize (GObject *object)
 	g_clear_pointer (&self->by_name, g_hash_table_unref);
 	g_clear_pointer (&self->accounts, g_ptr_array_unref);
 	g_clear_object (&self->client);
+	g_clear_pointer (&self->ca_clients, g_hash_table_unref);
 	g_clear_pointer (&self->keyring, da_keyring_free);
 	g_clear_pointer (&self->vault, da_vault_free);
 	g_clear_pointer (&self->config, da_config_free);
@@ -167,6 +169,7 @@ da_manager_init (DaManager *self)
 {
 	self->accounts = g_ptr_array_new_with_free_func (g_object_unref);
 	self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+	self->ca_clients = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
 /* The storage key: StorageKeyFile=, else the systemd credential. */
@@ -223,6 +226,30 @@ check_boot_id (DaKeyring *keyring)
 	}
 }
 
+/* The HTTP client of an account: the shared one, or, with CAFile=, one
+ * that trusts that CA alone (one for each CA file); NULL when the CA file
+ * cannot be used (said, and the account left out). */
+static DaOidcClient *
+manager_client_for (DaManager *self, DaAccountConfig *account_config)
+{
+	g_autoptr(GError) error = NULL;
+	DaOidcClient *client;
+
+	if (account_config->ca_file == NULL)
+		return self->client;
+	client = g_hash_table_lookup (self->ca_clients, account_config->ca_file);
+	if (client != NULL)
+		return client;
+	client = da_oidc_client_new_with_ca (self->config->http_timeout, account_config->ca_file,
+					     &error);
+	if (client == NULL) {
+		g_warning ("%s: %s; the account is left out", account_config->path, error->message);
+		return NULL;
+	}
+	g_hash_table_insert (self->ca_clients, g_strdup (account_config->ca_file), client);
+	return client;
+}
+
 /* Takes ownership of @config. Bad account files were already refused by
  * da_config_load(); they are reported here, once, and the others work. */
 DaManager *
@@ -245,8 +272,15 @@ da_manager_new (DaConfig *config, const gchar *state_dir)
 
 	while (config->accounts->len > 0) {
 		DaAccountConfig *account_config = g_ptr_array_steal_index (config->accounts, 0);
-		DaAccount *account = da_account_new (account_config, DA_IDP (self->client),
-						     self->keyring, self->vault);
+		DaOidcClient *client = manager_client_for (self, account_config);
+		DaAccount *account;
+
+		if (client == NULL) {
+			da_account_config_free (account_config);
+			continue;
+		}
+		account = da_account_new (account_config, DA_IDP (client), self->keyring,
+					  self->vault);
 		g_ptr_array_add (self->accounts, account);
 		g_signal_connect_object (account, "status-changed",
 					 G_CALLBACK (account_status_changed_cb), self, 0);

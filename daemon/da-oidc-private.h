@@ -15,6 +15,8 @@ struct _DaOidcClient {
 	GObject parent_instance;
 	SoupSession *session;
 	guint timeout_sec;
+	gchar *ca_file;		   /* the one CA trusted; NULL: the system's store */
+	GTlsDatabase *ca_database; /* of ca_file */
 	GHashTable *retry_at;	   /* host → wall-clock seconds, from Retry-After */
 	GHashTable *discovered;	   /* issuer → DaOidcEndpoints: one discovery per IdP */
 	GHashTable *discovering;   /* issuer → GPtrArray of GTask waiting for it */

@@ -83,7 +83,9 @@ typedef struct {
 	gulong caller_handler;
 	guint deadline_id;
 	gboolean timed_out;
-	gint64 sent_us; /* wall clock */
+	gint64 sent_us;			  /* wall clock */
+	DaOidcClient *client;		  /* not owned: the task holds it */
+	GTlsCertificateFlags tls_refused; /* the check after the handshake failed */
 } DaOidcRequest;
 
 /* A token's life counts from when its request left, not from when it was
@@ -96,6 +98,46 @@ request_wrote_headers_cb (SoupMessage *msg, gpointer user_data)
 	DaOidcRequest *req = user_data;
 
 	req->sent_us = g_get_real_time ();
+}
+
+/* Each new TLS connection's certificate is checked once more, against the
+ * trust of this client (CAFile=, else the system's store), before anything
+ * is sent on it: a session that the TLS library resumes from another
+ * client's connection to the same host (one that trusts another CA) is
+ * not verified again by it. */
+static void
+request_network_event_cb (SoupMessage *msg,
+			  GSocketClientEvent event,
+			  GIOStream *connection,
+			  gpointer user_data)
+{
+	DaOidcRequest *req = user_data;
+	g_autoptr(GSocketConnectable) identity = NULL;
+	g_autoptr(GError) error = NULL;
+	GTlsCertificate *cert;
+	GTlsDatabase *database;
+	GUri *uri = soup_message_get_uri (msg);
+
+	if (event != G_SOCKET_CLIENT_TLS_HANDSHAKED || !G_IS_TLS_CONNECTION (connection))
+		return;
+	database = req->client->ca_database != NULL
+			   ? req->client->ca_database
+			   : g_tls_backend_get_default_database (g_tls_backend_get_default ());
+	cert = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (connection));
+	identity = g_network_address_new (
+		g_uri_get_host (uri),
+		(guint16) (g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 443));
+	req->tls_refused =
+		cert == NULL ? G_TLS_CERTIFICATE_GENERIC_ERROR
+		: database == NULL
+			? G_TLS_CERTIFICATE_UNKNOWN_CA
+			: g_tls_database_verify_chain (
+				  database, cert, G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER,
+				  identity, NULL, G_TLS_DATABASE_VERIFY_NONE, NULL, &error);
+	if (req->client->ca_database == NULL)
+		g_clear_object (&database);
+	if (req->tls_refused != 0)
+		g_cancellable_cancel (req->cancellable);
 }
 
 static void
@@ -115,12 +157,67 @@ da_oidc_request_free (DaOidcRequest *req)
 	g_free (req);
 }
 
+/* What is wrong with the certificate of the host, and what to do about
+ * it: said in full, since "network error" helps nobody who must fix it. */
+static gchar *
+tls_failure_message (DaOidcClient *self,
+		     SoupMessage *msg,
+		     GTlsCertificateFlags flags,
+		     const GError *error)
+{
+	GUri *uri = soup_message_get_uri (msg);
+	g_autofree gchar *host =
+		g_strdup_printf ("%s:%d", g_uri_get_host (uri),
+				 g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 443);
+	g_autofree gchar *ca = NULL;
+	const gchar *problem;
+	const gchar *fix = "";
+
+	if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA) {
+		if (self->ca_file != NULL) {
+			problem = "it is not signed by the CA of CAFile=";
+			ca = g_strdup_printf ("%s%s", problem, self->ca_file);
+			problem = ca;
+			fix = " (CAFile= is the only CA trusted for this account: name the CA "
+			      "that signed it)";
+		} else {
+			problem = "it is not signed by a CA the system trusts";
+			fix = " (set CAFile= in the account's [Account] section to the CA that "
+			      "signed it)";
+		}
+	} else if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY) {
+		problem = "it is made out for another host name";
+		fix = " (the host of Issuer= and of the endpoints must be one the certificate "
+		      "names)";
+	} else if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED) {
+		problem = "it is not valid yet";
+		fix = " (is the device's clock behind?)";
+	} else if (flags & G_TLS_CERTIFICATE_EXPIRED) {
+		problem = "it has expired";
+		fix = " (or the device's clock is ahead)";
+	} else if (flags & G_TLS_CERTIFICATE_REVOKED) {
+		problem = "it has been revoked";
+	} else if (flags & G_TLS_CERTIFICATE_INSECURE) {
+		problem = "it uses an insecure algorithm";
+	} else {
+		problem = error->message;
+	}
+	return g_strdup_printf ("TLS: the certificate of %s is refused: %s%s", host, problem, fix);
+}
+
 static void
 request_fail (GTask *task, GError *error)
 {
 	DaOidcRequest *req = g_task_get_task_data (task);
 	g_autoptr(GError) owned = error;
 
+	if (req->tls_refused != 0) {
+		DaOidcClient *self = g_task_get_source_object (task);
+		g_autofree gchar *message =
+			tls_failure_message (self, req->msg, req->tls_refused, owned);
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", message);
+		return;
+	}
 	if (req->timed_out && g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		DaOidcClient *self = g_task_get_source_object (task);
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK,
@@ -130,6 +227,14 @@ request_fail (GTask *task, GError *error)
 	if (owned->domain == DA_OIDC_ERROR ||
 	    g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_task_return_error (task, g_steal_pointer (&owned));
+		return;
+	}
+	if (owned->domain == G_TLS_ERROR && req->msg != NULL) {
+		DaOidcClient *self = g_task_get_source_object (task);
+		g_autofree gchar *message = tls_failure_message (
+			self, req->msg, soup_message_get_tls_peer_certificate_errors (req->msg),
+			owned);
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", message);
 		return;
 	}
 	g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", owned->message);
@@ -313,6 +418,8 @@ da_oidc_request_async (DaOidcClient *self,
 	req->body_alloc = DA_OIDC_BODY_INITIAL;
 	req->sent_us = g_get_real_time ();
 	g_signal_connect (msg, "wrote-headers", G_CALLBACK (request_wrote_headers_cb), req);
+	req->client = self;
+	g_signal_connect (msg, "network-event", G_CALLBACK (request_network_event_cb), req);
 	req->cancellable = g_cancellable_new ();
 	if (cancellable != NULL) {
 		req->caller_cancellable = g_object_ref (cancellable);

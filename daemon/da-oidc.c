@@ -348,6 +348,8 @@ da_oidc_client_finalize (GObject *object)
 	DaOidcClient *self = DA_OIDC_CLIENT (object);
 
 	g_clear_object (&self->session);
+	g_free (self->ca_file);
+	g_clear_object (&self->ca_database);
 	g_clear_pointer (&self->retry_at, g_hash_table_unref);
 	g_clear_pointer (&self->discovered, g_hash_table_unref);
 	g_clear_pointer (&self->discovering, g_hash_table_unref);
@@ -385,4 +387,21 @@ da_oidc_client_new (guint timeout_sec)
 	/* no proxy from the environment of whoever started the daemon */
 	soup_session_set_proxy_resolver (self->session, NULL);
 	return self;
+}
+
+DaOidcClient *
+da_oidc_client_new_with_ca (guint timeout_sec, const gchar *ca_file, GError **error)
+{
+	g_autoptr(DaOidcClient) self = da_oidc_client_new (timeout_sec);
+	g_autoptr(GTlsDatabase) database = NULL;
+
+	database = g_tls_file_database_new (ca_file, error);
+	if (database == NULL) {
+		g_prefix_error (error, "CAFile=%s: ", ca_file);
+		return NULL;
+	}
+	soup_session_set_tls_database (self->session, database);
+	self->ca_file = g_strdup (ca_file);
+	self->ca_database = g_steal_pointer (&database);
+	return g_steal_pointer (&self);
 }

@@ -111,5 +111,9 @@ G_DECLARE_FINAL_TYPE (DaOidcClient, da_oidc_client, DA, OIDC_CLIENT, GObject)
 /* devauthd's DaIdp (da-idp.h): requests over HTTP. */
 DaOidcClient *
 da_oidc_client_new (guint timeout_sec);
+/* A client that trusts the CA in @ca_file alone (not the system's store)
+ * for every request it makes. */
+DaOidcClient *
+da_oidc_client_new_with_ca (guint timeout_sec, const gchar *ca_file, GError **error);
 
 G_END_DECLS

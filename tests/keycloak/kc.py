@@ -302,19 +302,6 @@ def sleep_until(t):
         time.sleep(min(0.5, max(0.0, t - time.time())))
 
 
-def unshared_ca_bundle(h, ca):
-    """A command prefix that runs devauthd in a mount namespace of its own
-    where the system trust store (Debian's bundle) also holds ca; the
-    machine's own store is not touched."""
-    bundle = os.path.join(h.tmp, "ca-certificates.crt")
-    with open("/etc/ssl/certs/ca-certificates.crt") as src, open(ca) as extra, \
-            open(bundle, "w") as out:
-        out.write(src.read())
-        out.write(extra.read())
-    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            f"mount --bind {bundle} /etc/ssl/certs/ca-certificates.crt && exec \"$@\"", "--"]
-
-
 def run(argv, timeout=30, env=None):
     return harness.run_process(argv, timeout=timeout, env=env)
 

@@ -468,6 +468,32 @@ def test_logout_two_devices(h):
             check_equal(status, 200, f"the other device after a refresh ({body})")
 
 
+def test_https_ca_file(h):
+    """The issuer on Keycloak's HTTPS listener, with CAFile= naming the test
+    CA that signed its certificate, and the system's store left as it is
+    (it does not hold that CA): the sign-in, a refresh and the token work;
+    the same account without CAFile= fails with an error that names the
+    host and says to set CAFile=."""
+    keycloak = kc.Keycloak()
+    issuer = keycloak.issuer(https=True)
+    kc.world(h, https=True, extra={"CAFile": keycloak.ca})
+    since = h.mark()
+    prompt = h.login()
+    keycloak.approve(prompt["verification-uri-complete"], user="alice", https=True)
+    h.wait_status("signed-in", since=since, timeout=30 * harness.SLOWDOWN)
+    h.refresh()
+    token, _ = h.get_token()
+    status, body = keycloak.userinfo(token, https=True)
+    check_equal(status, 200, f"userinfo over HTTPS with CAFile= ({body})")
+    h.logout()
+    kc.reconfigure(h, account_conf(issuer, client_id="tv-device", pkce=True))
+    e = h.expect_error("IdpUnreachable", h.login)
+    host = issuer.split("//", 1)[1].split("/", 1)[0]
+    print(f"without CAFile=: {e.message}")
+    check_in(f"the certificate of {host} is refused: it is not signed by a CA the system "
+             f"trusts (set CAFile=", e.message, "the error without CAFile=")
+
+
 def test_https_issuer(h):
     """The issuer on Keycloak's HTTPS listener, its certificate from a test
     CA that devauthd finds in the system trust store (Debian's bundle, in a
@@ -477,7 +503,7 @@ def test_https_issuer(h):
     issuer = keycloak.issuer(https=True)
     check(issuer.startswith("https://127.0.0.1:"), f"issuer {issuer}")
     kc.world(h, https=True, start=False)
-    h.daemon.wrapper = kc.unshared_ca_bundle(h, keycloak.ca)
+    h.daemon.wrapper = harness.unshared_ca_bundle(h, keycloak.ca)
     h.daemon.start()
     since = h.mark()
     prompt = h.login()

@@ -93,6 +93,14 @@ test_account_errors (void)
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
 		 "ClientSecretFile=/nonexistent/secret\n",
 		 "[Account] ClientSecretFile: cannot read '/nonexistent/secret'"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nCAFile=ca.pem\n",
+		 "[Account] CAFile: 'ca.pem' is not an absolute path"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nCAFile=/nonexistent/ca.pem\n",
+		 "[Account] CAFile: /nonexistent/ca.pem: "},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nCAFile=/etc/os-release\n",
+		 "[Account] CAFile: /etc/os-release holds no PEM certificate"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nCAFile=/dev/null\n",
+		 "[Account] CAFile: /dev/null: "},
 		{"this is not a key file\n", "/etc/devauthd/accounts.d/test.conf: "},
 		{"[Access]\nAllowUsers=x\n", "[Account]: missing section"},
 	};
