@@ -1010,6 +1010,19 @@ def _kill_in_refresh(h, proxy, daemon, fault, **params):
     return daemon.logs[-1]
 
 
+def _rotation_world(h, *idp_args):
+    """The test IdP (@idp_args), the fault proxy before it, devauthd signed
+    in, and killing it expected: (proxy, daemon)."""
+    h.start_idp("--interval", "1", *idp_args)
+    proxy = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.start_bus()
+    daemon = h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
+    h.expect_daemon_failure = True
+    h.sign_in()
+    return proxy, daemon
+
+
 def _read(path):
     with open(path, errors="replace") as f:
         return f.read()
@@ -1024,13 +1037,7 @@ def test_rotation_window(h):
     Killed before the answer came, the sign-in cannot be kept (the IdP
     takes no token twice): the error must say why. Once the answer has
     been read, its tokens are in the journal: nothing may be lost."""
-    h.start_idp("--interval", "1", "--rotate-refresh")
-    proxy = FaultProxy(h.idp.origin)
-    h.add_cleanup(proxy.stop)
-    h.start_bus()
-    daemon = h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
-    h.expect_daemon_failure = True
-    h.sign_in()
+    proxy, daemon = _rotation_world(h, "--rotate-refresh")
     delays = [None, 0.0, 0.001, 0.005, 0.02, 0.5 * harness.SLOWDOWN]
     tries = 3
     lost = {d: 0 for d in delays}
@@ -1075,13 +1082,7 @@ def test_rotation_retry_at_once(h):
     holds, inside the grace period, without a caller asking: the sign-in
     is kept, 3 times of 3. (Waiting for the planned refresh, minutes later,
     would lose it.)"""
-    h.start_idp("--interval", "1", "--refresh-tokens", "grace:20")
-    proxy = FaultProxy(h.idp.origin)
-    h.add_cleanup(proxy.stop)
-    h.start_bus()
-    daemon = h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
-    h.expect_daemon_failure = True
-    h.sign_in()
+    proxy, daemon = _rotation_world(h, "--refresh-tokens", "grace:20")
     for i in range(3):
         since = time.time()
         before, _ = h.get_token()

@@ -468,6 +468,21 @@ def test_logout_two_devices(h):
             check_equal(status, 200, f"the other device after a refresh ({body})")
 
 
+def _https_sign_in(h, keycloak, issuer):
+    """alice signs in over Keycloak's HTTPS listener; a refresh, and the
+    token works at userinfo over HTTPS."""
+    since = h.mark()
+    prompt = h.login()
+    check(prompt["verification-uri"].startswith(issuer), f"verification-uri {prompt}")
+    keycloak.approve(prompt["verification-uri-complete"], user="alice", https=True)
+    h.wait_status("signed-in", since=since, timeout=30 * harness.SLOWDOWN)
+    h.refresh()
+    token, _ = h.get_token()
+    status, body = keycloak.userinfo(token, https=True)
+    check_equal(status, 200, f"userinfo over HTTPS ({body})")
+    check_equal(body.get("preferred_username"), "alice", "preferred_username")
+
+
 def test_https_ca_file(h):
     """The issuer on Keycloak's HTTPS listener, with CAFile= naming the test
     CA that signed its certificate, and the system's store left as it is
@@ -477,14 +492,7 @@ def test_https_ca_file(h):
     keycloak = kc.Keycloak()
     issuer = keycloak.issuer(https=True)
     kc.world(h, https=True, extra={"CAFile": keycloak.ca})
-    since = h.mark()
-    prompt = h.login()
-    keycloak.approve(prompt["verification-uri-complete"], user="alice", https=True)
-    h.wait_status("signed-in", since=since, timeout=30 * harness.SLOWDOWN)
-    h.refresh()
-    token, _ = h.get_token()
-    status, body = keycloak.userinfo(token, https=True)
-    check_equal(status, 200, f"userinfo over HTTPS with CAFile= ({body})")
+    _https_sign_in(h, keycloak, issuer)
     h.logout()
     kc.reconfigure(h, account_conf(issuer, client_id="tv-device", pkce=True))
     e = h.expect_error("IdpUnreachable", h.login)
@@ -505,16 +513,7 @@ def test_https_issuer(h):
     kc.world(h, https=True, start=False)
     h.daemon.wrapper = harness.unshared_ca_bundle(h, keycloak.ca)
     h.daemon.start()
-    since = h.mark()
-    prompt = h.login()
-    check(prompt["verification-uri"].startswith(issuer), f"verification-uri {prompt}")
-    keycloak.approve(prompt["verification-uri-complete"], user="alice", https=True)
-    h.wait_status("signed-in", since=since, timeout=30 * harness.SLOWDOWN)
-    h.refresh()
-    token, _ = h.get_token()
-    status, body = keycloak.userinfo(token, https=True)
-    check_equal(status, 200, f"userinfo over HTTPS ({body})")
-    check_equal(body.get("preferred_username"), "alice", "preferred_username")
+    _https_sign_in(h, keycloak, issuer)
 
     h.daemon.stop()
     harness.wait_until(lambda: h.bus.name_owner() is None, harness.STOP_TIMEOUT,
