@@ -21,9 +21,6 @@
 
 /* How long to wait for devauthd's word after the code expired. */
 #define DA_LOGIN_EXPIRY_GRACE 30
-/* Ctrl-C must not hang on the CancelLogin() call. */
-#define DA_LOGIN_CANCEL_TIMEOUT_MS 5000
-
 typedef struct {
 	GMainLoop *loop;
 	DaDBusManager *manager;
@@ -253,22 +250,23 @@ da_login_on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_dat
 		da_login_fail (self, DA_EXIT_ERROR, "devauthd stopped");
 }
 
+/* Ctrl-C: this person stops waiting. devauthctl leaves the bus, and
+ * devauthd cancels the sign-in when nobody else waits on it; another
+ * person's `devauthctl login` on the same flow goes on (`devauthctl
+ * cancel` stops it for all). */
 static gboolean
 da_login_on_signal (gpointer user_data)
 {
 	DaLogin *self = user_data;
-	g_autoptr(GVariant) reply = NULL;
+	GDBusConnection *bus = g_dbus_proxy_get_connection (G_DBUS_PROXY (self->manager));
 
 	if (self->finished)
 		return G_SOURCE_CONTINUE;
-	/* errors do not matter: the flow may be over already, and leaving the
-	 * bus stops a flow that nobody else waits on */
-	reply = g_dbus_proxy_call_sync (
-		G_DBUS_PROXY (self->manager), "CancelLogin",
-		g_variant_new ("(s)", self->name != NULL ? self->name : self->account),
-		G_DBUS_CALL_FLAGS_NONE, DA_LOGIN_CANCEL_TIMEOUT_MS, NULL, NULL);
+	/* errors do not matter: the bus may be gone already */
+	g_dbus_connection_close_sync (bus, NULL, NULL);
 	if (da_login_finish (self, DA_EXIT_CANCELLED))
-		g_print ("Cancelled.\n");
+		g_print ("Stopped waiting: the sign-in is cancelled unless someone else waits "
+			 "on it.\n");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -495,7 +493,8 @@ da_cmd_login (int argc, char **argv)
 	context = da_option_context_new (
 		"[ACCOUNT]", "Sign ACCOUNT (default: the default account) in: show a web address,\n"
 			     "a code and a QR code, and wait until the sign-in is approved on\n"
-			     "another device. Ctrl-C cancels the sign-in.");
+			     "another device. Ctrl-C stops waiting; the sign-in stops too unless\n"
+			     "someone else waits on it.");
 	g_option_context_add_main_entries (context, entries, NULL);
 	if (!da_option_context_parse (context, "login", &argc, &argv))
 		return DA_EXIT_USAGE;

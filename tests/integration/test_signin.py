@@ -196,6 +196,44 @@ def test_cancel(h):
     check(not late, f"polls after devauthctl was interrupted: {late}")
 
 
+def test_two_people_one_account(h):
+    """Two people run `devauthctl login` on the same account: the second
+    joins the first's flow (the same code), and interrupting the second
+    (Ctrl-C) leaves the first person's sign-in running; once the code is
+    approved, the first sees "Signed in". Interrupting the last one who
+    waits then does cancel a flow."""
+    h.setup("--interval", "1")
+    since = h.mark()
+    first, first_out, first_err = h.ctl_start("login", "--no-qr")
+    code = first_out.wait_for(r"enter the code\s+(\S+)", 15, "the first user code").group(1)
+    second, second_out, second_err = h.ctl_start("login", "--no-qr")
+    joined = second_out.wait_for(r"enter the code\s+(\S+)", 15, "the second user code").group(1)
+    check_equal(joined, code, "the second person's code")
+    second.send_signal(signal.SIGINT)
+    rc = second.wait(15)
+    check_equal(rc, 5, f"the second devauthctl after SIGINT ({second_err.text()!r})")
+    check("Stopped waiting" in second_out.text(), f"the second devauthctl said "
+          f"{second_out.text()!r}")
+    time.sleep(1.0)
+    check_equal(h.properties()["State"], "awaiting-user", "State after the second left")
+    check(first.poll() is None, "the first devauthctl ended when the second was interrupted")
+    h.idp.approve(code, sub="nora")
+    rc = first.wait(20)
+    check_equal(rc, 0, f"the first devauthctl ({first_err.text()!r})")
+    check("Signed in" in first_out.text(), f"the first devauthctl said {first_out.text()!r}")
+    check_equal(h.properties()["Subject"], "nora", "Subject")
+
+    # alone, Ctrl-C does cancel
+    h.logout()
+    since = h.mark()
+    alone, alone_out, _ = h.ctl_start("login", "--no-qr")
+    alone_out.wait_for(r"enter the code\s+(\S+)", 15, "the user code")
+    alone.send_signal(signal.SIGINT)
+    check_equal(alone.wait(15), 5, "devauthctl login alone, after SIGINT")
+    h.wait_status(error="cancelled", since=since)
+    check_equal(h.properties()["State"], "signed-out", "State after the only one left")
+
+
 def test_concurrent_login(h):
     """Two clients call Login at once: one device authorization, one code."""
     h.setup("--interval", "1")
