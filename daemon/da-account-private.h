@@ -21,6 +21,15 @@ G_BEGIN_DECLS
 
 /* when the IdP does not say how long an access token lives */
 #define DA_ACCESS_TOKEN_ASSUMED_LIFETIME 300
+
+/* An answer's access token lifetime, seconds: only a token of no stated
+ * lifetime gets the assumed one (Keycloak's last tokens of an SSO session
+ * say 0). */
+static inline gint64
+da_oidc_tokens_lifetime (const DaOidcTokens *tokens)
+{
+	return tokens->expires_in >= 0 ? tokens->expires_in : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+}
 /* a timer never sleeps longer than this before it looks at the wall clock
  * again: monotonic time stops while the device is suspended */
 #define DA_REFRESH_TIMER_MAX_SEC   60
@@ -91,9 +100,8 @@ struct _DaAccount {
 	guint persist_failures;
 	/* the journal of the refresh on its way; NULL: none, or none kept */
 	DaVaultJournal *journal;
-	/* restored after a stop in the middle of a refresh (when it left,
-	 * seconds); 0: not */
-	gint64 refresh_interrupted_at;
+	/* restored after a stop in the middle of a refresh, not retried yet */
+	gboolean refresh_interrupted;
 };
 
 enum {

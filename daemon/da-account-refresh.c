@@ -217,7 +217,7 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		 * likely replaced the token: that is what people must know */
 		g_autoptr(GError) refused = da_account_refusal_error (
 			self, DA_HINT_REFRESH, error,
-			self->refresh_interrupted_at > 0
+			self->refresh_interrupted
 				? "devauthd stopped while a refresh was on its way, and the IdP "
 				  "does not take the refresh token it had replaced again"
 				: "the IdP no longer accepts the sign-in");
@@ -287,11 +287,11 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 			   self->config->name);
 		g_clear_pointer (&claims, da_id_claims_free);
 	}
-	if (self->refresh_interrupted_at > 0)
+	if (self->refresh_interrupted)
 		g_info ("account %s: the refresh cut short by the stop is done: the IdP took "
 			"the refresh token again",
 			self->config->name);
-	self->refresh_interrupted_at = 0;
+	self->refresh_interrupted = FALSE;
 	da_account_take_tokens (self, tokens, claims);
 	da_account_set_last_error (self, "");
 	da_account_complete_refresh_waiters (self, NULL);

@@ -163,6 +163,16 @@ da_account_persist_retry_cb (gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The tokens held, restored from disk or the journal, into the keyring
+ * (an access token only while it is valid). */
+static void
+da_account_cache_held (DaAccount *self)
+{
+	da_account_cache_token (self, "refresh", self->refresh);
+	if (self->access != NULL && self->access->expires_at > now_sec ())
+		da_account_cache_token (self, "access", self->access);
+}
+
 /* ---- the journal of a refresh on its way ---- */
 
 static void
@@ -274,6 +284,8 @@ da_account_restore_journal (DaAccount *self)
 	DaToken *refresh = NULL;
 	DaToken *access = NULL;
 	gint64 started = 0;
+	g_autoptr(GDateTime) started_time = NULL;
+	g_autofree gchar *started_text = NULL;
 
 	records = da_vault_journal_read (self->vault, self->config->name, &error);
 	if (records == NULL) {
@@ -311,11 +323,11 @@ da_account_restore_journal (DaAccount *self)
 			g_info ("account %s: devauthd stopped while it saved the tokens of a "
 				"refresh; they are taken from the journal",
 				self->config->name);
+			/* the keyring before the journal goes: at the next start it
+			 * comes first */
+			da_account_cache_held (self);
 			if (da_account_persist (self, self->refresh, self->access))
 				da_account_journal_end (self, TRUE);
-			da_account_cache_token (self, "refresh", self->refresh);
-			if (self->access != NULL && self->access->expires_at > now_sec ())
-				da_account_cache_token (self, "access", self->access);
 			return;
 		}
 		if (refresh == NULL)
@@ -324,10 +336,13 @@ da_account_restore_journal (DaAccount *self)
 			   self->config->name, error != NULL ? ": " : "",
 			   error != NULL ? error->message : "");
 	}
-	self->refresh_interrupted_at = started;
-	g_info ("account %s: devauthd stopped while a refresh was on its way; trying again at "
-		"once with the refresh token held",
-		self->config->name);
+	self->refresh_interrupted = TRUE;
+	started_time = g_date_time_new_from_unix_utc (started);
+	started_text = started_time != NULL ? g_date_time_format_iso8601 (started_time)
+					    : g_strdup ("an unknown time");
+	g_info ("account %s: devauthd stopped while a refresh was on its way (it left at %s); "
+		"trying again at once with the refresh token held",
+		self->config->name, started_text);
 }
 
 static void
@@ -362,9 +377,7 @@ da_account_restore_from_disk (DaAccount *self)
 	da_secret_wipe (state->data, state->len);
 	self->refresh = refresh;
 	self->access = access;
-	da_account_cache_token (self, "refresh", self->refresh);
-	if (self->access != NULL && self->access->expires_at > now_sec ())
-		da_account_cache_token (self, "access", self->access);
+	da_account_cache_held (self);
 	g_info ("account %s: signed in from the state directory", self->config->name);
 }
 
@@ -391,7 +404,7 @@ da_account_restore (DaAccount *self)
 	if (self->refresh != NULL || self->access != NULL) {
 		self->state = DA_ACCOUNT_STATE_SIGNED_IN;
 		da_account_plan_refresh (self);
-		if (self->refresh_interrupted_at > 0)
+		if (self->refresh_interrupted)
 			da_account_refresh_soon (self);
 	}
 }
@@ -449,10 +462,7 @@ da_account_build_tokens (DaAccount *self,
 {
 	g_autofree gchar *subject = NULL;
 	g_autofree gchar *name = NULL;
-	/* only a token of no stated lifetime gets the assumed one: Keycloak's
-	 * last tokens of an SSO session say 0 */
-	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in
-						  : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+	gint64 lifetime = da_oidc_tokens_lifetime (tokens);
 	/* counted from when the request left, which is no later than when the
 	 * IdP started its clock */
 	gint64 sent = tokens->requested_at > 0 ? tokens->requested_at : now_us ();
@@ -507,8 +517,7 @@ void
 da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims *claims)
 {
 	g_autofree gchar *fingerprint = da_secret_fingerprint (tokens->access_token);
-	gint64 lifetime = tokens->expires_in >= 0 ? tokens->expires_in
-						  : DA_ACCESS_TOKEN_ASSUMED_LIFETIME;
+	gint64 lifetime = da_oidc_tokens_lifetime (tokens);
 	g_autoptr(DaToken) refresh = NULL;
 	g_autoptr(DaToken) access = NULL;
 	gboolean saved;
@@ -569,7 +578,7 @@ da_account_forget_tokens (DaAccount *self)
 	if (self->vault != NULL && !da_vault_remove (self->vault, self->config->name, &error))
 		g_warning ("account %s: %s", self->config->name, error->message);
 	da_account_journal_end (self, TRUE);
-	self->refresh_interrupted_at = 0;
+	self->refresh_interrupted = FALSE;
 	/* nothing left to save */
 	g_clear_handle_id (&self->persist_timer_id, g_source_remove);
 	g_clear_pointer (&self->persist_error, g_free);

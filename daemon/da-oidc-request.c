@@ -100,6 +100,13 @@ request_wrote_headers_cb (SoupMessage *msg, gpointer user_data)
 	req->sent_us = g_get_real_time ();
 }
 
+/* the port of an https URL, said or not */
+static guint16
+uri_tls_port (GUri *uri)
+{
+	return (guint16) (g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 443);
+}
+
 /* Each new TLS connection's certificate is checked once more, against the
  * trust of this client (CAFile=, else the system's store), before anything
  * is sent on it: a session that the TLS library resumes from another
@@ -124,9 +131,7 @@ request_network_event_cb (SoupMessage *msg,
 			   ? req->client->ca_database
 			   : g_tls_backend_get_default_database (g_tls_backend_get_default ());
 	cert = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (connection));
-	identity = g_network_address_new (
-		g_uri_get_host (uri),
-		(guint16) (g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 443));
+	identity = g_network_address_new (g_uri_get_host (uri), uri_tls_port (uri));
 	req->tls_refused =
 		cert == NULL ? G_TLS_CERTIFICATE_GENERIC_ERROR
 		: database == NULL
@@ -167,16 +172,15 @@ tls_failure_message (DaOidcClient *self,
 {
 	GUri *uri = soup_message_get_uri (msg);
 	g_autofree gchar *host =
-		g_strdup_printf ("%s:%d", g_uri_get_host (uri),
-				 g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 443);
+		g_strdup_printf ("%s:%u", g_uri_get_host (uri), uri_tls_port (uri));
 	g_autofree gchar *ca = NULL;
 	const gchar *problem;
 	const gchar *fix = "";
 
 	if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA) {
 		if (self->ca_file != NULL) {
-			problem = "it is not signed by the CA of CAFile=";
-			ca = g_strdup_printf ("%s%s", problem, self->ca_file);
+			ca = g_strdup_printf ("it is not signed by the CA of CAFile=%s",
+					      self->ca_file);
 			problem = ca;
 			fix = " (CAFile= is the only CA trusted for this account: name the CA "
 			      "that signed it)";
@@ -211,10 +215,16 @@ request_fail (GTask *task, GError *error)
 	DaOidcRequest *req = g_task_get_task_data (task);
 	g_autoptr(GError) owned = error;
 
-	if (req->tls_refused != 0) {
+	/* refused by our own check after the handshake, or by the TLS
+	 * library's */
+	if (req->tls_refused != 0 || (owned->domain == G_TLS_ERROR && req->msg != NULL)) {
 		DaOidcClient *self = g_task_get_source_object (task);
-		g_autofree gchar *message =
-			tls_failure_message (self, req->msg, req->tls_refused, owned);
+		g_autofree gchar *message = tls_failure_message (
+			self, req->msg,
+			req->tls_refused != 0
+				? req->tls_refused
+				: soup_message_get_tls_peer_certificate_errors (req->msg),
+			owned);
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", message);
 		return;
 	}
@@ -227,14 +237,6 @@ request_fail (GTask *task, GError *error)
 	if (owned->domain == DA_OIDC_ERROR ||
 	    g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_task_return_error (task, g_steal_pointer (&owned));
-		return;
-	}
-	if (owned->domain == G_TLS_ERROR && req->msg != NULL) {
-		DaOidcClient *self = g_task_get_source_object (task);
-		g_autofree gchar *message = tls_failure_message (
-			self, req->msg, soup_message_get_tls_peer_certificate_errors (req->msg),
-			owned);
-		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", message);
 		return;
 	}
 	g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", owned->message);

@@ -163,7 +163,8 @@ pause_check_cb (gpointer user_data)
 	g_autoptr(DaVarlinkConn) conn = da_varlink_conn_ref (user_data);
 
 	conn->pause_id = 0;
-	if (conn->server != NULL && !conn->busy)
+	/* busy: the reply of the request in flight goes on by itself */
+	if (!conn->busy)
 		conn_go_on (conn);
 	return G_SOURCE_REMOVE;
 }
@@ -335,8 +336,6 @@ conn_read (DaVarlinkConn *conn)
 	guint8 buf[4096];
 	gssize n;
 
-	if (conn->pause_id != 0)
-		return TRUE;
 	n = recv (conn->fd, buf, sizeof (buf), MSG_DONTWAIT);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return TRUE;

@@ -399,8 +399,8 @@ journal_binding (const gchar *account)
 	return g_strconcat (account, "/journal", NULL);
 }
 
-static gboolean
-journal_write (DaVaultJournal *journal, const gchar *record, gsize len, GError **error)
+gboolean
+da_vault_journal_append (DaVaultJournal *journal, const gchar *record, gsize len, GError **error)
 {
 	g_autoptr(GByteArray) sealed = NULL;
 	g_autoptr(GByteArray) frame = NULL;
@@ -464,7 +464,8 @@ da_vault_journal_begin (DaVault *self,
 	}
 	/* the first record says a request is on its way: it must outlive a
 	 * power cut too, so it is on disk before the request leaves */
-	if (!journal_write (journal, record, len, error) || fdatasync (journal->fd) != 0) {
+	if (!da_vault_journal_append (journal, record, len, error) ||
+	    fdatasync (journal->fd) != 0) {
 		errsv = errno;
 		if (error != NULL && *error == NULL)
 			g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
@@ -473,12 +474,6 @@ da_vault_journal_begin (DaVault *self,
 		return NULL;
 	}
 	return journal;
-}
-
-gboolean
-da_vault_journal_append (DaVaultJournal *journal, const gchar *record, gsize len, GError **error)
-{
-	return journal_write (journal, record, len, error);
 }
 
 void

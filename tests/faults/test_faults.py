@@ -514,7 +514,8 @@ def test_ca_file(h):
     h.sign_in(account="pinned")
     h.refresh("pinned")
     token, _ = h.get_token("pinned")
-    check(token, "a token over TLS with CAFile=")
+    status, body = h.idp.userinfo(token)
+    check_equal(status, 200, f"userinfo with the token got over TLS with CAFile= ({body})")
 
 
     # the CA in the system's store too: CAFile= still names the only anchor
@@ -1097,6 +1098,8 @@ def test_rotation_retry_at_once(h):
                     f"kill {i + 1}: refreshes (the killed one and the retry)")
         check(JOURNAL_RETRY in _read(log), f"kill {i + 1}: devauthd's log after the restart "
               f"does not say it retries the refresh")
+        status, body = h.idp.userinfo(h.get_token()[0])
+        check_equal(status, 200, f"kill {i + 1}: userinfo with the token of the retry ({body})")
     h.expect_daemon_failure = False
 
 
