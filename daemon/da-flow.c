@@ -25,6 +25,7 @@ struct _DaFlow {
 	guint interval;
 	guint network_failures;
 	guint polls;
+	gchar *last_http_failure; /* the poll before failed with this HTTP status */
 	guint timeout_id;
 	GCancellable *cancellable;
 	gboolean started;
@@ -87,6 +88,8 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		da_flow_finish_error (self, DA_ERROR_CANCELLED, "the sign-in was cancelled");
 		return;
 	}
+	if (error->code != DA_OIDC_ERROR_HTTP && error->code != DA_OIDC_ERROR_INVALID_GRANT)
+		g_clear_pointer (&self->last_http_failure, g_free);
 	switch ((DaOidcError) error->code) {
 	case DA_OIDC_ERROR_AUTHORIZATION_PENDING:
 		self->network_failures = 0;
@@ -106,6 +109,9 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	case DA_OIDC_ERROR_NETWORK:
 	case DA_OIDC_ERROR_HTTP:
+		g_free (self->last_http_failure);
+		self->last_http_failure =
+			error->code == DA_OIDC_ERROR_HTTP ? g_strdup (error->message) : NULL;
 		/* RFC 8628 3.5: back off while the IdP cannot be reached */
 		self->network_failures = MIN (self->network_failures + 1, 8);
 		backoff = MIN (self->interval << self->network_failures, DA_FLOW_BACKOFF_MAX);
@@ -124,9 +130,20 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 					       self->code_verifier != NULL};
 			g_autofree gchar *hint =
 				da_hint_for_refusal (DA_HINT_DEVICE_POLL, error->message, &client);
-			g_autofree gchar *msg = g_strdup_printf (
-				"the IdP refused the sign-in: %s%s%s", error->message,
-				hint != NULL ? "; " : "", hint != NULL ? hint : "");
+			g_autofree gchar *msg = NULL;
+			/* Keycloak 26 can fail (HTTP 500) on a poll that comes
+			 * while the approval is being stored, and drop the code */
+			if (error->code == DA_OIDC_ERROR_INVALID_GRANT &&
+			    self->last_http_failure != NULL)
+				msg = g_strdup_printf (
+					"the IdP refused the sign-in: %s, after it had failed "
+					"on the poll before (%s): the IdP lost the sign-in "
+					"through a fault of its own; start it again",
+					error->message, self->last_http_failure);
+			else
+				msg = g_strdup_printf ("the IdP refused the sign-in: %s%s%s",
+						       error->message, hint != NULL ? "; " : "",
+						       hint != NULL ? hint : "");
 			da_flow_finish_error (self, DA_ERROR_IDP_ERROR, msg);
 		}
 		return;
@@ -289,6 +306,7 @@ da_flow_finalize (GObject *object)
 	g_free (self->client_id);
 	da_secret_free (self->client_secret);
 	g_free (self->scope);
+	g_free (self->last_http_failure);
 	da_secret_free (self->code_verifier);
 	da_oidc_device_auth_free (self->device_auth);
 	G_OBJECT_CLASS (da_flow_parent_class)->finalize (object);

@@ -373,6 +373,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                        json.dumps({"error": "server_error",
                                    "error_description": "injected"}).encode(), extra)
 
+    def _fault_lose_success(self, fault):
+        """Keycloak 26's fault on a poll that comes while the approval is
+        being stored: the IdP takes the request (the device code is used
+        up), then answers 500. Answers other than a success pass through;
+        the first success is lost and the fault ends."""
+        headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
+        status, ctype, data, _ = self.proxy._forward(self.command, self.path, headers, self._body)
+        if status != 200:
+            self.proxy._record(self._kind, self._body, data)
+            self._send(status, ctype, data)
+            return
+        with self.proxy._lock:
+            self.proxy._faults.pop(self._kind, None)
+        self._send(500, "application/json", json.dumps({"error": "unknown_error"}).encode())
+
     def _fault_stall(self, fault):
         seconds = min(float(fault.get("seconds", 30)), STALL_MAX)
         deadline = time.monotonic() + seconds

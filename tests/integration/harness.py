@@ -835,8 +835,32 @@ class Daemon:
                 self.exit_codes.append(None)
                 raise TestFailure(f"devauthd did not exit within {timeout} s of SIGTERM")
         proc.stop(signal.SIGKILL)
+        if rc != 0 and self._lsan_tracer_crashed():
+            print("note: LeakSanitizer's own tracer crashed in devauthd's exit "
+                  "(google/sanitizers#1353; no leak was reported): its exit counts as 0, "
+                  "but this run's leaks were not checked", flush=True)
+            rc = 0
         self.exit_codes.append(rc)
         return rc
+
+    def _lsan_tracer_crashed(self):
+        """True when the last run's log ends with LeakSanitizer's tracer
+        crashing in its stop-the-world, and nothing else from a sanitizer:
+        a fault of the instrument at exit, not of devauthd (the tracer
+        segfaults now and then when TLS worker threads have come and gone)."""
+        if not self.logs:
+            return False
+        try:
+            with open(self.logs[-1], errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return False
+        tail = text[-4000:]
+        return ("Tracer caught signal" in tail
+                and "LeakSanitizer has encountered a fatal error" in tail
+                and "ERROR: AddressSanitizer" not in text
+                and "ERROR: LeakSanitizer" not in text
+                and "runtime error:" not in text)
 
     def restart(self):
         rc = self.stop()

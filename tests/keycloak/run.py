@@ -23,6 +23,9 @@ import kc  # noqa: E402
 
 _diagnostics = harness.Harness.diagnostics
 
+# what Keycloak logs when it loses an approval to a poll (see main)
+KEYCLOAK_LOST_APPROVAL = 'because "clientSession" is null'
+
 
 def diagnostics(self):
     return _diagnostics(self) + "\n" + kc.keycloak_diagnostics(self)
@@ -60,7 +63,16 @@ def main(argv):
     if fn is None:
         print(f"no test_{argv[1]} in test_keycloak.py")
         return 1
-    return harness.run_case(f"keycloak.{argv[1]}", fn)
+    start = kc.Keycloak().log_offset()
+    rc = harness.run_case(f"keycloak.{argv[1]}", fn)
+    if rc != 0 and KEYCLOAK_LOST_APPROVAL in kc.Keycloak().log()[start:]:
+        print("note: Keycloak failed (HTTP 500, clientSession is null) on a poll that came "
+              "while an approval was being stored, and dropped the device code: a fault of "
+              "Keycloak's device grant (DeviceGrantType removes the code, then dereferences "
+              "the client session not yet stored), not of devauthd, whose answer to it "
+              "faults.device_poll_success_lost tests. The case runs once more.", flush=True)
+        rc = harness.run_case(f"keycloak.{argv[1]}", fn)
+    return rc
 
 
 if __name__ == "__main__":

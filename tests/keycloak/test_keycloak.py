@@ -515,7 +515,7 @@ def test_https_issuer(h):
     h.daemon.start()
     _https_sign_in(h, keycloak, issuer)
 
-    h.daemon.stop()
+    check_equal(h.daemon.stop(), 0, "devauthd's exit status on SIGTERM")
     harness.wait_until(lambda: h.bus.name_owner() is None, harness.STOP_TIMEOUT,
                        "the bus name to be released")
     h.daemon.wrapper = []
