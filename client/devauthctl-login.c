@@ -383,6 +383,13 @@ da_login_done (GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	}
 	prompt = g_variant_get_child_value (reply, 0);
+	/* a service account (Grant=client_credentials) has no prompt: Login()
+	 * returns once it holds its token */
+	if (da_details_lookup_string (prompt, "user-code")[0] == '\0') {
+		da_login_succeed (self, da_details_lookup_string (prompt, "user-name"),
+				  da_details_lookup_string (prompt, "subject"));
+		return;
+	}
 	if (self->name == NULL) {
 		self->name = da_login_resolve_default (self, prompt, &error);
 		if (self->name == NULL) {

@@ -22,7 +22,10 @@ da_account_complete_login_waiters (DaAccount *self, const GError *error)
 		if (error != NULL)
 			g_task_return_error (task, g_error_copy (error));
 		else
-			g_task_return_pointer (task, da_account_build_prompt (self),
+			g_task_return_pointer (task,
+					       da_account_is_service (self)
+						       ? da_account_build_signed_in (self)
+						       : da_account_build_prompt (self),
 					       (GDestroyNotify) da_status_free);
 	}
 }
@@ -171,6 +174,44 @@ da_account_login_jwks_cb (GObject *source, GAsyncResult *res, gpointer user_data
 	da_account_start_flow (self);
 }
 
+/* ---- a service account's sign-in: one token request ---- */
+
+/* Grant=client_credentials: a token for the client itself (RFC 6749 4.4),
+ * for a sign-in and for each renewal; @callback gets a ref of @self. */
+void
+da_account_request_service_token (DaAccount *self, GAsyncReadyCallback callback)
+{
+	g_autofree gchar *scope = g_strjoinv (" ", self->config->scopes);
+	DaOidcClientAuth auth = da_account_client_auth (self);
+
+	da_idp_client_credentials_async (self->idp, self->endpoints->token_endpoint, &auth,
+					 scope[0] != '\0' ? scope : NULL, NULL, callback,
+					 g_object_ref (self));
+}
+
+static void
+da_account_service_login_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DaAccount) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaOidcTokens) tokens = da_idp_tokens_finish (DA_IDP (source), res, &error);
+
+	if (tokens == NULL) {
+		g_autoptr(GError) mapped = da_account_refusal_error (
+			self, DA_HINT_CLIENT_CREDENTIALS, error,
+			"cannot get a token with the client's credentials");
+		da_account_set_last_error (self, mapped->message);
+		da_account_complete_login_waiters (self, mapped);
+		return;
+	}
+	g_info ("account %s: signed in with the client's credentials", self->config->name);
+	da_account_take_tokens (self, tokens, NULL);
+	da_account_set_last_error (self, "");
+	da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_IN);
+	da_account_emit_status (self, da_account_build_signed_in (self));
+	da_account_complete_login_waiters (self, NULL);
+}
+
 static void
 da_account_login_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -179,6 +220,10 @@ da_account_login_endpoints_cb (GObject *source, GAsyncResult *res, gpointer user
 
 	if (!da_account_ensure_endpoints_finish (self, res, &error)) {
 		da_account_complete_login_waiters (self, error);
+		return;
+	}
+	if (da_account_is_service (self)) {
+		da_account_request_service_token (self, da_account_service_login_cb);
 		return;
 	}
 	if (self->endpoints->device_authorization_endpoint == NULL) {

@@ -120,6 +120,22 @@ enum {
 	N_PROPS,
 };
 
+/* Grant=client_credentials: the device's own identity, no person */
+static inline gboolean
+da_account_is_service (DaAccount *self)
+{
+	return self->config->grant == DA_GRANT_CLIENT_CREDENTIALS;
+}
+
+/* A new access token can come without a person: with the refresh token,
+ * or, for a service account that holds a token, with the client's
+ * credentials (it has no refresh token; logging out drops the token). */
+static inline gboolean
+da_account_can_renew (DaAccount *self)
+{
+	return self->refresh != NULL || (da_account_is_service (self) && self->access != NULL);
+}
+
 /* The waiters' arrays exist only while someone waits: with many accounts,
  * most wait for nothing. */
 static inline void
@@ -196,6 +212,8 @@ void
 da_account_plan_refresh (DaAccount *self);
 void
 da_account_refresh_soon (DaAccount *self);
+void
+da_account_request_service_token (DaAccount *self, GAsyncReadyCallback callback);
 void
 da_account_journal_begin (DaAccount *self);
 void

@@ -54,7 +54,7 @@ da_account_refresh_timer_start (DaAccount *self)
 	gint64 wait_ms;
 
 	g_clear_handle_id (&self->refresh_timer_id, g_source_remove);
-	if (self->refresh_due == 0 || self->refresh == NULL)
+	if (self->refresh_due == 0 || !da_account_can_renew (self))
 		return;
 	wait_ms = CLAMP ((self->refresh_due - now_us () + 999) / 1000, 0,
 			 DA_REFRESH_TIMER_MAX_SEC * 1000);
@@ -84,7 +84,7 @@ da_account_plan_refresh (DaAccount *self)
 	gint64 now = now_us ();
 
 	self->refresh_failures = 0;
-	if (self->refresh == NULL) {
+	if (!da_account_can_renew (self)) {
 		self->refresh_due = 0;
 	} else if (self->access == NULL) {
 		self->refresh_due = now + random_us (0, SEC_US (2));
@@ -101,7 +101,7 @@ da_account_plan_refresh (DaAccount *self)
 			at = expires - lifetime / 4;
 		}
 		at += random_us (-lifetime / 10, lifetime / 20);
-		if (self->refresh->expires_at > 0)
+		if (self->refresh != NULL && self->refresh->expires_at > 0)
 			at = MIN (at, SEC_US (self->refresh->expires_at) + G_USEC_PER_SEC);
 		self->refresh_due =
 			CLAMP (at, now + 1000, MAX (expires - G_USEC_PER_SEC / 4, now + 1000));
@@ -147,7 +147,7 @@ da_account_refresh_soon (DaAccount *self)
 void
 da_account_recheck (DaAccount *self, gboolean network_back)
 {
-	if (network_back && self->refresh_failures > 0 && self->refresh != NULL)
+	if (network_back && self->refresh_failures > 0 && da_account_can_renew (self))
 		self->refresh_due = now_us ();
 	da_account_refresh_timer_start (self);
 }
@@ -211,20 +211,27 @@ static void
 da_account_refresh_failed (DaAccount *self, const GError *error)
 {
 	g_autoptr(GError) mapped = NULL;
+	gboolean service = da_account_is_service (self);
 
-	if (g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_INVALID_GRANT)) {
+	/* a service account's credentials refused (invalid_client,
+	 * unauthorized_client, ...) are as final as a refused refresh token */
+	if (g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_INVALID_GRANT) ||
+	    (service && g_error_matches (error, DA_OIDC_ERROR, DA_OIDC_ERROR_PROTOCOL))) {
 		/* after a stop in the middle of a refresh, the IdP had most
 		 * likely replaced the token: that is what people must know */
 		g_autoptr(GError) refused = da_account_refusal_error (
-			self, DA_HINT_REFRESH, error,
-			self->refresh_interrupted
+			self, service ? DA_HINT_CLIENT_CREDENTIALS : DA_HINT_REFRESH, error,
+			service ? "the IdP no longer accepts the client's credentials"
+			: self->refresh_interrupted
 				? "devauthd stopped while a refresh was on its way, and the IdP "
 				  "does not take the refresh token it had replaced again"
 				: "the IdP no longer accepts the sign-in");
 		g_autofree gchar *last_error =
-			g_strdup_printf ("%s; sign in again", refused->message);
-		g_info ("account %s: the IdP no longer accepts the refresh token (%s)",
-			self->config->name, error->message);
+			g_strdup_printf ("%s; %s", refused->message,
+					 service ? "once the client is mended, run devauthctl login"
+						 : "sign in again");
+		g_info ("account %s: the IdP no longer accepts the %s (%s)", self->config->name,
+			service ? "client's credentials" : "refresh token", error->message);
 		da_account_forget_tokens (self);
 		da_account_set_last_error (self, last_error);
 		if (self->flow == NULL) {
@@ -241,8 +248,10 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		/* the request may have reached the IdP: the journal stays,
 		 * so that a restart tries again at once */
 		da_account_journal_end (self, FALSE);
-		mapped = da_account_refusal_error (self, DA_HINT_REFRESH, error,
-						   "cannot refresh the token");
+		mapped = da_account_refusal_error (
+			self, service ? DA_HINT_CLIENT_CREDENTIALS : DA_HINT_REFRESH, error,
+			service ? "cannot get a new token with the client's credentials"
+				: "cannot refresh the token");
 		da_account_set_last_error (self, mapped->message);
 		g_message ("account %s: %s", self->config->name, mapped->message);
 		da_account_plan_retry (self);
@@ -268,13 +277,15 @@ da_account_refresh_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		da_account_refresh_failed (self, error);
 		return;
 	}
-	if (self->refresh == NULL) {
+	if (!da_account_can_renew (self)) {
 		/* logged out while the refresh was on its way */
 		g_autoptr(GError) gone = da_account_not_signed_in (self);
 		da_account_complete_refresh_waiters (self, gone);
 		return;
 	}
-	claims = da_account_id_claims (self, tokens, &claims_error);
+	/* a service account has no person for an ID token to name */
+	if (!da_account_is_service (self))
+		claims = da_account_id_claims (self, tokens, &claims_error);
 	if (claims_error != NULL) {
 		/* the grant is good; what the ID token says is not taken */
 		g_message ("account %s: the ID token of the refresh is not taken: %s",
@@ -309,9 +320,15 @@ da_account_refresh_endpoints_cb (GObject *source, GAsyncResult *res, gpointer us
 		da_account_complete_refresh_waiters (self, error);
 		return;
 	}
-	if (self->refresh == NULL) {
+	if (!da_account_can_renew (self)) {
 		g_autoptr(GError) gone = da_account_not_signed_in (self);
 		da_account_complete_refresh_waiters (self, gone);
+		return;
+	}
+	if (da_account_is_service (self)) {
+		g_debug ("account %s: a new access token with the client's credentials",
+			 self->config->name);
+		da_account_request_service_token (self, da_account_refresh_cb);
 		return;
 	}
 	g_debug ("account %s: refreshing the access token", self->config->name);
@@ -334,7 +351,7 @@ da_account_refresh_paced_async (DaAccount *self,
 	gint64 allowed_at = self->refresh_failed_us + SEC_US (DA_REFRESH_CALLER_GAP_SEC);
 
 	g_task_set_source_tag (task, da_account_refresh_async);
-	if (self->refresh == NULL) {
+	if (!da_account_can_renew (self)) {
 		g_task_return_error (task, da_account_not_signed_in (self));
 		return;
 	}
@@ -467,7 +484,7 @@ da_account_get_token_async (DaAccount *self,
 		g_task_return_pointer (task, cached, (GDestroyNotify) da_token_free);
 		return;
 	}
-	if (self->refresh == NULL) {
+	if (!da_account_can_renew (self)) {
 		if (self->access != NULL)
 			g_task_return_new_error (
 				task, DA_ERROR, DA_ERROR_NOT_SIGNED_IN,

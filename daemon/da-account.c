@@ -183,7 +183,9 @@ da_account_configured_endpoints (DaAccount *self)
 {
 	DaOidcEndpoints *endpoints;
 
-	if (self->config->device_authorization_endpoint == NULL ||
+	/* a service account needs no device authorization endpoint */
+	if ((self->config->device_authorization_endpoint == NULL &&
+	     !da_account_is_service (self)) ||
 	    self->config->token_endpoint == NULL)
 		return NULL;
 	endpoints = da_oidc_endpoints_new ();

@@ -38,6 +38,7 @@ static const DaKeySpec account_keys[] = {
 	{"Account", "DeviceAuthorizationEndpoint", DA_KEY_URL, ACC (device_authorization_endpoint)},
 	{"Account", "TokenEndpoint", DA_KEY_URL, ACC (token_endpoint)},
 	{"Account", "RevocationEndpoint", DA_KEY_URL, ACC (revocation_endpoint)},
+	{"Account", "Grant", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "AutoLogin", DA_KEY_BOOL, ACC (auto_login)},
 	{"Account", "Pkce", DA_KEY_BOOL, ACC (pkce)},
 	{"Account", "ClientSecretFile", DA_KEY_STRING, ACC_SEPARATE},
@@ -346,15 +347,77 @@ check_ca_file (DaAccountConfig *self, GError **error)
 	return TRUE;
 }
 
+/* Grant=device_code (the default) or client_credentials */
+static gboolean
+load_grant (DaAccountConfig *self, GKeyFile *kf, GError **error)
+{
+	g_autofree gchar *value = g_key_file_get_string (kf, "Account", "Grant", NULL);
+
+	if (value == NULL)
+		return TRUE;
+	g_strstrip (value);
+	if (g_strcmp0 (value, "device_code") == 0) {
+		self->grant = DA_GRANT_DEVICE_CODE;
+	} else if (g_strcmp0 (value, "client_credentials") == 0) {
+		self->grant = DA_GRANT_CLIENT_CREDENTIALS;
+	} else {
+		g_autofree gchar *shown = g_strescape (value, NULL);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] Grant: '%s' is not a grant devauthd runs "
+			     "(device_code or client_credentials)",
+			     shown);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* A service account (Grant=client_credentials) authenticates as the client
+ * alone: it needs the client's secret, has no device flow and no person,
+ * asks for no scope unless told (the IdP's defaults for the client), and
+ * gets its token at start unless AutoLogin=no. */
+static gboolean
+service_account_validate (DaAccountConfig *self, GKeyFile *kf, GError **error)
+{
+	if (self->grant != DA_GRANT_CLIENT_CREDENTIALS)
+		return TRUE;
+	if (self->client_secret == NULL) {
+		g_set_error_literal (
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"[Account] Grant=client_credentials needs the client's secret: "
+			"set ClientSecretFile= or ClientSecretCredential=");
+		return FALSE;
+	}
+	if (self->pkce) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[Account] Pkce=yes is for the device flow; "
+				     "Grant=client_credentials has none");
+		return FALSE;
+	}
+	if (self->device_authorization_endpoint != NULL)
+		g_warning ("%s: [Account] DeviceAuthorizationEndpoint: not used with "
+			   "Grant=client_credentials",
+			   self->path);
+	if (!g_key_file_has_key (kf, "Account", "AutoLogin", NULL))
+		self->auto_login = TRUE;
+	return TRUE;
+}
+
 static gboolean
 account_config_validate (DaAccountConfig *self, GError **error)
 {
+	gboolean service = self->grant == DA_GRANT_CLIENT_CREDENTIALS;
+
 	if (self->client_id == NULL) {
 		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 				     "[Account] ClientId: missing");
 		return FALSE;
 	}
-	if (self->issuer == NULL &&
+	if (service && self->issuer == NULL && self->token_endpoint == NULL) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[Account] Issuer: missing (or set TokenEndpoint)");
+		return FALSE;
+	}
+	if (!service && self->issuer == NULL &&
 	    (self->device_authorization_endpoint == NULL || self->token_endpoint == NULL)) {
 		g_set_error_literal (
 			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -366,7 +429,8 @@ account_config_validate (DaAccountConfig *self, GError **error)
 	 * session (Keycloak's SSO Session Max) */
 	if (self->scopes == NULL || self->scopes[0] == NULL) {
 		g_strfreev (self->scopes);
-		self->scopes = g_strsplit (DA_DEFAULT_SCOPES, " ", -1);
+		self->scopes = service ? g_new0 (gchar *, 1)
+				       : g_strsplit (DA_DEFAULT_SCOPES, " ", -1);
 	}
 	if (self->issuer == NULL)
 		self->issuer = g_strdup ("");
@@ -408,8 +472,9 @@ da_account_config_load_from_data (const gchar *name,
 			return NULL;
 		}
 	}
-	if (!account_config_validate (self, error) || !check_ca_file (self, error) ||
-	    !load_client_secret (self, kf, error)) {
+	if (!load_grant (self, kf, error) || !account_config_validate (self, error) ||
+	    !check_ca_file (self, error) || !load_client_secret (self, kf, error) ||
+	    !service_account_validate (self, kf, error)) {
 		g_prefix_error (error, "%s: ", path);
 		return NULL;
 	}

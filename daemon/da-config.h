@@ -11,6 +11,12 @@ G_BEGIN_DECLS
 #define DA_DEFAULT_SCOPES	      "openid offline_access"
 #define DA_TOKEN_REQUESTS_PER_SEC_DEF 100
 
+/* Grant=: how the account gets its tokens */
+typedef enum {
+	DA_GRANT_DEVICE_CODE,	     /* RFC 8628: a person approves on a phone */
+	DA_GRANT_CLIENT_CREDENTIALS, /* RFC 6749 4.4: the device itself, no person */
+} DaGrant;
+
 /* One accounts.d/NAME.conf. */
 typedef struct {
 	gchar *name;
@@ -22,6 +28,7 @@ typedef struct {
 	gchar *device_authorization_endpoint;
 	gchar *token_endpoint;
 	gchar *revocation_endpoint;
+	DaGrant grant;
 	gboolean auto_login;
 	gboolean pkce;
 	gchar *ca_file; /* the one CA trusted for this IdP; NULL: the system's */

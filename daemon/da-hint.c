@@ -38,6 +38,19 @@ static const DaHint hints[] = {
 	{DA_HINT_DEVICE_REQUEST, "invalid_scope", NULL, -1,
 	 "a scope of Scopes= is not available to the client %s (Keycloak: Clients → %s → "
 	 "Client scopes)"},
+	{DA_HINT_CLIENT_CREDENTIALS, "unauthorized_client", "Invalid client credentials", -1,
+	 "the IdP refused the secret of the client %s: check the file of ClientSecretFile= "
+	 "(Keycloak: Clients → %s → Credentials)"},
+	{DA_HINT_CLIENT_CREDENTIALS, "unauthorized_client", NULL, -1,
+	 "the client %s may not use the client_credentials grant: turn on service accounts "
+	 "for it at the IdP (Keycloak: Clients → %s → Settings → Capability config → "
+	 "\"Service accounts roles\")"},
+	{DA_HINT_CLIENT_CREDENTIALS, "invalid_client", NULL, -1,
+	 "the IdP refused the client %s or its secret: check ClientId= and the file of "
+	 "ClientSecretFile= (Keycloak: Clients → %s → Credentials)"},
+	{DA_HINT_CLIENT_CREDENTIALS, "invalid_scope", NULL, -1,
+	 "a scope of Scopes= is not available to the client %s (Keycloak: Clients → %s → "
+	 "Client scopes)"},
 	{DA_HINT_DEVICE_POLL, "not_allowed", "Offline tokens", -1,
 	 "the user may not have offline tokens: give the user the role offline_access (Keycloak: "
 	 "Realm settings → User registration → Default roles), or drop offline_access from "

@@ -7,9 +7,10 @@ G_BEGIN_DECLS
 
 /* The request that the IdP refused. */
 typedef enum {
-	DA_HINT_DEVICE_REQUEST, /* RFC 8628 3.1 */
-	DA_HINT_DEVICE_POLL,	/* RFC 8628 3.4 */
-	DA_HINT_REFRESH,	/* RFC 6749 6 */
+	DA_HINT_DEVICE_REQUEST,	    /* RFC 8628 3.1 */
+	DA_HINT_DEVICE_POLL,	    /* RFC 8628 3.4 */
+	DA_HINT_REFRESH,	    /* RFC 6749 6 */
+	DA_HINT_CLIENT_CREDENTIALS, /* RFC 6749 4.4 */
 } DaHintRequest;
 
 typedef struct {

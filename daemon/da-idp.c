@@ -93,6 +93,22 @@ da_idp_refresh_async (DaIdp *self,
 						callback, user_data);
 }
 
+void
+da_idp_client_credentials_async (DaIdp *self,
+				 const gchar *endpoint,
+				 const DaOidcClientAuth *auth,
+				 const gchar *scope,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data)
+{
+	g_return_if_fail (DA_IS_IDP (self));
+	g_return_if_fail (DA_IDP_GET_IFACE (self)->client_credentials_async != NULL);
+
+	DA_IDP_GET_IFACE (self)->client_credentials_async (self, endpoint, auth, scope, cancellable,
+							   callback, user_data);
+}
+
 DaOidcTokens *
 da_idp_tokens_finish (DaIdp *self, GAsyncResult *res, GError **error)
 {

@@ -53,6 +53,15 @@ struct _DaIdpInterface {
 			       GCancellable *cancellable,
 			       GAsyncReadyCallback callback,
 			       gpointer user_data);
+	/* RFC 6749 4.4: a token for the client itself; @scope NULL: the
+	 * IdP's defaults */
+	void (*client_credentials_async) (DaIdp *self,
+					  const gchar *endpoint,
+					  const DaOidcClientAuth *auth,
+					  const gchar *scope,
+					  GCancellable *cancellable,
+					  GAsyncReadyCallback callback,
+					  gpointer user_data);
 	void (*revoke_async) (DaIdp *self,
 			      const gchar *endpoint,
 			      const DaOidcClientAuth *auth,
@@ -111,6 +120,14 @@ da_idp_refresh_async (DaIdp *self,
 		      GCancellable *cancellable,
 		      GAsyncReadyCallback callback,
 		      gpointer user_data);
+void
+da_idp_client_credentials_async (DaIdp *self,
+				 const gchar *endpoint,
+				 const DaOidcClientAuth *auth,
+				 const gchar *scope,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data);
 DaOidcTokens *
 da_idp_tokens_finish (DaIdp *self, GAsyncResult *res, GError **error);
 

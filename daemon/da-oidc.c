@@ -237,6 +237,22 @@ da_oidc_client_refresh_async (DaIdp *idp,
 	token_request_async (self, endpoint, auth, pairs, cancellable, callback, user_data);
 }
 
+static void
+da_oidc_client_client_credentials_async (DaIdp *idp,
+					 const gchar *endpoint,
+					 const DaOidcClientAuth *auth,
+					 const gchar *scope,
+					 GCancellable *cancellable,
+					 GAsyncReadyCallback callback,
+					 gpointer user_data)
+{
+	DaOidcClient *self = DA_OIDC_CLIENT (idp);
+	const gchar *pairs[] = {
+		"grant_type", "client_credentials", "scope", scope, NULL,
+	};
+	token_request_async (self, endpoint, auth, pairs, cancellable, callback, user_data);
+}
+
 static gpointer
 parse_revocation_cb (guint status, const gchar *data, gsize len, const gchar *extra, GError **error)
 {
@@ -338,6 +354,7 @@ da_oidc_client_idp_init (DaIdpInterface *iface)
 	iface->device_auth_async = da_oidc_client_device_auth_async;
 	iface->poll_device_async = da_oidc_client_poll_device_async;
 	iface->refresh_async = da_oidc_client_refresh_async;
+	iface->client_credentials_async = da_oidc_client_client_credentials_async;
 	iface->revoke_async = da_oidc_client_revoke_async;
 	iface->fetch_jwks_async = da_oidc_client_fetch_jwks_async;
 }

@@ -24,6 +24,9 @@ const USAGE = `usage: node server.mjs [options]
   --client-id ID         main client (default devauth-demo)
   --client-secret S      make the main client confidential
   --extra-client ID      another public client (repeatable)
+  --service-client ID:SECRET
+                         a confidential client of the client_credentials grant
+                         only, client_secret_post (repeatable)
   --access-ttl S         access token lifetime (default 300)
   --refresh-ttl S        refresh token lifetime (default 86400)
   --device-code-ttl S    device code lifetime (default 600)
@@ -61,6 +64,7 @@ try {
       'client-id': { type: 'string', default: 'devauth-demo' },
       'client-secret': { type: 'string' },
       'extra-client': { type: 'string', multiple: true, default: [] },
+      'service-client': { type: 'string', multiple: true, default: [] },
       'access-ttl': { type: 'string', default: '300' },
       'refresh-ttl': { type: 'string', default: '86400' },
       'device-code-ttl': { type: 'string', default: '600' },
@@ -134,7 +138,12 @@ if (REALM !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(REALM)) {
 const PREFIX = REALM !== undefined ? `/realms/${REALM}` : '';
 
 const CLIENT_ID_RE = /^[\x21-\x7e]{1,128}$/;
-const clientIds = [args['client-id'], ...args['extra-client']];
+const serviceClients = args['service-client'].map((spec) => {
+  const at = spec.indexOf(':');
+  if (at <= 0 || at === spec.length - 1) die(`--service-client ${spec}: use ID:SECRET`);
+  return { id: spec.slice(0, at), secret: spec.slice(at + 1) };
+});
+const clientIds = [args['client-id'], ...args['extra-client'], ...serviceClients.map((c) => c.id)];
 for (const id of clientIds) {
   if (!CLIENT_ID_RE.test(id) || id.includes(':')) die(`bad client id: ${JSON.stringify(id)}`);
 }
@@ -270,6 +279,7 @@ const MAX_REQUESTS = 1000;
 const MAX_EVENTS = 10000;
 const COUNTER_NAMES = [
   'discovery', 'device_authorization', 'token_device_code', 'token_refresh',
+  'token_client_credentials',
   'revocation', 'userinfo', 'introspection', 'other',
 ];
 let stats;
@@ -302,6 +312,7 @@ function counterFor(route, grantType) {
     case 'token':
       if (grantType === DEVICE_GRANT) return 'token_device_code';
       if (grantType === 'refresh_token') return 'token_refresh';
+      if (grantType === 'client_credentials') return 'token_client_credentials';
       return 'other';
     default:
       return 'other';
@@ -493,6 +504,15 @@ function makeProvider(issuer) {
     clients: [
       clientMetadata(args['client-id'], args['client-secret']),
       ...args['extra-client'].map((id) => clientMetadata(id)),
+      ...serviceClients.map(({ id, secret }) => ({
+        client_id: id,
+        client_name: id,
+        client_secret: secret,
+        token_endpoint_auth_method: 'client_secret_post',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      })),
     ],
     jwks: makeJwks(),
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
@@ -542,6 +562,7 @@ function makeProvider(issuer) {
           return info;
         },
       },
+      clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: {
         enabled: true,

@@ -4,7 +4,7 @@ import fcntl
 import os
 import time
 
-from harness import check, check_equal, wait_until
+from harness import account_conf, as_user, check, check_equal, env_path, run_process, wait_until
 
 F_GET_SEALS = getattr(fcntl, "F_GET_SEALS", 1034)
 F_SEAL_SEAL = getattr(fcntl, "F_SEAL_SEAL", 0x0001)
@@ -264,3 +264,115 @@ def test_keyring_timeout(h):
     gone = proc_keys_timeout(access)
     check(gone in (None, "expd"), f"the access key after the token's end: {gone!r}")
     check(proc_keys_timeout(refresh) is not None, "the refresh key went with the access key")
+
+
+# ---------------------------------------------------------------- service accounts
+
+SERVICE_SECRET = "s3rvice-secret"
+
+
+def _service_world(h, secret=SERVICE_SECRET, access_ttl="8", extra=None):
+    """A client_credentials client at the test IdP, and devauthd with one
+    service account 'demo' for it (AllowUsers=daemon)."""
+    h.start_idp("--service-client", f"tv-service:{SERVICE_SECRET}", "--access-ttl", access_ttl)
+    path = os.path.join(h.tmp, "service-secret")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(secret + "\n")
+    h.start_bus(public=True)
+    conf = account_conf(h.idp.issuer, client_id="tv-service", scopes=None,
+                        extra={"Grant": "client_credentials", "ClientSecretFile": path,
+                               **(extra or {})})
+    h.start_daemon({"demo": conf + "[Access]\nAllowUsers=daemon\n"})
+
+
+def _service_introspect(h, token):
+    status, body = h.idp.http("POST", h.idp.discovery()["introspection_endpoint"],
+                              form={"token": token, "client_id": "tv-service",
+                                    "client_secret": SERVICE_SECRET})
+    check_equal(status, 200, f"introspection ({body})")
+    return body
+
+
+def test_service_account(h):
+    """Grant=client_credentials: the device's own identity. devauthd gets
+    its token at start (no code, no person), serves it as any account's
+    to the callers [Access] lets in, renews it before it runs out with the
+    client's credentials (never a refresh token), keeps it across a
+    restart, and logout revokes it; devauthctl login gets a new one."""
+    _service_world(h)
+    wait_until(lambda: h.properties()["State"] == "signed-in", 10,
+               "the service account to get its token at start")
+    stats = h.idp.stats()["counters"]
+    check_equal((stats["token_client_credentials"], stats["device_authorization"],
+                 stats["token_device_code"]), (1, 0, 0),
+                "client_credentials, device authorization and device code requests at start")
+
+    rc, out, err = run_process([*as_user("daemon"), env_path("DEVAUTHCTL"), "token", "demo",
+                                "--min-validity", "0"], timeout=30, env=h.ctl_env())
+    check_equal(rc, 0, f"devauthctl token as daemon (stderr {err!r})")
+    token = out.strip()
+    body = _service_introspect(h, token)
+    check(body.get("active") is True and body.get("client_id") == "tv-service",
+          f"introspection of the token: {body}")
+    rc, out, err = run_process([*as_user("nobody"), env_path("DEVAUTHCTL"), "token", "demo"],
+                               timeout=30, env=h.ctl_env())
+    check_equal((rc, out), (1, ""), f"devauthctl token as nobody (stderr {err!r})")
+    check("not authorized" in err.lower() or "permission" in err.lower(),
+          f"the refusal does not say why: {err!r}")
+
+    # a restart serves the same token, with no request
+    h.idp.reset_stats()
+    h.daemon.restart()
+    again, _ = h.get_token("demo", min_validity=0)
+    check_equal(again, token, "the token after a restart")
+    check_equal(h.idp.stats()["counters"]["token_client_credentials"], 0,
+                "token requests across the restart")
+
+    # renewed in the background before it runs out (8 s tokens)
+    first_expiry = h.properties()["AccessTokenExpiresAt"]
+    wait_until(lambda: h.properties()["AccessTokenExpiresAt"] > first_expiry, 15,
+               "the token to be renewed")
+    stats = h.idp.stats()["counters"]
+    check(stats["token_client_credentials"] >= 1, f"no client_credentials request: {stats}")
+    check_equal(stats["token_refresh"], 0, "refresh requests")
+    renewed, _ = h.get_token("demo", min_validity=0)
+    check(renewed != token, "the renewed token is the old one")
+    check_equal(_service_introspect(h, renewed).get("active"), True, "the renewed token")
+    # a caller that wants more than is left gets a new one at once
+    h.idp.reset_stats()
+    wanted, _ = h.get_token("demo", min_validity=7)
+    check(wanted != renewed, "min-validity 7 got the token held")
+    check_equal(h.idp.stats()["counters"]["token_client_credentials"], 1,
+                "requests for a caller's min-validity")
+
+    # logout revokes; login gets a new token and says so
+    held, _ = h.get_token("demo", min_validity=0)
+    h.logout("demo")
+    check_equal(h.properties()["State"], "signed-out", "State after logout")
+    wait_until(lambda: _service_introspect(h, held).get("active") is False, 10,
+               "the IdP to hold the token revoked")
+    h.expect_error("NotSignedIn", h.get_token, "demo")
+    rc, out, err = h.ctl("login", "demo")
+    check_equal((rc, out.strip()), (0, "Signed in."), f"devauthctl login (stderr {err!r})")
+    fresh, _ = h.get_token("demo", min_validity=0)
+    check_equal(_service_introspect(h, fresh).get("active"), True, "the token after login")
+
+
+def test_service_account_refused(h):
+    """A wrong client secret: the account stays signed out, LastError and
+    devauthctl login say that the IdP refused the client's credentials, and
+    no device flow is ever started."""
+    _service_world(h, secret="not-the-secret")
+    wait_until(lambda: h.properties()["LastError"] != "", 10, "the refusal at start")
+    props = h.properties()
+    check_equal(props["State"], "signed-out", "State with a wrong secret")
+    check("client's credentials" in props["LastError"] and "invalid_client" in props["LastError"],
+          f"LastError: {props['LastError']!r}")
+    rc, out, err = h.ctl("login", "demo")
+    check(rc != 0, f"devauthctl login exited {rc} (stdout {out!r})")
+    check("invalid_client" in err, f"devauthctl login's error: {err!r}")
+    stats = h.idp.stats()["counters"]
+    check_equal((stats["device_authorization"], stats["token_device_code"]), (0, 0),
+                "device flow requests")
+    check_equal(stats["token_client_credentials"], 2, "client_credentials requests (start, login)")
+    h.expect_error("NotSignedIn", h.get_token, "demo")

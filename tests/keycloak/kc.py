@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PASSWORDS = {u: f"{u}-password" for u in ("alice", "bob", "carol")}
 FULL_NAMES = {"alice": "Alice Liddell", "bob": "Bob Builder", "carol": "Carol Danvers"}
 CONFIDENTIAL_SECRET = "tv-confidential-secret-test-only"
+SERVICE_SECRET = "tv-service-secret-test-only"
 
 
 def state_file():
@@ -113,6 +114,14 @@ class Keycloak:
     def userinfo(self, token, realm="devauth", https=False):
         return self.http("GET", self.discovery(realm, https)["userinfo_endpoint"],
                          headers={"Authorization": f"Bearer {token}"})
+
+    def introspect(self, token, client_id, secret, realm="devauth"):
+        """RFC 7662 at Keycloak, as the client: the token's claims, "active"."""
+        status, body = self.http("POST", f"{self.issuer(realm)}/protocol/openid-connect/token/"
+                                 "introspect", form={"token": token, "client_id": client_id,
+                                                     "client_secret": secret})
+        check_equal(status, 200, f"introspection ({body})")
+        return body
 
     def approve(self, uri, user="alice", deny=False, user_code=None, https=False):
         """Keycloak's real pages, as the person would; returns the pages shown."""

@@ -175,6 +175,66 @@ def test_confidential(h):
     check_equal(status, 200, f"userinfo with the refreshed token ({body})")
 
 
+def _service_conf(keycloak, h, client, secret):
+    path = os.path.join(h.tmp, f"secret-{client}")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(secret + "\n")
+    return account_conf(keycloak.issuer(), client_id=client, scopes=None,
+                        extra={"Grant": "client_credentials", "ClientSecretFile": path})
+
+
+def test_service_account(h):
+    """Grant=client_credentials against Keycloak's service account of the
+    client tv-service: the token comes at start with no person, Keycloak
+    holds it active for service-account-tv-service, a Refresh asks for a
+    new one with the client's credentials (Keycloak gives no refresh
+    token); a wrong secret ends the account's token (the client's
+    credentials are refused) and a client without service accounts never
+    gets one, each with Keycloak's refusal and the setting to change."""
+    keycloak = kc.Keycloak()
+    kc.world(h, accounts={"demo": _service_conf(keycloak, h, "tv-service", kc.SERVICE_SECRET)})
+    kc.wait(lambda: h.properties()["State"] == "signed-in", 15,
+            "the service account's token at start")
+    token, info = h.get_token(min_validity=0)
+    body = keycloak.introspect(token, "tv-service", kc.SERVICE_SECRET)
+    print(f"introspection: active={body.get('active')} username={body.get('username')} "
+          f"client_id={body.get('client_id')} azp={body.get('azp')} exp-iat="
+          f"{body.get('exp', 0) - body.get('iat', 0)}")
+    check_equal((body.get("active"), body.get("username")),
+                (True, "service-account-tv-service"), "Keycloak's introspection of the token")
+    check(h.daemon.key_id("devauthd:demo:refresh") is None,
+          "a refresh token is kept for a service account")
+    h.refresh()
+    renewed, renewed_info = h.get_token(min_validity=0)
+    check(renewed != token, "Refresh kept the token")
+    check(renewed_info["expires-at"] >= info["expires-at"], "the renewed token expires sooner")
+    check_equal(keycloak.introspect(renewed, "tv-service", kc.SERVICE_SECRET).get("active"),
+                True, "the renewed token at Keycloak")
+
+    kc.reconfigure(h, _service_conf(keycloak, h, "tv-service", "not-the-secret"))
+    check_equal(h.get_token(min_validity=0)[0], renewed, "the token held across the restart")
+    h.expect_error("NotSignedIn", h.refresh)
+    wrong = h.properties()
+    print(f"wrong secret: {wrong['LastError']}")
+    check_equal(wrong["State"], "reauth-required", "State once the secret is refused")
+    h.expect_error("NotSignedIn", h.get_token)
+    # Keycloak 26.5.6 answers a wrong secret with unauthorized_client (not
+    # RFC 6749's invalid_client)
+    check_in("(Invalid client or Invalid client credentials)", wrong["LastError"],
+             "LastError with a wrong secret")
+    check_in("Credentials", wrong["LastError"], "the hint names Keycloak's setting")
+
+    h.logout()
+    kc.reconfigure(h, _service_conf(keycloak, h, "tv-confidential", kc.CONFIDENTIAL_SECRET))
+    kc.wait(lambda: h.properties()["LastError"] != "", 15,
+            "the refusal of a client without service accounts")
+    no_service = h.properties()
+    print(f"no service accounts: {no_service['LastError']}")
+    check_equal(no_service["State"], "signed-out", "State")
+    check_in("unauthorized_client", no_service["LastError"], "LastError")
+    check_in("Service accounts roles", no_service["LastError"], "the hint")
+
+
 def test_consent(h):
     """A client with consent required: the grant page lists what the client
     asks for; accepting signs in, and the consent is remembered by Keycloak."""

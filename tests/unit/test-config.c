@@ -39,6 +39,7 @@ test_account_minimal (void)
 	g_assert_false (c->auto_login);
 	g_assert_false (c->pkce);
 	g_assert_null (c->client_secret);
+	g_assert_cmpint (c->grant, ==, DA_GRANT_DEVICE_CODE);
 }
 
 static void
@@ -101,6 +102,15 @@ test_account_errors (void)
 		 "[Account] CAFile: /etc/os-release holds no PEM certificate"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nCAFile=/dev/null\n",
 		 "[Account] CAFile: /dev/null: "},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nGrant=password\n",
+		 "[Account] Grant: 'password' is not a grant devauthd runs "
+		 "(device_code or client_credentials)"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nGrant=client_credentials\n",
+		 "[Account] Grant=client_credentials needs the client's secret: set "
+		 "ClientSecretFile= or ClientSecretCredential="},
+		{"[Account]\nClientId=x\nGrant=client_credentials\n"
+		 "DeviceAuthorizationEndpoint=https://idp.example.com/d\n",
+		 "[Account] Issuer: missing (or set TokenEndpoint)"},
 		{"this is not a key file\n", "/etc/devauthd/accounts.d/test.conf: "},
 		{"[Access]\nAllowUsers=x\n", "[Account]: missing section"},
 	};
@@ -117,6 +127,49 @@ test_account_errors (void)
 			g_error ("case %u: '%s' does not contain '%s'", i, error->message,
 				 cases[i].expect);
 	}
+}
+
+/* Grant=client_credentials: the IdP's default scopes, its token at start
+ * (AutoLogin=yes unless set), a token endpoint enough without an issuer */
+static void
+test_account_service (void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp ("devauthd-config-XXXXXX", NULL);
+	g_autofree gchar *secret = g_build_filename (dir, "secret", NULL);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *text_no_auto = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DaAccountConfig) c = NULL;
+	g_autoptr(DaAccountConfig) no_auto = NULL;
+	g_autoptr(DaAccountConfig) pkce = NULL;
+
+	g_assert_true (g_file_set_contents_full (secret, "s3cret\n", -1, G_FILE_SET_CONTENTS_NONE,
+						 0600, NULL));
+	text = g_strdup_printf ("[Account]\nTokenEndpoint=https://idp.example.com/token\n"
+				"ClientId=svc\nGrant=client_credentials\nClientSecretFile=%s\n",
+				secret);
+	c = load ("svc", text, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (c->grant, ==, DA_GRANT_CLIENT_CREDENTIALS);
+	g_assert_cmpuint (g_strv_length (c->scopes), ==, 0);
+	g_assert_true (c->auto_login);
+	g_assert_nonnull (c->client_secret);
+
+	text_no_auto = g_strdup_printf ("%sAutoLogin=no\nScopes=api\n", text);
+	no_auto = load ("svc", text_no_auto, &error);
+	g_assert_no_error (error);
+	g_assert_false (no_auto->auto_login);
+	g_assert_cmpstr (no_auto->scopes[0], ==, "api");
+
+	g_free (text_no_auto);
+	text_no_auto = g_strdup_printf ("%sPkce=yes\n", text);
+	pkce = load ("svc", text_no_auto, &error);
+	g_assert_null (pkce);
+	g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull (strstr (error->message, "Pkce=yes is for the device flow"));
+
+	g_assert_cmpint (g_unlink (secret), ==, 0);
+	g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
 static void
@@ -362,6 +415,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/config/account-minimal", test_account_minimal);
 	g_test_add_func ("/devauthd/config/account-full", test_account_full);
 	g_test_add_func ("/devauthd/config/account-errors", test_account_errors);
+	g_test_add_func ("/devauthd/config/account-service", test_account_service);
 	g_test_add_func ("/devauthd/config/account-unknown-key", test_account_unknown_key);
 	g_test_add_func ("/devauthd/config/account-names", test_account_names);
 	g_test_add_func ("/devauthd/config/loopback-urls", test_loopback_urls);
