@@ -305,10 +305,31 @@ da_account_ensure_endpoints_finish (DaAccount *self, GAsyncResult *res, GError *
 	return g_task_propagate_boolean (G_TASK (res), error);
 }
 
+/* ClientAuthMethod= unset, with a secret: client_secret_post, unless
+ * discovery lists methods without it and with client_secret_basic */
+static DaClientAuthMethod
+da_account_auth_method (DaAccount *self)
+{
+	const gchar *const *offered;
+
+	if (self->config->client_auth_method != DA_CLIENT_AUTH_AUTO)
+		return self->config->client_auth_method;
+	offered = self->endpoints != NULL
+			  ? (const gchar *const *) self->endpoints->token_endpoint_auth_methods
+			  : NULL;
+	if (self->config->client_secret != NULL && offered != NULL &&
+	    !g_strv_contains (offered, "client_secret_post") &&
+	    g_strv_contains (offered, "client_secret_basic"))
+		return DA_CLIENT_AUTH_SECRET_BASIC;
+	return DA_CLIENT_AUTH_SECRET_POST;
+}
+
 DaOidcClientAuth
 da_account_client_auth (DaAccount *self)
 {
-	DaOidcClientAuth auth = {self->config->client_id, self->config->client_secret};
+	DaOidcClientAuth auth = {self->config->client_id, self->config->client_secret,
+				 da_account_auth_method (self), self->config->client_key,
+				 self->config->client_key_id};
 	return auth;
 }
 

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "da-client-assertion.h"
 #include "da-config-private.h"
 #include "da-file.h"
 
@@ -43,6 +44,10 @@ static const DaKeySpec account_keys[] = {
 	{"Account", "Pkce", DA_KEY_BOOL, ACC (pkce)},
 	{"Account", "ClientSecretFile", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "ClientSecretCredential", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "ClientAuthMethod", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "ClientKeyFile", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "ClientKeyCredential", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "ClientKeyId", DA_KEY_STRING, ACC (client_key_id)},
 	{"Account", "CAFile", DA_KEY_STRING, ACC (ca_file)},
 	{"Access", "AllowUsers", DA_KEY_LIST, ACC (allow_users)},
 	{"Access", "AllowGroups", DA_KEY_LIST, ACC (allow_groups)},
@@ -157,7 +162,7 @@ split_words (const gchar *value)
 }
 
 static DaSecret *
-read_secret_file (const gchar *path, GError **error)
+read_secret_file (const gchar *path, gsize max, GError **error)
 {
 	g_autofree gchar *data = NULL;
 	gsize len = 0;
@@ -169,7 +174,7 @@ read_secret_file (const gchar *path, GError **error)
 			     "'%s' is not an absolute path", path);
 		return NULL;
 	}
-	if (!da_file_read (path, DA_SECRET_FILE_MAX, DA_FILE_SECRET, &data, &len, &error_local)) {
+	if (!da_file_read (path, max, DA_FILE_SECRET, &data, &len, &error_local)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "cannot read '%s': %s",
 			     path, error_local->message);
 		return NULL;
@@ -187,30 +192,35 @@ read_secret_file (const gchar *path, GError **error)
 	return secret;
 }
 
+/* NAMEFile= (an absolute path) or NAMECredential= (a systemd credential):
+ * the secret they hold in @out, or nothing when neither is set */
 static gboolean
-load_client_secret (DaAccountConfig *self, GKeyFile *kf, GError **error)
+load_secret (GKeyFile *kf,
+	     const gchar *file_key,
+	     const gchar *cred_key,
+	     gsize max,
+	     DaSecret **out,
+	     GError **error)
 {
-	g_autofree gchar *file = g_key_file_get_string (kf, "Account", "ClientSecretFile", NULL);
-	g_autofree gchar *cred =
-		g_key_file_get_string (kf, "Account", "ClientSecretCredential", NULL);
+	g_autofree gchar *file = g_key_file_get_string (kf, "Account", file_key, NULL);
+	g_autofree gchar *cred = g_key_file_get_string (kf, "Account", cred_key, NULL);
 	g_autofree gchar *cred_path = NULL;
 	const gchar *dir;
-	const gchar *key = "ClientSecretFile";
+	const gchar *key = file_key;
 
 	if (file != NULL && cred != NULL) {
-		g_set_error (
-			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			"[Account] ClientSecretFile and ClientSecretCredential exclude each other");
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] %s and %s exclude each other", file_key, cred_key);
 		return FALSE;
 	}
 	if (cred != NULL) {
-		key = "ClientSecretCredential";
+		key = cred_key;
 		dir = g_getenv ("CREDENTIALS_DIRECTORY");
 		if (dir == NULL || strchr (cred, '/') != NULL || cred[0] == '.') {
 			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				     "[Account] ClientSecretCredential: no systemd credential '%s'"
+				     "[Account] %s: no systemd credential '%s'"
 				     " ($CREDENTIALS_DIRECTORY is %s)",
-				     cred, dir != NULL ? "set" : "not set");
+				     cred_key, cred, dir != NULL ? "set" : "not set");
 			return FALSE;
 		}
 		cred_path = g_build_filename (dir, cred, NULL);
@@ -218,11 +228,76 @@ load_client_secret (DaAccountConfig *self, GKeyFile *kf, GError **error)
 	}
 	if (file == NULL)
 		return TRUE;
-	self->client_secret = read_secret_file (file, error);
-	if (self->client_secret == NULL) {
+	*out = read_secret_file (file, max, error);
+	if (*out == NULL) {
 		g_prefix_error (error, "[Account] %s: ", key);
 		return FALSE;
 	}
+	return TRUE;
+}
+
+/* a PEM private key: RSA 8192 is about 6.4 KiB */
+#define DA_CLIENT_KEY_FILE_MAX (16 * 1024)
+
+/* ClientAuthMethod=, and the secret or key it needs: the method is left to
+ * discovery (AUTO) unless set, or private_key_jwt when there is a key */
+static gboolean
+load_client_auth (DaAccountConfig *self, GKeyFile *kf, GError **error)
+{
+	g_autofree gchar *method = g_key_file_get_string (kf, "Account", "ClientAuthMethod", NULL);
+	g_autoptr(GError) key_error = NULL;
+
+	if (!load_secret (kf, "ClientSecretFile", "ClientSecretCredential", DA_SECRET_FILE_MAX,
+			  &self->client_secret, error) ||
+	    !load_secret (kf, "ClientKeyFile", "ClientKeyCredential", DA_CLIENT_KEY_FILE_MAX,
+			  &self->client_key, error))
+		return FALSE;
+	if (self->client_key != NULL &&
+	    !da_client_key_check (self->client_key, strlen (self->client_key), &key_error)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] ClientKeyFile: %s", key_error->message);
+		return FALSE;
+	}
+	self->client_auth_method = DA_CLIENT_AUTH_AUTO;
+	if (method != NULL) {
+		g_strstrip (method);
+		if (g_str_equal (method, "client_secret_post")) {
+			self->client_auth_method = DA_CLIENT_AUTH_SECRET_POST;
+		} else if (g_str_equal (method, "client_secret_basic")) {
+			self->client_auth_method = DA_CLIENT_AUTH_SECRET_BASIC;
+		} else if (g_str_equal (method, "private_key_jwt")) {
+			self->client_auth_method = DA_CLIENT_AUTH_PRIVATE_KEY_JWT;
+		} else {
+			g_autofree gchar *shown = g_strescape (method, NULL);
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[Account] ClientAuthMethod: '%s' is not one devauthd speaks "
+				     "(client_secret_post, client_secret_basic or private_key_jwt)",
+				     shown);
+			return FALSE;
+		}
+	}
+	if (self->client_auth_method == DA_CLIENT_AUTH_PRIVATE_KEY_JWT &&
+	    self->client_key == NULL) {
+		g_set_error_literal (
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"[Account] ClientAuthMethod=private_key_jwt needs the client's "
+			"key: set ClientKeyFile= or ClientKeyCredential=");
+		return FALSE;
+	}
+	if ((self->client_auth_method == DA_CLIENT_AUTH_SECRET_POST ||
+	     self->client_auth_method == DA_CLIENT_AUTH_SECRET_BASIC) &&
+	    self->client_secret == NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] ClientAuthMethod=%s needs the client's secret: set "
+			     "ClientSecretFile= or ClientSecretCredential=",
+			     method);
+		return FALSE;
+	}
+	if (self->client_key != NULL && self->client_auth_method == DA_CLIENT_AUTH_AUTO)
+		self->client_auth_method = DA_CLIENT_AUTH_PRIVATE_KEY_JWT;
+	if (self->client_key != NULL && self->client_auth_method != DA_CLIENT_AUTH_PRIVATE_KEY_JWT)
+		g_warning ("%s: [Account] ClientKeyFile: not used with ClientAuthMethod=%s",
+			   self->path, method);
 	return TRUE;
 }
 
@@ -372,7 +447,7 @@ load_grant (DaAccountConfig *self, GKeyFile *kf, GError **error)
 }
 
 /* A service account (Grant=client_credentials) authenticates as the client
- * alone: it needs the client's secret, has no device flow and no person,
+ * alone: it needs the client's secret or key, has no device flow and no person,
  * asks for no scope unless told (the IdP's defaults for the client), and
  * gets its token at start unless AutoLogin=no. */
 static gboolean
@@ -380,11 +455,11 @@ service_account_validate (DaAccountConfig *self, GKeyFile *kf, GError **error)
 {
 	if (self->grant != DA_GRANT_CLIENT_CREDENTIALS)
 		return TRUE;
-	if (self->client_secret == NULL) {
-		g_set_error_literal (
-			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			"[Account] Grant=client_credentials needs the client's secret: "
-			"set ClientSecretFile= or ClientSecretCredential=");
+	if (self->client_secret == NULL && self->client_key == NULL) {
+		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[Account] Grant=client_credentials needs the client's secret "
+				     "or key: set ClientSecretFile=, ClientSecretCredential=, "
+				     "ClientKeyFile= or ClientKeyCredential=");
 		return FALSE;
 	}
 	if (self->pkce) {
@@ -473,7 +548,7 @@ da_account_config_load_from_data (const gchar *name,
 		}
 	}
 	if (!load_grant (self, kf, error) || !account_config_validate (self, error) ||
-	    !check_ca_file (self, error) || !load_client_secret (self, kf, error) ||
+	    !check_ca_file (self, error) || !load_client_auth (self, kf, error) ||
 	    !service_account_validate (self, kf, error)) {
 		g_prefix_error (error, "%s: ", path);
 		return NULL;
@@ -505,6 +580,8 @@ da_account_config_free (DaAccountConfig *self)
 	g_free (self->issuer);
 	g_free (self->client_id);
 	da_secret_free (self->client_secret);
+	da_secret_free (self->client_key);
+	g_free (self->client_key_id);
 	g_strfreev (self->scopes);
 	g_free (self->device_authorization_endpoint);
 	g_free (self->token_endpoint);

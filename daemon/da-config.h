@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "da-oidc.h"
 #include "da-secret.h"
 
 G_BEGIN_DECLS
@@ -24,6 +25,9 @@ typedef struct {
 	gchar *issuer;
 	gchar *client_id;
 	DaSecret *client_secret;
+	DaSecret *client_key; /* PEM, for private_key_jwt */
+	gchar *client_key_id; /* the assertion's kid */
+	DaClientAuthMethod client_auth_method;
 	gchar **scopes;
 	gchar *device_authorization_endpoint;
 	gchar *token_endpoint;

@@ -15,6 +15,9 @@ struct _DaFlow {
 	gchar *token_endpoint;
 	gchar *client_id;
 	DaSecret *client_secret;
+	DaClientAuthMethod auth_method;
+	DaSecret *client_key;
+	gchar *key_id;
 	gchar *scope;
 	DaSecret *code_verifier; /* PKCE, NULL when off */
 	DaFlowDoneFunc done;
@@ -154,7 +157,8 @@ static gboolean
 da_flow_poll_timeout_cb (gpointer user_data)
 {
 	DaFlow *self = DA_FLOW (user_data);
-	DaOidcClientAuth auth = {self->client_id, self->client_secret};
+	DaOidcClientAuth auth = {self->client_id, self->client_secret, self->auth_method,
+				 self->client_key, self->key_id};
 
 	self->timeout_id = 0;
 	/* wall clock: a monotonic timer does not count a suspend */
@@ -214,7 +218,8 @@ da_flow_start_async (DaFlow *self,
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	g_autofree gchar *challenge = NULL;
-	DaOidcClientAuth auth = {self->client_id, self->client_secret};
+	DaOidcClientAuth auth = {self->client_id, self->client_secret, self->auth_method,
+				 self->client_key, self->key_id};
 
 	g_task_set_source_tag (task, da_flow_start_async);
 	if (self->code_verifier != NULL)
@@ -305,6 +310,8 @@ da_flow_finalize (GObject *object)
 	g_free (self->token_endpoint);
 	g_free (self->client_id);
 	da_secret_free (self->client_secret);
+	da_secret_free (self->client_key);
+	g_free (self->key_id);
 	g_free (self->scope);
 	g_free (self->last_http_failure);
 	da_secret_free (self->code_verifier);
@@ -345,6 +352,9 @@ da_flow_new (DaIdp *idp,
 	self->client_id = g_strdup (auth->client_id);
 	self->client_secret = auth->client_secret != NULL ? da_secret_new (auth->client_secret)
 							  : NULL;
+	self->auth_method = auth->method;
+	self->client_key = auth->client_key != NULL ? da_secret_new (auth->client_key) : NULL;
+	self->key_id = g_strdup (auth->key_id);
 	self->scope = g_strdup (scope);
 	self->code_verifier = pkce ? da_oidc_pkce_verifier_new () : NULL;
 	self->done = done;

@@ -70,6 +70,23 @@ base64url_value (gchar c)
 /* Strict: the URL-safe alphabet without padding, and the unused bits of the
  * last character zero, so that each byte string has one encoding. NULL for
  * anything else; an empty input gives an empty (non-NULL) buffer. */
+gchar *
+da_jwt_base64url_encode (const guchar *data, gsize len)
+{
+	gchar *out = g_base64_encode (data, len);
+	gsize n = strlen (out);
+
+	while (n > 0 && out[n - 1] == '=')
+		out[--n] = '\0';
+	for (gsize i = 0; i < n; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	return out;
+}
+
 guchar *
 da_jwt_base64url_decode (const gchar *in, gsize len, gsize *out_len)
 {

@@ -41,6 +41,9 @@ da_jwt_verify_id_token (const gchar *jwt,
 DaIdClaims *
 da_jwt_unverified_claims (const gchar *jwt);
 
+/* RFC 7515 base64url, without padding */
+gchar *
+da_jwt_base64url_encode (const guchar *data, gsize len);
 guchar *
 da_jwt_base64url_decode (const gchar *in, gsize len, gsize *out_len);
 

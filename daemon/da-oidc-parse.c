@@ -14,6 +14,7 @@
 
 #include "da-config.h"
 #include "da-json.h"
+#include "da-jwt.h"
 #include "da-text.h"
 #include "da-oidc-private.h"
 
@@ -53,6 +54,7 @@ da_oidc_endpoints_copy (const DaOidcEndpoints *self)
 	copy->revocation_endpoint = g_strdup (self->revocation_endpoint);
 	copy->userinfo_endpoint = g_strdup (self->userinfo_endpoint);
 	copy->jwks_uri = g_strdup (self->jwks_uri);
+	copy->token_endpoint_auth_methods = g_strdupv (self->token_endpoint_auth_methods);
 	return copy;
 }
 
@@ -67,6 +69,7 @@ da_oidc_endpoints_clear (gpointer data)
 	g_free (self->revocation_endpoint);
 	g_free (self->userinfo_endpoint);
 	g_free (self->jwks_uri);
+	g_strfreev (self->token_endpoint_auth_methods);
 }
 
 void
@@ -343,6 +346,33 @@ copy_endpoint (JsonObject *obj, const gchar *name, FieldNeed need, gchar **out, 
 	return TRUE;
 }
 
+/* token_endpoint_auth_methods_supported: the printable names, at most 16
+ * of at most 64 bytes; NULL when absent or not an array */
+static gchar **
+auth_methods (JsonObject *obj)
+{
+	JsonNode *node = json_object_get_member (obj, "token_endpoint_auth_methods_supported");
+	g_autoptr(GPtrArray) out = NULL;
+	JsonArray *array;
+
+	if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+		return NULL;
+	array = json_node_get_array (node);
+	out = g_ptr_array_new_with_free_func (g_free);
+	for (guint i = 0; i < json_array_get_length (array) && out->len < 16; i++) {
+		JsonNode *e = json_array_get_element (array, i);
+		const gchar *name;
+
+		if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
+			continue;
+		name = json_node_get_string (e);
+		if (strlen (name) <= 64 && string_is_printable (name))
+			g_ptr_array_add (out, g_strdup (name));
+	}
+	g_ptr_array_add (out, NULL);
+	return (gchar **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
 DaOidcEndpoints *
 da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_issuer, GError **error)
 {
@@ -378,6 +408,7 @@ da_oidc_parse_discovery (const gchar *data, gsize len, const gchar *expected_iss
 			    error) ||
 	    !copy_endpoint (obj, "jwks_uri", FIELD_OPTIONAL, &self->jwks_uri, error))
 		return NULL;
+	self->token_endpoint_auth_methods = auth_methods (obj);
 	return g_steal_pointer (&self);
 }
 
@@ -522,23 +553,6 @@ da_oidc_parse_revocation (guint status, const gchar *data, gsize len, GError **e
 	return FALSE;
 }
 
-static gchar *
-base64url_encode (const guchar *data, gsize len)
-{
-	gchar *s = g_base64_encode (data, len);
-	gsize n = strlen (s);
-
-	while (n > 0 && s[n - 1] == '=')
-		s[--n] = '\0';
-	for (gsize i = 0; i < n; i++) {
-		if (s[i] == '+')
-			s[i] = '-';
-		else if (s[i] == '/')
-			s[i] = '_';
-	}
-	return s;
-}
-
 DaSecret *
 da_oidc_pkce_verifier_new (void)
 {
@@ -548,7 +562,7 @@ da_oidc_pkce_verifier_new (void)
 
 	if (getrandom (raw, sizeof raw, 0) != sizeof raw)
 		g_error ("getrandom() failed");
-	encoded = base64url_encode (raw, sizeof raw);
+	encoded = da_jwt_base64url_encode (raw, sizeof raw);
 	da_secret_wipe (raw, sizeof raw);
 	verifier = da_secret_new (encoded);
 	da_secret_wipe (encoded, strlen (encoded));
@@ -564,5 +578,5 @@ da_oidc_pkce_challenge (const gchar *verifier)
 
 	g_checksum_update (sum, (const guchar *) verifier, (gssize) strlen (verifier));
 	g_checksum_get_digest (sum, digest, &len);
-	return base64url_encode (digest, len);
+	return da_jwt_base64url_encode (digest, len);
 }

@@ -54,13 +54,14 @@ da_oidc_request_async (DaOidcClient *self,
 SoupMessage *
 da_oidc_form_message_new (const gchar *endpoint,
 			  const DaOidcClientAuth *auth,
-			  const gchar *const *pairs);
+			  const gchar *const *pairs,
+			  GError **error);
 void
-da_oidc_return_bad_url (DaOidcClient *self,
-			const gchar *url,
-			gpointer source_tag,
-			GAsyncReadyCallback callback,
-			gpointer user_data);
+da_oidc_return_error (DaOidcClient *self,
+		      GError *error,
+		      gpointer source_tag,
+		      GAsyncReadyCallback callback,
+		      gpointer user_data);
 gchar *
 da_oidc_strip_slash (const gchar *url);
 

@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "da-client-assertion.h"
+#include "da-clock.h"
 #include "da-oidc-private.h"
 #include "da-secret.h"
 
@@ -493,30 +495,98 @@ form_encode (const gchar *const *pairs)
 	return g_bytes_new_with_free_func (buf, pos, form_free, buf);
 }
 
-/* Client authentication is client_secret_post (RFC 6749 2.3.1), which
- * Keycloak and every certified IdP accept. Pairs with a NULL value are
- * left out. */
+/* RFC 6749 2.3.1: the id and the secret, each form-encoded, in HTTP Basic */
+static gchar *
+basic_credentials (const DaOidcClientAuth *auth)
+{
+	gsize id_len = form_escape (auth->client_id, NULL);
+	gsize secret_len = form_escape (auth->client_secret, NULL);
+	gsize len = id_len + 1 + secret_len;
+	gchar *raw = g_malloc (len + 1);
+	g_autofree gchar *b64 = NULL;
+	gchar *header;
+
+	form_escape (auth->client_id, raw);
+	raw[id_len] = ':';
+	form_escape (auth->client_secret, raw + id_len + 1);
+	raw[len] = '\0';
+	b64 = g_base64_encode ((const guchar *) raw, len);
+	da_secret_wipe (raw, len);
+	g_free (raw);
+	header = g_strconcat ("Basic ", b64, NULL);
+	da_secret_wipe (b64, strlen (b64));
+	return header;
+}
+
+/* A form POST with the client's authentication (ClientAuthMethod=):
+ * client_secret_post (the secret in the form, the only one a public client
+ * sends: its id), client_secret_basic, or private_key_jwt (an assertion
+ * whose aud is @endpoint, RFC 7523 3). Pairs with a NULL value are left
+ * out. NULL with @error for a bad URL or an assertion that cannot be made. */
 SoupMessage *
 da_oidc_form_message_new (const gchar *endpoint,
 			  const DaOidcClientAuth *auth,
-			  const gchar *const *pairs)
+			  const gchar *const *pairs,
+			  GError **error)
 {
 	g_autoptr(SoupMessage) msg = soup_message_new ("POST", endpoint);
 	g_autoptr(GPtrArray) all = g_ptr_array_new ();
 	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GError) error_local = NULL;
+	DaSecret *assertion = NULL;
 
-	if (msg == NULL)
+	if (msg == NULL) {
+		g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED, "'%s' is not a URL",
+			     endpoint);
 		return NULL;
+	}
 	for (guint i = 0; pairs[i] != NULL; i += 2) {
 		g_ptr_array_add (all, (gpointer) pairs[i]);
 		g_ptr_array_add (all, (gpointer) pairs[i + 1]);
 	}
-	g_ptr_array_add (all, (gpointer) "client_id");
-	g_ptr_array_add (all, (gpointer) auth->client_id);
-	g_ptr_array_add (all, (gpointer) "client_secret");
-	g_ptr_array_add (all, (gpointer) auth->client_secret);
+	switch (auth->method) {
+	case DA_CLIENT_AUTH_SECRET_BASIC:
+		if (auth->client_secret != NULL) {
+			g_autofree gchar *header = basic_credentials (auth);
+			soup_message_headers_replace (soup_message_get_request_headers (msg),
+						      "Authorization", header);
+			da_secret_wipe (header, strlen (header));
+			break;
+		}
+		/* a public client: its id in the form */
+		g_ptr_array_add (all, (gpointer) "client_id");
+		g_ptr_array_add (all, (gpointer) auth->client_id);
+		break;
+	case DA_CLIENT_AUTH_PRIVATE_KEY_JWT:
+		assertion = da_client_assertion_new (auth->client_key, strlen (auth->client_key),
+						     auth->key_id, auth->client_id, endpoint,
+						     da_clock_real_sec (), &error_local);
+		if (assertion == NULL) {
+			g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
+				     "cannot make the client assertion (private_key_jwt): %s",
+				     error_local->message);
+			return NULL;
+		}
+		g_ptr_array_add (all, (gpointer) "client_id");
+		g_ptr_array_add (all, (gpointer) auth->client_id);
+		g_ptr_array_add (all, (gpointer) "client_assertion_type");
+		g_ptr_array_add (
+			all, (gpointer) "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+		g_ptr_array_add (all, (gpointer) "client_assertion");
+		g_ptr_array_add (all, assertion);
+		break;
+	case DA_CLIENT_AUTH_SECRET_POST:
+	case DA_CLIENT_AUTH_AUTO:
+	default:
+		g_ptr_array_add (all, (gpointer) "client_id");
+		g_ptr_array_add (all, (gpointer) auth->client_id);
+		g_ptr_array_add (all, (gpointer) "client_secret");
+		g_ptr_array_add (all, (gpointer) auth->client_secret);
+		break;
+	}
 	g_ptr_array_add (all, NULL);
 	body = form_encode ((const gchar *const *) all->pdata);
+	da_secret_free (assertion);
 	soup_message_set_request_body_from_bytes (msg, "application/x-www-form-urlencoded", body);
 	soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
 				      "application/json");
@@ -524,14 +594,13 @@ da_oidc_form_message_new (const gchar *endpoint,
 }
 
 void
-da_oidc_return_bad_url (DaOidcClient *self,
-			const gchar *url,
-			gpointer source_tag,
-			GAsyncReadyCallback callback,
-			gpointer user_data)
+da_oidc_return_error (DaOidcClient *self,
+		      GError *error,
+		      gpointer source_tag,
+		      GAsyncReadyCallback callback,
+		      gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
 	g_task_set_source_tag (task, source_tag);
-	g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED, "'%s' is not a URL",
-				 url);
+	g_task_return_error (task, error);
 }

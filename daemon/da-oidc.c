@@ -160,11 +160,12 @@ da_oidc_client_device_auth_async (DaIdp *idp,
 		code_challenge != NULL ? "S256" : NULL,
 		NULL,
 	};
-	g_autoptr(SoupMessage) msg = da_oidc_form_message_new (endpoint, auth, pairs);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SoupMessage) msg = da_oidc_form_message_new (endpoint, auth, pairs, &error);
 
 	if (msg == NULL) {
-		da_oidc_return_bad_url (self, endpoint, da_oidc_client_device_auth_async, callback,
-					user_data);
+		da_oidc_return_error (self, g_steal_pointer (&error),
+				      da_oidc_client_device_auth_async, callback, user_data);
 		return;
 	}
 	da_oidc_request_async (self, msg, parse_device_auth_cb, DA_OIDC_REQUEST_NONE,
@@ -187,10 +188,12 @@ token_request_async (DaOidcClient *self,
 		     GAsyncReadyCallback callback,
 		     gpointer user_data)
 {
-	g_autoptr(SoupMessage) msg = da_oidc_form_message_new (endpoint, auth, pairs);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SoupMessage) msg = da_oidc_form_message_new (endpoint, auth, pairs, &error);
 
 	if (msg == NULL) {
-		da_oidc_return_bad_url (self, endpoint, token_request_async, callback, user_data);
+		da_oidc_return_error (self, g_steal_pointer (&error), token_request_async, callback,
+				      user_data);
 		return;
 	}
 	da_oidc_request_async (self, msg, parse_tokens_cb, DA_OIDC_REQUEST_TOKENS,
@@ -275,11 +278,12 @@ da_oidc_client_revoke_async (DaIdp *idp,
 	const gchar *pairs[] = {
 		"token", token, "token_type_hint", token_type_hint, NULL,
 	};
-	g_autoptr(SoupMessage) msg = da_oidc_form_message_new (endpoint, auth, pairs);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SoupMessage) msg = da_oidc_form_message_new (endpoint, auth, pairs, &error);
 
 	if (msg == NULL) {
-		da_oidc_return_bad_url (self, endpoint, da_oidc_client_revoke_async, callback,
-					user_data);
+		da_oidc_return_error (self, g_steal_pointer (&error), da_oidc_client_revoke_async,
+				      callback, user_data);
 		return;
 	}
 	da_oidc_request_async (self, msg, parse_revocation_cb, DA_OIDC_REQUEST_NONE, NULL, NULL,

@@ -37,6 +37,8 @@ typedef struct {
 	gchar *revocation_endpoint;
 	gchar *userinfo_endpoint;
 	gchar *jwks_uri; /* the keys that sign ID tokens; NULL without discovery */
+	/* token_endpoint_auth_methods_supported; NULL: not said */
+	gchar **token_endpoint_auth_methods;
 } DaOidcEndpoints;
 
 typedef struct {
@@ -63,9 +65,21 @@ typedef struct {
 	gint64 requested_at; /* wall clock, µs, when the request was sent */
 } DaOidcTokens;
 
+/* How a client proves itself at the token and revocation endpoints
+ * (ClientAuthMethod=, RFC 6749 2.3.1, RFC 7523) */
+typedef enum {
+	DA_CLIENT_AUTH_SECRET_POST,	/* the secret in the form; none for a public client */
+	DA_CLIENT_AUTH_SECRET_BASIC,	/* the secret in HTTP Basic */
+	DA_CLIENT_AUTH_PRIVATE_KEY_JWT, /* a signed assertion */
+	DA_CLIENT_AUTH_AUTO,		/* configuration only: chosen from discovery */
+} DaClientAuthMethod;
+
 typedef struct {
 	const gchar *client_id;
 	const gchar *client_secret; /* NULL for public clients */
+	DaClientAuthMethod method;  /* never AUTO */
+	const DaSecret *client_key; /* PEM, for private_key_jwt */
+	const gchar *key_id;	    /* the assertion's kid; NULL: none */
 } DaOidcClientAuth;
 
 DaOidcEndpoints *

@@ -27,6 +27,14 @@ const USAGE = `usage: node server.mjs [options]
   --service-client ID:SECRET
                          a confidential client of the client_credentials grant
                          only, client_secret_post (repeatable)
+  --client ID:METHOD:CRED
+                         a confidential client of the device, refresh and
+                         client_credentials grants that authenticates with
+                         METHOD: client_secret_basic or client_secret_post
+                         (CRED: the secret) or private_key_jwt (CRED: a JWKS
+                         file of its public keys) (repeatable)
+  --auth-methods LIST    token_endpoint_auth_methods_supported, comma-separated
+                         (default: oidc-provider's)
   --access-ttl S         access token lifetime (default 300)
   --refresh-ttl S        refresh token lifetime (default 86400)
   --device-code-ttl S    device code lifetime (default 600)
@@ -65,6 +73,8 @@ try {
       'client-secret': { type: 'string' },
       'extra-client': { type: 'string', multiple: true, default: [] },
       'service-client': { type: 'string', multiple: true, default: [] },
+      client: { type: 'string', multiple: true, default: [] },
+      'auth-methods': { type: 'string' },
       'access-ttl': { type: 'string', default: '300' },
       'refresh-ttl': { type: 'string', default: '86400' },
       'device-code-ttl': { type: 'string', default: '600' },
@@ -143,7 +153,34 @@ const serviceClients = args['service-client'].map((spec) => {
   if (at <= 0 || at === spec.length - 1) die(`--service-client ${spec}: use ID:SECRET`);
   return { id: spec.slice(0, at), secret: spec.slice(at + 1) };
 });
-const clientIds = [args['client-id'], ...args['extra-client'], ...serviceClients.map((c) => c.id)];
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const authClients = args.client.map((spec) => {
+  const [id, method, ...rest] = spec.split(':');
+  const cred = rest.join(':');
+  if (!id || !AUTH_METHODS.includes(method) || !cred) {
+    die(`--client ${spec}: use ID:METHOD:CRED, METHOD one of ${AUTH_METHODS.join(', ')}`);
+  }
+  const meta = {
+    client_id: id,
+    client_name: id,
+    token_endpoint_auth_method: method,
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+  };
+  if (method === 'private_key_jwt') {
+    try {
+      meta.jwks = JSON.parse(fs.readFileSync(cred, 'utf8'));
+    } catch (err) {
+      die(`--client ${id}: cannot read the JWKS ${cred}: ${err.message}`);
+    }
+  } else {
+    meta.client_secret = cred;
+  }
+  return meta;
+});
+const clientIds = [args['client-id'], ...args['extra-client'], ...serviceClients.map((c) => c.id),
+  ...authClients.map((c) => c.client_id)];
 for (const id of clientIds) {
   if (!CLIENT_ID_RE.test(id) || id.includes(':')) die(`bad client id: ${JSON.stringify(id)}`);
 }
@@ -289,6 +326,7 @@ function resetStats() {
     polls: [],
     refreshes: [],
     requests: [],
+    assertions: [],
   };
 }
 resetStats();
@@ -513,7 +551,9 @@ function makeProvider(issuer) {
         response_types: [],
         redirect_uris: [],
       })),
+      ...authClients,
     ],
+    ...(args['auth-methods'] ? { clientAuthMethods: args['auth-methods'].split(',') } : {}),
     jwks: makeJwks(),
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     scopes: SCOPES,
@@ -656,6 +696,23 @@ function makeProvider(issuer) {
 
     if (route === 'device_authorization' && ctx.status === 200 && ctx.body?.device_code) {
       if (INTERVAL > 0) ctx.body.interval = INTERVAL;
+    }
+
+    // what a client assertion said, for the tests (private_key_jwt)
+    const assertion = ctx.oidc?.params?.client_assertion ?? ctx.oidc?.body?.client_assertion;
+    if (typeof assertion === 'string') {
+      const t = h ? h.t : nowMs();
+      const result = ctx.status < 300 ? 'ok' : (ctx.body?.error || `http_${ctx.status}`);
+      try {
+        const [head, body] = assertion.split('.').slice(0, 2)
+          .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
+        pushBounded(stats.assertions, {
+          t, route, result, alg: head.alg, kid: head.kid ?? null, iss: body.iss, sub: body.sub,
+          aud: body.aud, jti: body.jti, iat: body.iat, exp: body.exp,
+        }, MAX_EVENTS);
+      } catch {
+        pushBounded(stats.assertions, { t, route, result, malformed: true }, MAX_EVENTS);
+      }
     }
 
     if (route === 'token') {

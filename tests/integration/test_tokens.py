@@ -376,3 +376,119 @@ def test_service_account_refused(h):
                 "device flow requests")
     check_equal(stats["token_client_credentials"], 2, "client_credentials requests (start, login)")
     h.expect_error("NotSignedIn", h.get_token, "demo")
+
+
+# ---------------------------------------------------------------- client authentication
+
+
+def _b64url_int(n):
+    import base64
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _client_key(h, name, kind, kid):
+    """A private key file (0600) for devauthd and a JWKS file of its public
+    key for the test IdP: (key path, JWKS path)."""
+    import json
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    if kind == "ec":
+        key = ec.generate_private_key(ec.SECP256R1())
+        nums = key.public_key().public_numbers()
+        jwk = {"kty": "EC", "crv": "P-256", "x": _b64url_int(nums.x).rjust(43, "A"),
+               "y": _b64url_int(nums.y).rjust(43, "A")}
+        fmt = serialization.PrivateFormat.TraditionalOpenSSL
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
+        nums = key.public_key().public_numbers()
+        jwk = {"kty": "RSA", "n": _b64url_int(nums.n), "e": _b64url_int(nums.e)}
+        fmt = serialization.PrivateFormat.PKCS8
+    jwk["kid"] = kid
+    pem = key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
+    key_path = os.path.join(h.tmp, f"{name}.pem")
+    with open(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(pem)
+    jwks_path = os.path.join(h.tmp, f"{name}.jwks")
+    with open(jwks_path, "w") as f:
+        json.dump({"keys": [jwk]}, f)
+    return key_path, jwks_path
+
+
+def test_client_auth_methods(h):
+    """ClientAuthMethod=: client_secret_basic chosen from discovery when the
+    IdP does not list client_secret_post (the IdP enforces each client's
+    method: a post to a basic client is refused); private_key_jwt with an
+    RSA key (RS256, PKCS #8) for a service account and an EC P-256 key
+    (ES256, SEC 1) for a device flow: every assertion has iss = sub = the
+    client, aud = the endpoint, a jti never used before, and lives 60 s;
+    a key devauthd cannot sign with leaves its account out, saying why."""
+    rsa_key, rsa_jwks = _client_key(h, "rsa", "rsa2048", "rsa-1")
+    ec_key, ec_jwks = _client_key(h, "ec", "ec", "ec-1")
+    small_key, _ = _client_key(h, "small", "rsa1024", "small-1")
+    h.start_idp("--interval", "1",
+                "--client", f"tv-basic:client_secret_basic:{SERVICE_SECRET}",
+                "--client", f"tv-jwt:private_key_jwt:{rsa_jwks}",
+                "--client", f"tv-jwt-ec:private_key_jwt:{ec_jwks}",
+                "--auth-methods", "client_secret_basic,private_key_jwt,none")
+    secret = os.path.join(h.tmp, "basic-secret")
+    with open(os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(SERVICE_SECRET + "\n")
+    issuer = h.idp.issuer
+    h.start_bus()
+    h.start_daemon({
+        "basic": account_conf(issuer, client_id="tv-basic",
+                              extra={"ClientSecretFile": secret}),
+        "post": account_conf(issuer, client_id="tv-basic",
+                             extra={"ClientSecretFile": secret,
+                                    "ClientAuthMethod": "client_secret_post"}),
+        "jwt": account_conf(issuer, client_id="tv-jwt", scopes=None,
+                            extra={"Grant": "client_credentials", "ClientKeyFile": rsa_key,
+                                   "ClientKeyId": "rsa-1"}),
+        "jwt-ec": account_conf(issuer, client_id="tv-jwt-ec",
+                               extra={"ClientKeyFile": ec_key, "ClientKeyId": "ec-1"}),
+        "small": account_conf(issuer, client_id="tv-jwt", scopes=None,
+                              extra={"Grant": "client_credentials", "ClientKeyFile": small_key}),
+    })
+    names = [name for name, _ in h.list_accounts()]
+    check_equal(sorted(names), ["basic", "jwt", "jwt-ec", "post"], "accounts loaded")
+    check("RSA of 2048 bits or more" in h.daemon.log() and "small.conf" in h.daemon.log(),
+          "the log does not say why the account with a 1024-bit key is left out")
+
+    # client_secret_basic, from discovery
+    h.sign_in(account="basic")
+    h.refresh("basic")
+    token, _ = h.get_token("basic", min_validity=0)
+    check_equal(h.idp.userinfo(token)[0], 200, "userinfo with the basic client's token")
+    e = h.expect_error("IdpError", h.login, "post")
+    check("invalid_client" in e.message, f"a post to a basic client: {e.message!r}")
+
+    # private_key_jwt: a service account with RS256 ...
+    wait_until(lambda: h.properties("jwt")["State"] == "signed-in", 10,
+               "the RS256 service account's token")
+    h.refresh("jwt")
+    # ... and a device flow, its refresh and its revocation with ES256
+    h.sign_in(account="jwt-ec")
+    h.refresh("jwt-ec")
+    ec_token, _ = h.get_token("jwt-ec", min_validity=0)
+    check_equal(h.idp.userinfo(ec_token)[0], 200, "userinfo with the ES256 client's token")
+    h.logout("jwt-ec")
+    check_equal(h.idp.userinfo(ec_token)[0], 401, "userinfo after the ES256 client's logout")
+
+    assertions = h.idp.stats()["assertions"]
+    endpoints = h.idp.discovery()
+    aud = {"token": endpoints["token_endpoint"], "revocation": endpoints["revocation_endpoint"],
+           "device_authorization": endpoints["device_authorization_endpoint"]}
+    print(f"{len(assertions)} assertions; the first: {assertions[:1]}")
+    # the RS256 service account: start, Refresh; the ES256 device: device
+    # authorization, polls, Refresh, revocation
+    for client, alg, kid, routes in (("tv-jwt", "RS256", "rsa-1", {"token"}),
+                                     ("tv-jwt-ec", "ES256", "ec-1",
+                                      {"device_authorization", "token", "revocation"})):
+        mine = [a for a in assertions if a.get("iss") == client]
+        check_equal({a["route"] for a in mine}, routes, f"the endpoints {client} asserted to")
+        for a in mine:
+            check(a["result"] in ("ok", "authorization_pending"), f"an assertion refused: {a}")
+            check_equal((a["alg"], a["kid"], a["sub"], a["aud"], a["exp"] - a["iat"]),
+                        (alg, kid, client, aud[a["route"]], 60), f"an assertion of {client}")
+        check_equal(len({a["jti"] for a in mine}), len(mine), f"distinct jti of {client}")

@@ -106,11 +106,22 @@ test_account_errors (void)
 		 "[Account] Grant: 'password' is not a grant devauthd runs "
 		 "(device_code or client_credentials)"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nGrant=client_credentials\n",
-		 "[Account] Grant=client_credentials needs the client's secret: set "
-		 "ClientSecretFile= or ClientSecretCredential="},
+		 "[Account] Grant=client_credentials needs the client's secret or key"},
 		{"[Account]\nClientId=x\nGrant=client_credentials\n"
 		 "DeviceAuthorizationEndpoint=https://idp.example.com/d\n",
 		 "[Account] Issuer: missing (or set TokenEndpoint)"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nClientAuthMethod=tls\n",
+		 "[Account] ClientAuthMethod: 'tls' is not one devauthd speaks (client_secret_post, "
+		 "client_secret_basic or private_key_jwt)"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
+		 "ClientAuthMethod=private_key_jwt\n",
+		 "[Account] ClientAuthMethod=private_key_jwt needs the client's key: set "
+		 "ClientKeyFile= or ClientKeyCredential="},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
+		 "ClientAuthMethod=client_secret_basic\n",
+		 "[Account] ClientAuthMethod=client_secret_basic needs the client's secret"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nClientKeyFile=/etc/os-release\n",
+		 "[Account] ClientKeyFile: cannot read '/etc/os-release'"},
 		{"this is not a key file\n", "/etc/devauthd/accounts.d/test.conf: "},
 		{"[Access]\nAllowUsers=x\n", "[Account]: missing section"},
 	};
