@@ -327,9 +327,12 @@ da_account_auth_method (DaAccount *self)
 DaOidcClientAuth
 da_account_client_auth (DaAccount *self)
 {
-	DaOidcClientAuth auth = {self->config->client_id, self->config->client_secret,
-				 da_account_auth_method (self), self->config->client_key,
-				 self->config->client_key_id};
+	DaOidcClientAuth auth = {self->config->client_id,
+				 self->config->client_secret,
+				 da_account_auth_method (self),
+				 self->config->client_key,
+				 self->config->client_key_id,
+				 self->endpoints != NULL ? self->endpoints->token_endpoint : NULL};
 	return auth;
 }
 

@@ -18,6 +18,7 @@ struct _DaFlow {
 	DaClientAuthMethod auth_method;
 	DaSecret *client_key;
 	gchar *key_id;
+	gchar *audience;
 	gchar *scope;
 	DaSecret *code_verifier; /* PKCE, NULL when off */
 	DaFlowDoneFunc done;
@@ -157,8 +158,8 @@ static gboolean
 da_flow_poll_timeout_cb (gpointer user_data)
 {
 	DaFlow *self = DA_FLOW (user_data);
-	DaOidcClientAuth auth = {self->client_id, self->client_secret, self->auth_method,
-				 self->client_key, self->key_id};
+	DaOidcClientAuth auth = {self->client_id,  self->client_secret, self->auth_method,
+				 self->client_key, self->key_id,	self->audience};
 
 	self->timeout_id = 0;
 	/* wall clock: a monotonic timer does not count a suspend */
@@ -218,8 +219,8 @@ da_flow_start_async (DaFlow *self,
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	g_autofree gchar *challenge = NULL;
-	DaOidcClientAuth auth = {self->client_id, self->client_secret, self->auth_method,
-				 self->client_key, self->key_id};
+	DaOidcClientAuth auth = {self->client_id,  self->client_secret, self->auth_method,
+				 self->client_key, self->key_id,	self->audience};
 
 	g_task_set_source_tag (task, da_flow_start_async);
 	if (self->code_verifier != NULL)
@@ -312,6 +313,7 @@ da_flow_finalize (GObject *object)
 	da_secret_free (self->client_secret);
 	da_secret_free (self->client_key);
 	g_free (self->key_id);
+	g_free (self->audience);
 	g_free (self->scope);
 	g_free (self->last_http_failure);
 	da_secret_free (self->code_verifier);
@@ -355,6 +357,7 @@ da_flow_new (DaIdp *idp,
 	self->auth_method = auth->method;
 	self->client_key = auth->client_key != NULL ? da_secret_new (auth->client_key) : NULL;
 	self->key_id = g_strdup (auth->key_id);
+	self->audience = g_strdup (auth->audience);
 	self->scope = g_strdup (scope);
 	self->code_verifier = pkce ? da_oidc_pkce_verifier_new () : NULL;
 	self->done = done;

@@ -31,6 +31,15 @@ static const DaHint hints[] = {
 	{DA_HINT_DEVICE_REQUEST, "unauthorized_client", "client credentials", 1,
 	 "the IdP refused the client secret of %s: check the file of ClientSecretFile= "
 	 "(Keycloak: Clients → %s → Credentials)"},
+	{DA_HINT_DEVICE_REQUEST, "invalid_client", "signed JWT", -1,
+	 "the IdP refused the client assertion of %s: ClientKeyFile= must hold the key of the "
+	 "certificate or JWKS the IdP has for the client (Keycloak: Clients → %s → Keys)"},
+	{DA_HINT_CLIENT_CREDENTIALS, "invalid_client", "signed JWT", -1,
+	 "the IdP refused the client assertion of %s: ClientKeyFile= must hold the key of the "
+	 "certificate or JWKS the IdP has for the client (Keycloak: Clients → %s → Keys)"},
+	{DA_HINT_REFRESH, "invalid_client", "signed JWT", -1,
+	 "the IdP refused the client assertion of %s: ClientKeyFile= must hold the key of the "
+	 "certificate or JWKS the IdP has for the client (Keycloak: Clients → %s → Keys)"},
 	{DA_HINT_DEVICE_REQUEST, "invalid_client", NULL, 0,
 	 "the IdP does not know the client %s: check ClientId= (Keycloak: Clients)"},
 	{DA_HINT_DEVICE_REQUEST, "invalid_client", NULL, 1,

@@ -520,8 +520,8 @@ basic_credentials (const DaOidcClientAuth *auth)
 
 /* A form POST with the client's authentication (ClientAuthMethod=):
  * client_secret_post (the secret in the form, the only one a public client
- * sends: its id), client_secret_basic, or private_key_jwt (an assertion
- * whose aud is @endpoint, RFC 7523 3). Pairs with a NULL value are left
+ * sends: its id), client_secret_basic, or private_key_jwt (an assertion,
+ * RFC 7523 3). Pairs with a NULL value are left
  * out. NULL with @error for a bad URL or an assertion that cannot be made. */
 SoupMessage *
 da_oidc_form_message_new (const gchar *endpoint,
@@ -558,9 +558,10 @@ da_oidc_form_message_new (const gchar *endpoint,
 		g_ptr_array_add (all, (gpointer) auth->client_id);
 		break;
 	case DA_CLIENT_AUTH_PRIVATE_KEY_JWT:
-		assertion = da_client_assertion_new (auth->client_key, strlen (auth->client_key),
-						     auth->key_id, auth->client_id, endpoint,
-						     da_clock_real_sec (), &error_local);
+		assertion = da_client_assertion_new (
+			auth->client_key, strlen (auth->client_key), auth->key_id, auth->client_id,
+			auth->audience != NULL ? auth->audience : endpoint, da_clock_real_sec (),
+			&error_local);
 		if (assertion == NULL) {
 			g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 				     "cannot make the client assertion (private_key_jwt): %s",

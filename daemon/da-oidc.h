@@ -80,6 +80,10 @@ typedef struct {
 	DaClientAuthMethod method;  /* never AUTO */
 	const DaSecret *client_key; /* PEM, for private_key_jwt */
 	const gchar *key_id;	    /* the assertion's kid; NULL: none */
+	/* the assertion's aud: the token endpoint's URL, whatever endpoint is
+	 * called (OIDC Core 9; what Keycloak and oidc-provider take); NULL:
+	 * the endpoint called */
+	const gchar *audience;
 } DaOidcClientAuth;
 
 DaOidcEndpoints *

@@ -146,6 +146,32 @@ def make_ca(tls_dir):
     return ca_crt, crt, key
 
 
+def make_client_key(tls_dir):
+    """The key of the client tv-jwt (Keycloak's "Signed JWT"), made for each
+    run, and its self-signed certificate as Keycloak keeps it (base64 DER)."""
+    key, crt = os.path.join(tls_dir, "client-jwt.key"), os.path.join(tls_dir, "client-jwt.crt")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+         "-out", crt, "-days", "30", "-subj", "/CN=tv-jwt"])
+    os.chmod(key, 0o600)
+    with open(crt) as f:
+        body = "".join(line.strip() for line in f if not line.startswith("-----"))
+    return key, body
+
+
+def jwt_client(cert_b64):
+    return {
+        "clientId": "tv-jwt", "name": "tv-jwt", "enabled": True, "protocol": "openid-connect",
+        "publicClient": False, "standardFlowEnabled": False, "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False, "serviceAccountsEnabled": True,
+        "clientAuthenticatorType": "client-jwt",
+        "attributes": {"oauth2.device.authorization.grant.enabled": "true",
+                       "oauth2.device.polling.interval": "1",
+                       "jwt.credential.certificate": cert_b64,
+                       "token.endpoint.auth.signing.alg": "RS256"},
+        "description": "Device and service client with a signed JWT (private_key_jwt)",
+    }
+
+
 def state_path(state_dir):
     return os.path.join(state_dir, "state.json")
 
@@ -263,17 +289,23 @@ def start(state_dir):
     import_dir = os.path.join(home, "data", "import")
     os.makedirs(import_dir, exist_ok=True)
     realms = []
+    tls_dir = os.path.join(state_dir, "tls")
+    os.makedirs(tls_dir, mode=0o700, exist_ok=True)
+    jwt_key, jwt_cert = make_client_key(tls_dir)
     for realm in realm_documents():
+        # the variants are copies of the base realm, made after it got it
+        if not any(c["clientId"] == "tv-jwt" for c in realm["clients"]):
+            realm["clients"].append(jwt_client(jwt_cert))
         realms.append(realm["realm"])
         with open(os.path.join(import_dir, f"{realm['realm']}-realm.json"), "w") as f:
             json.dump(realm, f)
-    ca, cert, key = make_ca(os.path.join(state_dir, "tls"))
+    ca, cert, key = make_ca(tls_dir)
     http_port, https_port, management_port = free_port(), free_port(), free_port()
     state = {"version": VERSION, "home": home, "pid": None, "starts": 0, "realms": realms,
              "http_port": http_port, "https_port": https_port,
              "management_port": management_port,
              "http": f"http://127.0.0.1:{http_port}", "https": f"https://127.0.0.1:{https_port}",
-             "ca": ca, "server_cert": cert, "server_key": key,
+             "ca": ca, "server_cert": cert, "server_key": key, "client_jwt_key": jwt_key,
              "admin_user": ADMIN_USER, "admin_password": ADMIN_PASSWORD}
     t0 = time.monotonic()
     launch(state_dir, state)

@@ -235,6 +235,44 @@ def test_service_account(h):
     check_in("Service accounts roles", no_service["LastError"], "the hint")
 
 
+def test_signed_jwt(h):
+    """Keycloak's "Signed JWT" client authenticator (private_key_jwt) with
+    the client's certificate in the realm and its key in ClientKeyFile=:
+    a device flow signs in, refreshes and logs out with assertions, and a
+    service account of the same client gets its token; a key that is not
+    the client's is refused with Keycloak's answer."""
+    keycloak = kc.Keycloak()
+    key = keycloak.state["client_jwt_key"]
+    kc.world(h, accounts={
+        "demo": account_conf(keycloak.issuer(), client_id="tv-jwt", pkce=False,
+                             extra={"ClientKeyFile": key}),
+        "service": account_conf(keycloak.issuer(), client_id="tv-jwt", scopes=None,
+                                extra={"Grant": "client_credentials", "ClientKeyFile": key}),
+    })
+    kc.sign_in(h, user="alice", account="demo")
+    h.refresh("demo")
+    token, _ = h.get_token("demo", min_validity=0)
+    status, body = keycloak.userinfo(token)
+    check_equal((status, body.get("preferred_username")), (200, "alice"), "userinfo")
+    h.logout("demo")
+    check_equal(keycloak.userinfo(token)[0], 401, "userinfo after the logout")
+    kc.wait(lambda: h.properties("service")["State"] == "signed-in", 15,
+            "the service account's token")
+    check_equal(h.properties("service")["LastError"], "", "the service account's LastError")
+
+    other = os.path.join(h.tmp, "other.key")
+    harness.run_process(["openssl", "genpkey", "-algorithm", "RSA", "-out", other], timeout=30)
+    os.chmod(other, 0o600)
+    kc.reconfigure(h, account_conf(keycloak.issuer(), client_id="tv-jwt", pkce=False,
+                                   extra={"ClientKeyFile": other}))
+    e = h.expect_error("IdpError", h.login, "demo")
+    print(f"another key: {e.message}")
+    # measured with Keycloak 26.5.6: invalid_client (Client authentication
+    # with signed JWT failed: Signature on JWT token failed validation)
+    check_in("Signature on JWT token failed validation", e.message, "the refusal of another key")
+    check_in("ClientKeyFile= must hold the key", e.message, "the hint")
+
+
 def test_consent(h):
     """A client with consent required: the grant page lists what the client
     asks for; accepting signs in, and the consent is remembered by Keycloak."""
