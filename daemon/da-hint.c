@@ -31,20 +31,14 @@ static const DaHint hints[] = {
 	{DA_HINT_DEVICE_REQUEST, "unauthorized_client", "client credentials", 1,
 	 "the IdP refused the client secret of %s: check the file of ClientSecretFile= "
 	 "(Keycloak: Clients → %s → Credentials)"},
-	{DA_HINT_DEVICE_REQUEST, "invalid_client", "signed JWT", -1,
-	 "the IdP refused the client assertion of %s: ClientKeyFile= must hold the key of the "
-	 "certificate or JWKS the IdP has for the client (Keycloak: Clients → %s → Keys)"},
-	{DA_HINT_CLIENT_CREDENTIALS, "invalid_client", "signed JWT", -1,
-	 "the IdP refused the client assertion of %s: ClientKeyFile= must hold the key of the "
-	 "certificate or JWKS the IdP has for the client (Keycloak: Clients → %s → Keys)"},
-	{DA_HINT_REFRESH, "invalid_client", "signed JWT", -1,
+	{DA_HINT_ANY, "invalid_client", "signed JWT", -1,
 	 "the IdP refused the client assertion of %s: ClientKeyFile= must hold the key of the "
 	 "certificate or JWKS the IdP has for the client (Keycloak: Clients → %s → Keys)"},
 	{DA_HINT_DEVICE_REQUEST, "invalid_client", NULL, 0,
 	 "the IdP does not know the client %s: check ClientId= (Keycloak: Clients)"},
 	{DA_HINT_DEVICE_REQUEST, "invalid_client", NULL, 1,
 	 "the IdP refused the client %s: check ClientId= and the client secret"},
-	{DA_HINT_DEVICE_REQUEST, "invalid_scope", NULL, -1,
+	{DA_HINT_ANY, "invalid_scope", NULL, -1,
 	 "a scope of Scopes= is not available to the client %s (Keycloak: Clients → %s → "
 	 "Client scopes)"},
 	{DA_HINT_CLIENT_CREDENTIALS, "unauthorized_client", "Invalid client credentials", -1,
@@ -57,16 +51,10 @@ static const DaHint hints[] = {
 	{DA_HINT_CLIENT_CREDENTIALS, "invalid_client", NULL, -1,
 	 "the IdP refused the client %s or its secret: check ClientId= and the file of "
 	 "ClientSecretFile= (Keycloak: Clients → %s → Credentials)"},
-	{DA_HINT_CLIENT_CREDENTIALS, "invalid_scope", NULL, -1,
-	 "a scope of Scopes= is not available to the client %s (Keycloak: Clients → %s → "
-	 "Client scopes)"},
 	{DA_HINT_DEVICE_POLL, "not_allowed", "Offline tokens", -1,
 	 "the user may not have offline tokens: give the user the role offline_access (Keycloak: "
 	 "Realm settings → User registration → Default roles), or drop offline_access from "
 	 "Scopes=, and then the sign-in ends with the IdP's browser session"},
-	{DA_HINT_DEVICE_POLL, "invalid_scope", NULL, -1,
-	 "a scope of Scopes= is not available to the client %s (Keycloak: Clients → %s → "
-	 "Client scopes)"},
 	{DA_HINT_REFRESH, "invalid_grant", "reuse exceeded", -1,
 	 "a refresh token was sent twice and the realm then ended the sign-in; a reply lost on "
 	 "the network or a crash at the wrong moment does that when \"Revoke Refresh Token\" is "
@@ -98,8 +86,8 @@ da_hint_for_refusal (DaHintRequest request, const gchar *message, const DaHintCl
 	name_len = strcspn (message, " ");
 	for (gsize i = 0; i < G_N_ELEMENTS (hints); i++) {
 		const DaHint *h = &hints[i];
-		if (h->request != request || strlen (h->error) != name_len ||
-		    strncmp (message, h->error, name_len) != 0)
+		if ((h->request != request && h->request != DA_HINT_ANY) ||
+		    strlen (h->error) != name_len || strncmp (message, h->error, name_len) != 0)
 			continue;
 		if (h->description != NULL && strstr (message + name_len, h->description) == NULL)
 			continue;

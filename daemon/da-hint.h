@@ -11,6 +11,7 @@ typedef enum {
 	DA_HINT_DEVICE_POLL,	    /* RFC 8628 3.4 */
 	DA_HINT_REFRESH,	    /* RFC 6749 6 */
 	DA_HINT_CLIENT_CREDENTIALS, /* RFC 6749 4.4 */
+	DA_HINT_ANY,		    /* in the table: a hint for every request */
 } DaHintRequest;
 
 typedef struct {
