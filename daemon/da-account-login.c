@@ -69,6 +69,16 @@ da_account_flow_failed (DaAccount *self, const GError *error)
 		da_account_auto_login (self);
 }
 
+/* a sign-in's tokens taken: the account is signed in, and says so */
+static void
+da_account_signed_in (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims *claims)
+{
+	da_account_take_tokens (self, tokens, claims);
+	da_account_set_last_error (self, "");
+	da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_IN);
+	da_account_emit_status (self, da_account_build_signed_in (self));
+}
+
 static void
 da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, gpointer user_data)
 {
@@ -96,10 +106,7 @@ da_account_flow_done (DaFlow *flow, DaOidcTokens *tokens, const GError *error, g
 		g_info ("account %s: signed in after %u polls", self->config->name,
 			da_flow_get_poll_count (flow));
 		da_account_check_offline (self, owned);
-		da_account_take_tokens (self, owned, claims);
-		da_account_set_last_error (self, "");
-		da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_IN);
-		da_account_emit_status (self, da_account_build_signed_in (self));
+		da_account_signed_in (self, owned, claims);
 		return;
 	}
 	da_account_flow_failed (self, error);
@@ -205,10 +212,7 @@ da_account_service_login_cb (GObject *source, GAsyncResult *res, gpointer user_d
 		return;
 	}
 	g_info ("account %s: signed in with the client's credentials", self->config->name);
-	da_account_take_tokens (self, tokens, NULL);
-	da_account_set_last_error (self, "");
-	da_account_set_state (self, DA_ACCOUNT_STATE_SIGNED_IN);
-	da_account_emit_status (self, da_account_build_signed_in (self));
+	da_account_signed_in (self, tokens, NULL);
 	da_account_complete_login_waiters (self, NULL);
 }
 

@@ -207,11 +207,31 @@ da_account_complete_refresh_waiters (DaAccount *self, const GError *error)
 	}
 }
 
+/* What a failed renewal is called: a refresh, or for a service account a
+ * new token with the client's credentials */
+typedef struct {
+	DaHintRequest hint;
+	const gchar *credential; /* what the IdP refused */
+	const gchar *refused;	 /* LastError's start when it is for good */
+	const gchar *next;	 /* what to do then */
+	const gchar *failed;	 /* LastError's start when it may pass */
+} DaRenewalWords;
+
+static const DaRenewalWords refresh_words = {DA_HINT_REFRESH, "refresh token",
+					     "the IdP no longer accepts the sign-in",
+					     "sign in again", "cannot refresh the token"};
+static const DaRenewalWords service_words = {
+	DA_HINT_CLIENT_CREDENTIALS, "client's credentials",
+	"the IdP no longer accepts the client's credentials",
+	"once the client is mended, run devauthctl login",
+	"cannot get a new token with the client's credentials"};
+
 static void
 da_account_refresh_failed (DaAccount *self, const GError *error)
 {
 	g_autoptr(GError) mapped = NULL;
 	gboolean service = da_account_is_service (self);
+	const DaRenewalWords *words = service ? &service_words : &refresh_words;
 
 	/* a service account's credentials refused (invalid_client,
 	 * unauthorized_client, ...) are as final as a refused refresh token */
@@ -220,18 +240,15 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		/* after a stop in the middle of a refresh, the IdP had most
 		 * likely replaced the token: that is what people must know */
 		g_autoptr(GError) refused = da_account_refusal_error (
-			self, service ? DA_HINT_CLIENT_CREDENTIALS : DA_HINT_REFRESH, error,
-			service ? "the IdP no longer accepts the client's credentials"
-			: self->refresh_interrupted
+			self, words->hint, error,
+			self->refresh_interrupted
 				? "devauthd stopped while a refresh was on its way, and the IdP "
 				  "does not take the refresh token it had replaced again"
-				: "the IdP no longer accepts the sign-in");
+				: words->refused);
 		g_autofree gchar *last_error =
-			g_strdup_printf ("%s; %s", refused->message,
-					 service ? "once the client is mended, run devauthctl login"
-						 : "sign in again");
+			g_strdup_printf ("%s; %s", refused->message, words->next);
 		g_info ("account %s: the IdP no longer accepts the %s (%s)", self->config->name,
-			service ? "client's credentials" : "refresh token", error->message);
+			words->credential, error->message);
 		da_account_forget_tokens (self);
 		da_account_set_last_error (self, last_error);
 		if (self->flow == NULL) {
@@ -248,10 +265,7 @@ da_account_refresh_failed (DaAccount *self, const GError *error)
 		/* the request may have reached the IdP: the journal stays,
 		 * so that a restart tries again at once */
 		da_account_journal_end (self, FALSE);
-		mapped = da_account_refusal_error (
-			self, service ? DA_HINT_CLIENT_CREDENTIALS : DA_HINT_REFRESH, error,
-			service ? "cannot get a new token with the client's credentials"
-				: "cannot refresh the token");
+		mapped = da_account_refusal_error (self, words->hint, error, words->failed);
 		da_account_set_last_error (self, mapped->message);
 		g_message ("account %s: %s", self->config->name, mapped->message);
 		da_account_plan_retry (self);

@@ -97,9 +97,9 @@ da_client_key_clear (DaClientKey *k)
 }
 
 static gboolean
-da_client_key_load (DaClientKey *k, const DaSecret *pem, gsize len, GError **error)
+da_client_key_load (DaClientKey *k, const DaSecret *pem, GError **error)
 {
-	gnutls_datum_t datum = {(unsigned char *) pem, (unsigned int) len};
+	gnutls_datum_t datum = {(unsigned char *) pem, (unsigned int) strlen (pem)};
 	unsigned int bits = 0;
 	int ret;
 	int pk;
@@ -144,11 +144,11 @@ da_client_key_load (DaClientKey *k, const DaSecret *pem, gsize len, GError **err
 }
 
 gboolean
-da_client_key_check (const DaSecret *pem, gsize len, GError **error)
+da_client_key_check (const DaSecret *pem, GError **error)
 {
 	DaClientKey k;
 
-	if (!da_client_key_load (&k, pem, len, error))
+	if (!da_client_key_load (&k, pem, error))
 		return FALSE;
 	da_client_key_clear (&k);
 	return TRUE;
@@ -211,7 +211,6 @@ ecdsa_jose_signature (const gnutls_datum_t *der, guint n, GError **error)
 
 gchar *
 da_client_assertion_new (const DaSecret *pem,
-			 gsize len,
 			 const gchar *key_id,
 			 const gchar *client_id,
 			 const gchar *audience,
@@ -234,7 +233,7 @@ da_client_assertion_new (const DaSecret *pem,
 	DaClientKey k;
 	int ret;
 
-	if (!da_client_key_load (&k, pem, len, error))
+	if (!da_client_key_load (&k, pem, error))
 		return NULL;
 	if (getrandom (random, sizeof (random), 0) != sizeof (random)) {
 		g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,

@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 /* Checks that @pem (a PEM private key) is one devauthd signs with: RSA of
  * 2048 bits or more (RS256), or EC P-256 (ES256). */
 gboolean
-da_client_key_check (const DaSecret *pem, gsize len, GError **error);
+da_client_key_check (const DaSecret *pem, GError **error);
 
 /* RFC 7523 2.2 / OIDC Core 9 private_key_jwt: a JWT signed with @pem whose
  * iss and sub are @client_id, aud @audience, with a fresh jti, iat @now and
@@ -21,7 +21,6 @@ da_client_key_check (const DaSecret *pem, gsize len, GError **error);
  * when not NULL. */
 gchar *
 da_client_assertion_new (const DaSecret *pem,
-			 gsize len,
 			 const gchar *key_id,
 			 const gchar *client_id,
 			 const gchar *audience,

@@ -19,18 +19,48 @@ typedef enum {
 	DA_KEY_URL,
 	DA_KEY_BOOL,
 	DA_KEY_LIST,
+	DA_KEY_ENUM, /* one of @names, into an int field */
 } DaKeyKind;
+
+typedef struct {
+	const gchar *name;
+	gint value;
+} DaKeyName;
 
 typedef struct {
 	const gchar *group;
 	const gchar *key;
 	DaKeyKind kind;
 	gsize offset;
+	const DaKeyName *names; /* DA_KEY_ENUM: ends with a NULL name */
 } DaKeySpec;
+
+static const DaKeyName grant_names[] = {
+	{"device_code", DA_GRANT_DEVICE_CODE},
+	{"client_credentials", DA_GRANT_CLIENT_CREDENTIALS},
+	{NULL, 0},
+};
+
+static const DaKeyName auth_method_names[] = {
+	{"client_secret_post", DA_CLIENT_AUTH_SECRET_POST},
+	{"client_secret_basic", DA_CLIENT_AUTH_SECRET_BASIC},
+	{"private_key_jwt", DA_CLIENT_AUTH_PRIVATE_KEY_JWT},
+	{NULL, 0},
+};
 
 #define ACC(field) G_STRUCT_OFFSET (DaAccountConfig, field)
 /* keys read by a function of their own */
 #define ACC_SEPARATE G_MAXSIZE
+
+static const gchar *
+key_name_of (const DaKeyName *names, gint value)
+{
+	for (const DaKeyName *n = names; n->name != NULL; n++) {
+		if (n->value == value)
+			return n->name;
+	}
+	return "(unset)";
+}
 
 static const DaKeySpec account_keys[] = {
 	{"Account", "Issuer", DA_KEY_URL, ACC (issuer)},
@@ -39,12 +69,12 @@ static const DaKeySpec account_keys[] = {
 	{"Account", "DeviceAuthorizationEndpoint", DA_KEY_URL, ACC (device_authorization_endpoint)},
 	{"Account", "TokenEndpoint", DA_KEY_URL, ACC (token_endpoint)},
 	{"Account", "RevocationEndpoint", DA_KEY_URL, ACC (revocation_endpoint)},
-	{"Account", "Grant", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "Grant", DA_KEY_ENUM, ACC (grant), grant_names},
 	{"Account", "AutoLogin", DA_KEY_BOOL, ACC (auto_login)},
 	{"Account", "Pkce", DA_KEY_BOOL, ACC (pkce)},
 	{"Account", "ClientSecretFile", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "ClientSecretCredential", DA_KEY_STRING, ACC_SEPARATE},
-	{"Account", "ClientAuthMethod", DA_KEY_STRING, ACC_SEPARATE},
+	{"Account", "ClientAuthMethod", DA_KEY_ENUM, ACC (client_auth_method), auth_method_names},
 	{"Account", "ClientKeyFile", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "ClientKeyCredential", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "ClientKeyId", DA_KEY_STRING, ACC (client_key_id)},
@@ -244,7 +274,6 @@ load_secret (GKeyFile *kf,
 static gboolean
 load_client_auth (DaAccountConfig *self, GKeyFile *kf, GError **error)
 {
-	g_autofree gchar *method = g_key_file_get_string (kf, "Account", "ClientAuthMethod", NULL);
 	g_autoptr(GError) key_error = NULL;
 
 	if (!load_secret (kf, "ClientSecretFile", "ClientSecretCredential", DA_SECRET_FILE_MAX,
@@ -252,29 +281,10 @@ load_client_auth (DaAccountConfig *self, GKeyFile *kf, GError **error)
 	    !load_secret (kf, "ClientKeyFile", "ClientKeyCredential", DA_CLIENT_KEY_FILE_MAX,
 			  &self->client_key, error))
 		return FALSE;
-	if (self->client_key != NULL &&
-	    !da_client_key_check (self->client_key, strlen (self->client_key), &key_error)) {
+	if (self->client_key != NULL && !da_client_key_check (self->client_key, &key_error)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "[Account] ClientKeyFile: %s", key_error->message);
 		return FALSE;
-	}
-	self->client_auth_method = DA_CLIENT_AUTH_AUTO;
-	if (method != NULL) {
-		g_strstrip (method);
-		if (g_str_equal (method, "client_secret_post")) {
-			self->client_auth_method = DA_CLIENT_AUTH_SECRET_POST;
-		} else if (g_str_equal (method, "client_secret_basic")) {
-			self->client_auth_method = DA_CLIENT_AUTH_SECRET_BASIC;
-		} else if (g_str_equal (method, "private_key_jwt")) {
-			self->client_auth_method = DA_CLIENT_AUTH_PRIVATE_KEY_JWT;
-		} else {
-			g_autofree gchar *shown = g_strescape (method, NULL);
-			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				     "[Account] ClientAuthMethod: '%s' is not one devauthd speaks "
-				     "(client_secret_post, client_secret_basic or private_key_jwt)",
-				     shown);
-			return FALSE;
-		}
 	}
 	if (self->client_auth_method == DA_CLIENT_AUTH_PRIVATE_KEY_JWT &&
 	    self->client_key == NULL) {
@@ -290,14 +300,15 @@ load_client_auth (DaAccountConfig *self, GKeyFile *kf, GError **error)
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "[Account] ClientAuthMethod=%s needs the client's secret: set "
 			     "ClientSecretFile= or ClientSecretCredential=",
-			     method);
+			     key_name_of (auth_method_names, (gint) self->client_auth_method));
 		return FALSE;
 	}
 	if (self->client_key != NULL && self->client_auth_method == DA_CLIENT_AUTH_AUTO)
 		self->client_auth_method = DA_CLIENT_AUTH_PRIVATE_KEY_JWT;
 	if (self->client_key != NULL && self->client_auth_method != DA_CLIENT_AUTH_PRIVATE_KEY_JWT)
 		g_warning ("%s: [Account] ClientKeyFile: not used with ClientAuthMethod=%s",
-			   self->path, method);
+			   self->path,
+			   key_name_of (auth_method_names, (gint) self->client_auth_method));
 	return TRUE;
 }
 
@@ -350,6 +361,24 @@ load_key (DaAccountConfig *self, GKeyFile *kf, const DaKeySpec *spec, GError **e
 	case DA_KEY_LIST:
 		*(gchar ***) field = split_words (value);
 		return TRUE;
+	case DA_KEY_ENUM: {
+		g_autoptr(GString) choices = g_string_new (NULL);
+		g_autofree gchar *shown = NULL;
+
+		for (const DaKeyName *n = spec->names; n->name != NULL; n++) {
+			if (g_str_equal (value, n->name)) {
+				*(gint *) field = n->value;
+				return TRUE;
+			}
+			g_string_append_printf (choices, "%s%s", choices->len > 0 ? ", " : "",
+						n->name);
+		}
+		shown = g_strescape (value, NULL);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[%s] %s: '%s' is not one of %s", spec->group, spec->key, shown,
+			     choices->str);
+		return FALSE;
+	}
 	default:
 		g_assert_not_reached ();
 	}
@@ -417,30 +446,6 @@ check_ca_file (DaAccountConfig *self, GError **error)
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "[Account] CAFile: %s holds no PEM certificate: %s", self->ca_file,
 			     error_local->message);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-/* Grant=device_code (the default) or client_credentials */
-static gboolean
-load_grant (DaAccountConfig *self, GKeyFile *kf, GError **error)
-{
-	g_autofree gchar *value = g_key_file_get_string (kf, "Account", "Grant", NULL);
-
-	if (value == NULL)
-		return TRUE;
-	g_strstrip (value);
-	if (g_strcmp0 (value, "device_code") == 0) {
-		self->grant = DA_GRANT_DEVICE_CODE;
-	} else if (g_strcmp0 (value, "client_credentials") == 0) {
-		self->grant = DA_GRANT_CLIENT_CREDENTIALS;
-	} else {
-		g_autofree gchar *shown = g_strescape (value, NULL);
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			     "[Account] Grant: '%s' is not a grant devauthd runs "
-			     "(device_code or client_credentials)",
-			     shown);
 		return FALSE;
 	}
 	return TRUE;
@@ -525,6 +530,8 @@ da_account_config_load_from_data (const gchar *name,
 
 	self->name = g_strdup (name);
 	self->path = g_strdup (path);
+	/* unless ClientAuthMethod= says: from the key, or from discovery */
+	self->client_auth_method = DA_CLIENT_AUTH_AUTO;
 	if (!da_account_name_is_valid (name)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "%s: '%s' is not a valid account name (1 to %d of A-Z a-z 0-9 . _ -)",
@@ -547,9 +554,8 @@ da_account_config_load_from_data (const gchar *name,
 			return NULL;
 		}
 	}
-	if (!load_grant (self, kf, error) || !account_config_validate (self, error) ||
-	    !check_ca_file (self, error) || !load_client_auth (self, kf, error) ||
-	    !service_account_validate (self, kf, error)) {
+	if (!account_config_validate (self, error) || !check_ca_file (self, error) ||
+	    !load_client_auth (self, kf, error) || !service_account_validate (self, kf, error)) {
 		g_prefix_error (error, "%s: ", path);
 		return NULL;
 	}

@@ -13,12 +13,7 @@ struct _DaFlow {
 	DaIdp *idp;
 	gchar *device_authorization_endpoint;
 	gchar *token_endpoint;
-	gchar *client_id;
-	DaSecret *client_secret;
-	DaClientAuthMethod auth_method;
-	DaSecret *client_key;
-	gchar *key_id;
-	gchar *audience;
+	DaOidcClientAuth *auth; /* a copy: the flow may outlive the account's config */
 	gchar *scope;
 	DaSecret *code_verifier; /* PKCE, NULL when off */
 	DaFlowDoneFunc done;
@@ -130,7 +125,8 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		/* after an answer we do not understand, never poll again: a
 		 * device code replayed after success revokes the tokens */
 		{
-			DaHintClient client = {self->client_id, self->client_secret != NULL,
+			DaHintClient client = {self->auth->client_id,
+					       self->auth->client_secret != NULL,
 					       self->code_verifier != NULL};
 			g_autofree gchar *hint =
 				da_hint_for_refusal (DA_HINT_DEVICE_POLL, error->message, &client);
@@ -158,8 +154,6 @@ static gboolean
 da_flow_poll_timeout_cb (gpointer user_data)
 {
 	DaFlow *self = DA_FLOW (user_data);
-	DaOidcClientAuth auth = {self->client_id,  self->client_secret, self->auth_method,
-				 self->client_key, self->key_id,	self->audience};
 
 	self->timeout_id = 0;
 	/* wall clock: a monotonic timer does not count a suspend */
@@ -168,7 +162,7 @@ da_flow_poll_timeout_cb (gpointer user_data)
 		return G_SOURCE_REMOVE;
 	}
 	self->polls++;
-	da_idp_poll_device_async (self->idp, self->token_endpoint, &auth,
+	da_idp_poll_device_async (self->idp, self->token_endpoint, self->auth,
 				  self->device_auth->device_code, self->code_verifier,
 				  self->cancellable, da_flow_poll_cb, g_object_ref (self));
 	return G_SOURCE_REMOVE;
@@ -219,13 +213,11 @@ da_flow_start_async (DaFlow *self,
 {
 	g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 	g_autofree gchar *challenge = NULL;
-	DaOidcClientAuth auth = {self->client_id,  self->client_secret, self->auth_method,
-				 self->client_key, self->key_id,	self->audience};
 
 	g_task_set_source_tag (task, da_flow_start_async);
 	if (self->code_verifier != NULL)
 		challenge = da_oidc_pkce_challenge (self->code_verifier);
-	da_idp_device_auth_async (self->idp, self->device_authorization_endpoint, &auth,
+	da_idp_device_auth_async (self->idp, self->device_authorization_endpoint, self->auth,
 				  self->scope, challenge, self->cancellable, da_flow_device_auth_cb,
 				  g_steal_pointer (&task));
 }
@@ -309,11 +301,7 @@ da_flow_finalize (GObject *object)
 	g_clear_object (&self->cancellable);
 	g_free (self->device_authorization_endpoint);
 	g_free (self->token_endpoint);
-	g_free (self->client_id);
-	da_secret_free (self->client_secret);
-	da_secret_free (self->client_key);
-	g_free (self->key_id);
-	g_free (self->audience);
+	da_oidc_client_auth_free (self->auth);
 	g_free (self->scope);
 	g_free (self->last_http_failure);
 	da_secret_free (self->code_verifier);
@@ -351,13 +339,7 @@ da_flow_new (DaIdp *idp,
 	self->idp = g_object_ref (idp);
 	self->device_authorization_endpoint = g_strdup (device_authorization_endpoint);
 	self->token_endpoint = g_strdup (token_endpoint);
-	self->client_id = g_strdup (auth->client_id);
-	self->client_secret = auth->client_secret != NULL ? da_secret_new (auth->client_secret)
-							  : NULL;
-	self->auth_method = auth->method;
-	self->client_key = auth->client_key != NULL ? da_secret_new (auth->client_key) : NULL;
-	self->key_id = g_strdup (auth->key_id);
-	self->audience = g_strdup (auth->audience);
+	self->auth = da_oidc_client_auth_copy (auth);
 	self->scope = g_strdup (scope);
 	self->code_verifier = pkce ? da_oidc_pkce_verifier_new () : NULL;
 	self->done = done;

@@ -495,6 +495,34 @@ form_encode (const gchar *const *pairs)
 	return g_bytes_new_with_free_func (buf, pos, form_free, buf);
 }
 
+DaOidcClientAuth *
+da_oidc_client_auth_copy (const DaOidcClientAuth *auth)
+{
+	DaOidcClientAuth *copy = g_new0 (DaOidcClientAuth, 1);
+
+	copy->client_id = g_strdup (auth->client_id);
+	copy->client_secret = auth->client_secret != NULL ? da_secret_new (auth->client_secret)
+							  : NULL;
+	copy->method = auth->method;
+	copy->client_key = auth->client_key != NULL ? da_secret_new (auth->client_key) : NULL;
+	copy->key_id = g_strdup (auth->key_id);
+	copy->audience = g_strdup (auth->audience);
+	return copy;
+}
+
+void
+da_oidc_client_auth_free (DaOidcClientAuth *auth)
+{
+	if (auth == NULL)
+		return;
+	g_free ((gchar *) auth->client_id);
+	da_secret_free ((DaSecret *) auth->client_secret);
+	da_secret_free ((DaSecret *) auth->client_key);
+	g_free ((gchar *) auth->key_id);
+	g_free ((gchar *) auth->audience);
+	g_free (auth);
+}
+
 /* RFC 6749 2.3.1: the id and the secret, each form-encoded, in HTTP Basic */
 static gchar *
 basic_credentials (const DaOidcClientAuth *auth)
@@ -558,10 +586,10 @@ da_oidc_form_message_new (const gchar *endpoint,
 		g_ptr_array_add (all, (gpointer) auth->client_id);
 		break;
 	case DA_CLIENT_AUTH_PRIVATE_KEY_JWT:
-		assertion = da_client_assertion_new (
-			auth->client_key, strlen (auth->client_key), auth->key_id, auth->client_id,
-			auth->audience != NULL ? auth->audience : endpoint, da_clock_real_sec (),
-			&error_local);
+		assertion =
+			da_client_assertion_new (auth->client_key, auth->key_id, auth->client_id,
+						 auth->audience != NULL ? auth->audience : endpoint,
+						 da_clock_real_sec (), &error_local);
 		if (assertion == NULL) {
 			g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 				     "cannot make the client assertion (private_key_jwt): %s",

@@ -86,6 +86,12 @@ typedef struct {
 	const gchar *audience;
 } DaOidcClientAuth;
 
+/* a copy that owns its strings (the secret and key wiped when freed) */
+DaOidcClientAuth *
+da_oidc_client_auth_copy (const DaOidcClientAuth *auth);
+void
+da_oidc_client_auth_free (DaOidcClientAuth *auth);
+
 DaOidcEndpoints *
 da_oidc_endpoints_new (void);
 DaOidcEndpoints *

@@ -24,9 +24,6 @@ const USAGE = `usage: node server.mjs [options]
   --client-id ID         main client (default devauth-demo)
   --client-secret S      make the main client confidential
   --extra-client ID      another public client (repeatable)
-  --service-client ID:SECRET
-                         a confidential client of the client_credentials grant
-                         only, client_secret_post (repeatable)
   --client ID:METHOD:CRED
                          a confidential client of the device, refresh and
                          client_credentials grants that authenticates with
@@ -72,7 +69,6 @@ try {
       'client-id': { type: 'string', default: 'devauth-demo' },
       'client-secret': { type: 'string' },
       'extra-client': { type: 'string', multiple: true, default: [] },
-      'service-client': { type: 'string', multiple: true, default: [] },
       client: { type: 'string', multiple: true, default: [] },
       'auth-methods': { type: 'string' },
       'access-ttl': { type: 'string', default: '300' },
@@ -148,11 +144,6 @@ if (REALM !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(REALM)) {
 const PREFIX = REALM !== undefined ? `/realms/${REALM}` : '';
 
 const CLIENT_ID_RE = /^[\x21-\x7e]{1,128}$/;
-const serviceClients = args['service-client'].map((spec) => {
-  const at = spec.indexOf(':');
-  if (at <= 0 || at === spec.length - 1) die(`--service-client ${spec}: use ID:SECRET`);
-  return { id: spec.slice(0, at), secret: spec.slice(at + 1) };
-});
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 const authClients = args.client.map((spec) => {
   const [id, method, ...rest] = spec.split(':');
@@ -179,8 +170,7 @@ const authClients = args.client.map((spec) => {
   }
   return meta;
 });
-const clientIds = [args['client-id'], ...args['extra-client'], ...serviceClients.map((c) => c.id),
-  ...authClients.map((c) => c.client_id)];
+const clientIds = [args['client-id'], ...args['extra-client'], ...authClients.map((c) => c.client_id)];
 for (const id of clientIds) {
   if (!CLIENT_ID_RE.test(id) || id.includes(':')) die(`bad client id: ${JSON.stringify(id)}`);
 }
@@ -542,15 +532,6 @@ function makeProvider(issuer) {
     clients: [
       clientMetadata(args['client-id'], args['client-secret']),
       ...args['extra-client'].map((id) => clientMetadata(id)),
-      ...serviceClients.map(({ id, secret }) => ({
-        client_id: id,
-        client_name: id,
-        client_secret: secret,
-        token_endpoint_auth_method: 'client_secret_post',
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-      })),
       ...authClients,
     ],
     ...(args['auth-methods'] ? { clientAuthMethods: args['auth-methods'].split(',') } : {}),

@@ -274,7 +274,8 @@ SERVICE_SECRET = "s3rvice-secret"
 def _service_world(h, secret=SERVICE_SECRET, access_ttl="8", extra=None):
     """A client_credentials client at the test IdP, and devauthd with one
     service account 'demo' for it (AllowUsers=daemon)."""
-    h.start_idp("--service-client", f"tv-service:{SERVICE_SECRET}", "--access-ttl", access_ttl)
+    h.start_idp("--client", f"tv-service:client_secret_post:{SERVICE_SECRET}",
+                "--access-ttl", access_ttl)
     path = os.path.join(h.tmp, "service-secret")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
         f.write(secret + "\n")

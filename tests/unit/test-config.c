@@ -103,16 +103,15 @@ test_account_errors (void)
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nCAFile=/dev/null\n",
 		 "[Account] CAFile: /dev/null: "},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nGrant=password\n",
-		 "[Account] Grant: 'password' is not a grant devauthd runs "
-		 "(device_code or client_credentials)"},
+		 "[Account] Grant: 'password' is not one of device_code, client_credentials"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nGrant=client_credentials\n",
 		 "[Account] Grant=client_credentials needs the client's secret or key"},
 		{"[Account]\nClientId=x\nGrant=client_credentials\n"
 		 "DeviceAuthorizationEndpoint=https://idp.example.com/d\n",
 		 "[Account] Issuer: missing (or set TokenEndpoint)"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nClientAuthMethod=tls\n",
-		 "[Account] ClientAuthMethod: 'tls' is not one devauthd speaks (client_secret_post, "
-		 "client_secret_basic or private_key_jwt)"},
+		 "[Account] ClientAuthMethod: 'tls' is not one of client_secret_post, "
+		 "client_secret_basic, private_key_jwt"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
 		 "ClientAuthMethod=private_key_jwt\n",
 		 "[Account] ClientAuthMethod=private_key_jwt needs the client's key: set "
