@@ -87,7 +87,7 @@ struct _DaAccount {
 	gint64 demand_refresh_us;   /* when a refresh a caller asked for ended */
 	gboolean demand_pending;    /* the refresh under way is a caller's */
 	gint64 token_lifetime;	    /* of the current access token, seconds */
-	gint64 access_expires_us;   /* of the current access token, wall clock */
+	gint64 access_expires_us;   /* of the current access token, da_clock_now_us () */
 	gint64 access_received_us;  /* when it arrived; 0 when restored */
 	gint64 refresh_due;	    /* wall clock, µs; 0: no refresh planned */
 	guint refresh_timer_id;
@@ -149,7 +149,7 @@ waiters_add (GPtrArray **waiters, GTask *task)
 static inline gint64
 now_sec (void)
 {
-	return da_clock_real_sec ();
+	return da_clock_now_sec ();
 }
 
 /* whole seconds are too coarse to time refreshes or to tell an expired
@@ -157,7 +157,7 @@ now_sec (void)
 static inline gint64
 now_us (void)
 {
-	return da_clock_real_us ();
+	return da_clock_now_us ();
 }
 
 #define SEC_US(s) (G_USEC_PER_SEC * (gint64) (s))

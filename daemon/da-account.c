@@ -140,7 +140,7 @@ da_account_build_prompt (DaAccount *self)
 	status->verification_uri = g_strdup (da_flow_get_verification_uri (self->flow));
 	status->verification_uri_complete =
 		g_strdup (da_flow_get_verification_uri_complete (self->flow));
-	status->expires_at = da_flow_get_expires_at (self->flow);
+	status->expires_at = da_clock_to_system_sec (da_flow_get_expires_at (self->flow));
 	status->interval = da_flow_get_interval (self->flow);
 	if (self->qr_modules != NULL) {
 		status->qr_size = self->qr_size;
@@ -161,8 +161,9 @@ da_account_build_signed_in (DaAccount *self)
 	if (user_name[0] != '\0')
 		status->user_name = g_strdup (user_name);
 	if (self->access != NULL)
-		status->expires_at = self->access->expires_at;
-	status->sign_in_expires_at = da_account_get_sign_in_expires_at (self);
+		status->expires_at = da_clock_to_system_sec (self->access->expires_at);
+	status->sign_in_expires_at =
+		da_clock_to_system_sec (da_account_get_sign_in_expires_at (self));
 	return status;
 }
 
@@ -477,11 +478,14 @@ da_account_get_property (GObject *object, guint prop_id, GValue *value, GParamSp
 		g_value_set_string (value, da_account_get_subject (self));
 		break;
 	case PROP_ACCESS_TOKEN_EXPIRES_AT:
-		g_value_set_int64 (value, self->access != NULL ? self->access->expires_at : 0);
+		g_value_set_int64 (value, self->access != NULL ? da_clock_to_system_sec (
+									 self->access->expires_at)
+							       : 0);
 		break;
 	case PROP_LOGIN_EXPIRES_AT:
 		g_value_set_int64 (value, self->flow != NULL && da_flow_is_started (self->flow)
-						  ? da_flow_get_expires_at (self->flow)
+						  ? da_clock_to_system_sec (
+							    da_flow_get_expires_at (self->flow))
 						  : 0);
 		break;
 	case PROP_LAST_ERROR:
@@ -491,7 +495,8 @@ da_account_get_property (GObject *object, guint prop_id, GValue *value, GParamSp
 		g_value_set_string (value, da_account_get_user_name (self));
 		break;
 	case PROP_SIGN_IN_EXPIRES_AT:
-		g_value_set_int64 (value, da_account_get_sign_in_expires_at (self));
+		g_value_set_int64 (
+			value, da_clock_to_system_sec (da_account_get_sign_in_expires_at (self)));
 		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

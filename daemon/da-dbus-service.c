@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include "da-clock.h"
+
 #include <fcntl.h>
 #include <gio/gunixfdlist.h>
 #include <string.h>
@@ -104,7 +106,8 @@ token_info (const DaToken *token)
 {
 	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
 
-	g_variant_builder_add (&b, "{sv}", "expires-at", g_variant_new_int64 (token->expires_at));
+	g_variant_builder_add (&b, "{sv}", "expires-at",
+			       g_variant_new_int64 (da_clock_to_system_sec (token->expires_at)));
 	g_variant_builder_add (
 		&b, "{sv}", "token-type",
 		g_variant_new_string (token->token_type != NULL ? token->token_type : "Bearer"));

@@ -156,8 +156,8 @@ da_flow_poll_timeout_cb (gpointer user_data)
 	DaFlow *self = DA_FLOW (user_data);
 
 	self->timeout_id = 0;
-	/* wall clock: a monotonic timer does not count a suspend */
-	if (da_clock_real_sec () >= self->expires_at) {
+	/* the daemon's time: a monotonic timer does not count a suspend */
+	if (da_clock_now_sec () >= self->expires_at) {
 		da_flow_finish_error (self, DA_ERROR_LOGIN_EXPIRED, "the sign-in code expired");
 		return G_SOURCE_REMOVE;
 	}
@@ -171,7 +171,7 @@ da_flow_poll_timeout_cb (gpointer user_data)
 static void
 da_flow_schedule_poll (DaFlow *self, guint delay_sec)
 {
-	gint64 left = self->expires_at - da_clock_real_sec ();
+	gint64 left = self->expires_at - da_clock_now_sec ();
 	guint64 delay_ms = (guint64) delay_sec * 1000;
 
 	/* wake up at the expiry at the latest, to report it on time */
@@ -197,7 +197,7 @@ da_flow_device_auth_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		g_task_return_error (task, g_steal_pointer (&error));
 		return;
 	}
-	self->expires_at = da_clock_real_sec () + self->device_auth->expires_in;
+	self->expires_at = da_clock_now_sec () + self->device_auth->expires_in;
 	self->interval = self->device_auth->interval > 0 ? self->device_auth->interval
 							 : DA_FLOW_DEFAULT_INTERVAL;
 	self->started = TRUE;

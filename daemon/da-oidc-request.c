@@ -11,6 +11,7 @@
 
 #include "da-client-assertion.h"
 #include "da-clock.h"
+#include "da-jwt.h"
 #include "da-oidc-private.h"
 #include "da-secret.h"
 
@@ -85,7 +86,8 @@ typedef struct {
 	gulong caller_handler;
 	guint deadline_id;
 	gboolean timed_out;
-	gint64 sent_us;			  /* wall clock */
+	gint64 sent_boot_us;		  /* da_clock_boot_us () */
+	gint64 recv_boot_us;		  /* when the headers came */
 	DaOidcClient *client;		  /* not owned: the task holds it */
 	GTlsCertificateFlags tls_refused; /* the check after the handshake failed */
 } DaOidcRequest;
@@ -99,7 +101,7 @@ request_wrote_headers_cb (SoupMessage *msg, gpointer user_data)
 {
 	DaOidcRequest *req = user_data;
 
-	req->sent_us = g_get_real_time ();
+	req->sent_boot_us = da_clock_boot_us ();
 }
 
 /* the port of an https URL, said or not */
@@ -254,6 +256,40 @@ content_type_is_json (SoupMessage *msg)
 	       g_str_has_suffix (ct, "+json");
 }
 
+/* The IdP's Date (RFC 9110 6.6.1) tells the daemon's clock whether the
+ * system's is right: a device without an RTC boots in 1970. */
+static void
+note_server_date (DaOidcRequest *req)
+{
+	SoupMessageHeaders *headers = soup_message_get_response_headers (req->msg);
+	const gchar *value = soup_message_headers_get_one (headers, "Date");
+	g_autoptr(GDateTime) date = NULL;
+
+	req->recv_boot_us = da_clock_boot_us ();
+	if (value == NULL)
+		return;
+	date = soup_date_time_new_from_http_string (value);
+	if (date == NULL)
+		return;
+	da_clock_note_server_time (g_date_time_to_unix (date), req->sent_boot_us, req->recv_boot_us,
+				   g_uri_get_host (soup_message_get_uri (req->msg)));
+}
+
+/* A token the IdP has just issued was issued no later than now: its iat
+ * shows a clock behind the IdP's even where no Date came through. */
+static void
+note_issued_at (DaOidcRequest *req, const gchar *jwt)
+{
+	g_autoptr(DaIdClaims) claims = NULL;
+
+	if (jwt == NULL || req->recv_boot_us == 0)
+		return;
+	claims = da_jwt_unverified_claims (jwt);
+	if (claims != NULL)
+		da_clock_note_issued_at (claims->iat, req->recv_boot_us,
+					 g_uri_get_host (soup_message_get_uri (req->msg)));
+}
+
 static void
 request_done (GTask *task)
 {
@@ -280,8 +316,13 @@ request_done (GTask *task)
 		g_task_return_error (task, error);
 		return;
 	}
-	if (req->flags & DA_OIDC_REQUEST_TOKENS)
-		((DaOidcTokens *) result)->requested_at = req->sent_us;
+	if (req->flags & DA_OIDC_REQUEST_TOKENS) {
+		DaOidcTokens *tokens = result;
+		note_issued_at (req,
+				tokens->id_token != NULL ? tokens->id_token : tokens->access_token);
+		/* on the daemon's time as it stands after this answer's Date */
+		tokens->requested_at = da_clock_at_boot_us (req->sent_boot_us);
+	}
 	g_task_return_pointer (task, result, req->free_result);
 }
 
@@ -354,6 +395,7 @@ request_send_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		request_fail (task, error);
 		return;
 	}
+	note_server_date (req);
 	declared = soup_message_headers_get_content_length (
 		soup_message_get_response_headers (req->msg));
 	if (declared > DA_OIDC_BODY_MAX) {
@@ -420,7 +462,7 @@ da_oidc_request_async (DaOidcClient *self,
 	req->extra = g_strdup (extra);
 	req->body = g_byte_array_sized_new (DA_OIDC_BODY_INITIAL);
 	req->body_alloc = DA_OIDC_BODY_INITIAL;
-	req->sent_us = g_get_real_time ();
+	req->sent_boot_us = da_clock_boot_us ();
 	g_signal_connect (msg, "wrote-headers", G_CALLBACK (request_wrote_headers_cb), req);
 	req->client = self;
 	g_signal_connect (msg, "network-event", G_CALLBACK (request_network_event_cb), req);
@@ -589,7 +631,7 @@ da_oidc_form_message_new (const gchar *endpoint,
 		assertion =
 			da_client_assertion_new (auth->client_key, auth->key_id, auth->client_id,
 						 auth->audience != NULL ? auth->audience : endpoint,
-						 da_clock_real_sec (), &error_local);
+						 da_clock_now_sec (), &error_local);
 		if (assertion == NULL) {
 			g_set_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_MALFORMED,
 				     "cannot make the client assertion (private_key_jwt): %s",

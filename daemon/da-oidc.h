@@ -62,7 +62,7 @@ typedef struct {
 	/* Keycloak's "refresh_expires_in": seconds the refresh token lasts; 0
 	 * when it has no end (offline tokens); -1 when the IdP sent none */
 	gint64 refresh_expires_in;
-	gint64 requested_at; /* wall clock, µs, when the request was sent */
+	gint64 requested_at; /* da_clock_now_us (), when the request was sent */
 } DaOidcTokens;
 
 /* How a client proves itself at the token and revocation endpoints

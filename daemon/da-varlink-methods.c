@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include "da-clock.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -145,8 +147,8 @@ da_varlink_conn_reply_token (DaVarlinkConn *conn, const DaToken *token)
 				    128);
 	g_string_append (conn->out, "{\"parameters\":{\"token\":");
 	da_varlink_append_json_string (conn->out, token->token);
-	g_string_append_printf (
-		conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":", token->expires_at);
+	g_string_append_printf (conn->out, ",\"expiresAt\":%" G_GINT64_FORMAT ",\"tokenType\":",
+				da_clock_to_system_sec (token->expires_at));
 	da_varlink_append_json_string (conn->out,
 				       token->token_type != NULL ? token->token_type : "Bearer");
 	if (token->scope != NULL) {

@@ -603,35 +603,79 @@ def faketime_wrapper(h, rc_file):
     return path
 
 
-def test_clock_jump(h):
-    """The wall clock jumps forward past the token's expiry (CLOCK_REALTIME
-    cannot be namespaced, and the machine's clock is not ours to change:
-    libfaketime moves devauthd's own view of it, the monotonic clock stays).
-    The expired token is never served; a new one is fetched."""
+def faketime_daemon(h, rc_file, offset, settings=TIMEOUT_SETTINGS):
     check(os.path.exists(LIBFAKETIME), f"{LIBFAKETIME} is missing (apt install libfaketime)")
-    rc_file = os.path.join(h.tmp, "faketime.rc")
     with open(rc_file, "w") as f:
-        f.write("+0\n")
-    h.start_idp("--interval", "1", "--access-ttl", "300")
-    h.start_bus()
-    h.start_daemon(None, TIMEOUT_SETTINGS, start=False)
+        f.write(f"{offset}\n")
+    h.start_daemon(None, settings, start=False)
     h.daemon.binary = faketime_wrapper(h, rc_file)
     h.daemon.start()
+
+
+def test_clock_jump(h):
+    """The wall clock jumps forward ten minutes, past the 300 s token's
+    expiry (CLOCK_REALTIME cannot be namespaced, and the machine's clock is
+    not ours to change: libfaketime moves devauthd's own view of it; the
+    monotonic and boot clocks stay). The IdP's clock did not move, so the
+    token is still valid there: devauthd keeps the IdP's time (its Date
+    agreed with the system clock before the jump), serves the same token
+    without a refresh, and says its expiry in the system clock's terms, ten
+    minutes on, so that an app comparing with its own clock sees it valid."""
+    rc_file = os.path.join(h.tmp, "faketime.rc")
+    h.start_idp("--interval", "1", "--access-ttl", "300")
+    h.start_bus()
+    faketime_daemon(h, rc_file, "+0")
     h.sign_in()
     token, info = h.get_token()
     check(abs(info["expires-at"] - (time.time() + 300)) < 15, f"expires-at before the jump: {info}")
     h.idp.reset_stats()
 
     with open(rc_file, "w") as f:
-        f.write("+600\n")  # ten minutes on: the 300 s token has expired
+        f.write("+600\n")  # ten minutes on, on devauthd's wall clock only
+    same, same_info = h.get_token(min_validity=0)
+    check_equal(same, token, "the token served after the wall clock jumped")
+    check_equal(h.idp.stats()["counters"]["token_refresh"], 0, "refreshes after the jump")
+    check(abs(same_info["expires-at"] - (info["expires-at"] + 600)) <= 2,
+          f"expires-at after the jump is not in the system clock's terms: {info} then {same_info}")
+    status, _ = h.idp.userinfo(same)
+    check_equal(status, 200, "userinfo with the token served after the jump")
+    # the next answer's Date shows the offset, and it is said once
+    h.refresh()
     new, new_info = h.get_token(min_validity=0)
-    check(new != token, "devauthd served the token that expired when the clock jumped")
-    check_equal(h.idp.stats()["counters"]["token_refresh"], 1, "refreshes after the jump")
-    check(new_info["expires-at"] > info["expires-at"] + 500,
-          f"expires-at after the jump is not on devauthd's new clock: {new_info}")
-    status, _ = h.idp.userinfo(new)
-    check_equal(status, 200, "userinfo with the token fetched after the jump")
+    check(new != token, "Refresh after the jump left the old token")
+    check(abs(new_info["expires-at"] - (time.time() + 600 + 300)) < 15,
+          f"expires-at of the token fetched after the jump: {new_info}")
+    harness.wait_until(lambda: "s ahead of the clock of 127.0.0.1" in h.daemon.log(), 10,
+                       "devauthd to say that the system clock is ahead of the IdP's")
     check_equal(h.properties()["State"], "signed-in", "State after the jump")
+    daemon_alive(h)
+
+
+def test_clock_behind_at_boot(h):
+    """A device without an RTC starts a day in the past, before NTP
+    answers. The IdP's Date shows the offset at the first answer; the ID
+    token (iat and exp a day in devauthd's future) is accepted, the sign-in
+    works, the token's expiry is said in the system clock's terms (300 s
+    from the wrong 'now' that the device's apps share), and the log says
+    the clock is behind. Without the IdP's time the ID token would be
+    refused as issued in the future."""
+    rc_file = os.path.join(h.tmp, "faketime.rc")
+    h.start_idp("--interval", "1", "--access-ttl", "300")
+    h.start_bus()
+    faketime_daemon(h, rc_file, "-1d")
+    h.sign_in()
+    token, info = h.get_token()
+    fake_now = time.time() - 86400
+    check(abs(info["expires-at"] - (fake_now + 300)) < 15,
+          f"expires-at is not 300 s on the system clock's (a day behind): {info}")
+    status, _ = h.idp.userinfo(token)
+    check_equal(status, 200, "userinfo with the token got a day behind")
+    harness.wait_until(lambda: "s behind the clock of 127.0.0.1" in h.daemon.log(), 10,
+                       "devauthd to say that the system clock is behind the IdP's")
+    props = h.properties()
+    check_equal(props["State"], "signed-in", "State")
+    check(abs(props["AccessTokenExpiresAt"] - (fake_now + 300)) < 15,
+          f"AccessTokenExpiresAt is not in the system clock's terms: {props}")
     daemon_alive(h)
 
 
