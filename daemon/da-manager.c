@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include "da-clock.h"
+
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -206,13 +208,12 @@ open_vault (DaConfig *config, const gchar *state_dir)
 static void
 check_boot_id (DaKeyring *keyring)
 {
-	g_autofree gchar *boot_id = NULL;
+	const gchar *boot_id = da_clock_boot_id ();
 	g_autoptr(DaSecret) cached = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (!g_file_get_contents ("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL))
+	if (boot_id[0] == '\0')
 		return;
-	g_strstrip (boot_id);
 	cached = da_keyring_load (keyring, "devauthd:boot-id", NULL);
 	if (cached != NULL && g_strcmp0 (cached, boot_id) != 0) {
 		g_info ("the keyring cache is from another boot; dropping it");

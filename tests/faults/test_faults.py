@@ -612,6 +612,18 @@ def faketime_daemon(h, rc_file, offset, settings=TIMEOUT_SETTINGS):
     h.daemon.start()
 
 
+def _faketime_signed_in(h, offset):
+    """devauthd on a wall clock shifted by @offset, signed in to an IdP of
+    300 s tokens: (the faketime file, the token, its info)"""
+    rc_file = os.path.join(h.tmp, "faketime.rc")
+    h.start_idp("--interval", "1", "--access-ttl", "300")
+    h.start_bus()
+    faketime_daemon(h, rc_file, offset)
+    h.sign_in()
+    token, info = h.get_token()
+    return rc_file, token, info
+
+
 def test_clock_jump(h):
     """The wall clock jumps forward ten minutes, past the 300 s token's
     expiry (CLOCK_REALTIME cannot be namespaced, and the machine's clock is
@@ -621,12 +633,7 @@ def test_clock_jump(h):
     agreed with the system clock before the jump), serves the same token
     without a refresh, and says its expiry in the system clock's terms, ten
     minutes on, so that an app comparing with its own clock sees it valid."""
-    rc_file = os.path.join(h.tmp, "faketime.rc")
-    h.start_idp("--interval", "1", "--access-ttl", "300")
-    h.start_bus()
-    faketime_daemon(h, rc_file, "+0")
-    h.sign_in()
-    token, info = h.get_token()
+    rc_file, token, info = _faketime_signed_in(h, "+0")
     check(abs(info["expires-at"] - (time.time() + 300)) < 15, f"expires-at before the jump: {info}")
     h.idp.reset_stats()
 
@@ -659,12 +666,7 @@ def test_clock_behind_at_boot(h):
     from the wrong 'now' that the device's apps share), and the log says
     the clock is behind. Without the IdP's time the ID token would be
     refused as issued in the future."""
-    rc_file = os.path.join(h.tmp, "faketime.rc")
-    h.start_idp("--interval", "1", "--access-ttl", "300")
-    h.start_bus()
-    faketime_daemon(h, rc_file, "-1d")
-    h.sign_in()
-    token, info = h.get_token()
+    _, token, info = _faketime_signed_in(h, "-1d")
     fake_now = time.time() - 86400
     check(abs(info["expires-at"] - (fake_now + 300)) < 15,
           f"expires-at is not 300 s on the system clock's (a day behind): {info}")
