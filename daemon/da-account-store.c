@@ -381,6 +381,49 @@ da_account_restore_from_disk (DaAccount *self)
 	g_info ("account %s: signed in from the state directory", self->config->name);
 }
 
+/* Signed in from the keyring: the state file must hold the same refresh
+ * token, or a reboot would bring back an older one. It is behind when
+ * devauthd was killed after the keyring took a refresh's tokens and
+ * before the state file did, or while the disk was full. */
+static void
+da_account_disk_in_step (DaAccount *self)
+{
+	g_autoptr(GByteArray) state = NULL;
+	g_autoptr(GError) error = NULL;
+	DaToken *refresh = NULL;
+	DaToken *access = NULL;
+	gboolean same;
+
+	if (self->refresh == NULL)
+		return;
+	state = da_vault_load (self->vault, self->config->name, &error);
+	if (state == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+		/* another storage key, a damaged file: left as it is */
+		g_message ("account %s: the state file cannot be compared with the keyring: %s",
+			   self->config->name, error->message);
+		return;
+	}
+	if (state != NULL) {
+		if (!da_token_unpack_state ((const gchar *) state->data, state->len, &refresh,
+					    &access, &error)) {
+			da_secret_wipe (state->data, state->len);
+			g_message ("account %s: the state file cannot be compared with the "
+				   "keyring: %s",
+				   self->config->name, error->message);
+			return;
+		}
+		da_secret_wipe (state->data, state->len);
+		same = refresh != NULL && g_strcmp0 (refresh->token, self->refresh->token) == 0;
+		da_token_free (refresh);
+		da_token_free (access);
+		if (same)
+			return;
+	}
+	g_info ("account %s: the state file is behind the keyring; written again",
+		self->config->name);
+	da_account_persist (self, self->refresh, self->access);
+}
+
 void
 da_account_restore (DaAccount *self)
 {
@@ -389,6 +432,8 @@ da_account_restore (DaAccount *self)
 		self->access = da_account_load_cached (self, "access");
 		if (self->refresh != NULL || self->access != NULL)
 			g_info ("account %s: signed in from the keyring", self->config->name);
+		if (self->vault != NULL)
+			da_account_disk_in_step (self);
 	}
 	if (self->refresh == NULL && self->access == NULL && self->vault != NULL)
 		da_account_restore_from_disk (self);
@@ -523,11 +568,15 @@ da_account_take_tokens (DaAccount *self, DaOidcTokens *tokens, const DaIdClaims 
 	gboolean saved;
 
 	da_account_build_tokens (self, tokens, claims, &refresh, &access);
-	/* disk first: a rotated refresh token must outlive a crash before
-	 * anything uses the new tokens */
-	saved = da_account_persist (self, refresh, access);
+	/* The keyring, then the disk, then the journal goes: a restart
+	 * reads the keyring first, so it is never older than the state file.
+	 * Killed between the two, the restart finds the state file behind the
+	 * keyring and writes it again (da_account_disk_in_step); after a
+	 * reboot the journal still holds the answer. Nothing uses the new
+	 * tokens before both are written. */
 	da_account_cache_token (self, "refresh", refresh);
 	da_account_cache_token (self, "access", access);
+	saved = da_account_persist (self, refresh, access);
 	/* the state file and the keyring hold them: the journal has done its
 	 * work (kept while the state file is not written) */
 	if (saved)

@@ -15,6 +15,7 @@ import json
 import os
 import pwd
 import re
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -868,12 +869,10 @@ def test_keyring_quota(h):
 # while, and callers wait 2 s between failed attempts).
 
 
-def test_disk_full(h):
-    """The state directory's file system is full when a refresh rotates the
-    refresh token: LastError says the sign-in is not saved, tokens are still
-    served, and once there is room again the write is made without another
-    refresh, so that after a reboot (keyring gone) the rotated refresh token
-    is the one on disk and the IdP accepts it."""
+def _refresh_on_full_disk(h):
+    """Signed in against the test IdP (rotating refresh tokens) with the
+    state directory on a 256 KiB tmpfs, which is then filled up, and a
+    refresh made: (daemon, state file, its bytes before, the filler)."""
     h.start_idp("--interval", "1", "--rotate-refresh")
     h.start_bus()
     daemon = h.start_daemon(start=False)
@@ -898,24 +897,18 @@ def test_disk_full(h):
         check_equal(e.errno, 28, "the error that filled the file system (ENOSPC)")
     finally:
         os.close(fd)
-    refreshes = h.idp.stats()["counters"]["token_refresh"]
     h.refresh()
     props = h.properties()
     check(re.search(r"not saved to disk.*No space left on device.*reboot", props["LastError"]),
           f"LastError with the disk full: {props['LastError']!r}")
     check_equal(props["State"], "signed-in", "State with the disk full")
-    h.get_token()
     check_equal(open(state_file, "rb").read(), on_disk, "the state file with the disk full")
-    time.sleep(3)
-    check("not saved" in h.properties()["LastError"], "LastError while the disk stays full")
+    return daemon, state_file, on_disk, filler
 
-    os.unlink(filler)
-    wait_until(lambda: h.properties()["LastError"] == "", 70,
-               "LastError to clear once there is room")
-    check(open(state_file, "rb").read() != on_disk, "the state file was not written again")
-    check_equal(h.idp.stats()["counters"]["token_refresh"], refreshes + 1,
-                "refreshes: the write came without another one")
 
+def _works_after_reboot(h, daemon):
+    """devauthd stopped, the keyring gone (a reboot), started: the state
+    file's refresh token is the live one."""
     check_equal(daemon.stop(), 0, "devauthd's exit status on SIGTERM")
     daemon.unlink_keyring()
     daemon.start()
@@ -924,6 +917,54 @@ def test_disk_full(h):
     token, _ = h.get_token()
     status, body = h.idp.userinfo(token)
     check_equal(status, 200, f"userinfo with the token after the reboot ({body})")
+
+
+def test_disk_full(h):
+    """The state directory's file system is full when a refresh rotates the
+    refresh token: LastError says the sign-in is not saved, tokens are still
+    served, and once there is room again the write is made without another
+    refresh, so that after a reboot (keyring gone) the rotated refresh token
+    is the one on disk and the IdP accepts it."""
+    daemon, state_file, on_disk, filler = _refresh_on_full_disk(h)
+    refreshes = h.idp.stats()["counters"]["token_refresh"]
+    h.get_token()
+    time.sleep(3)
+    check("not saved" in h.properties()["LastError"], "LastError while the disk stays full")
+
+    os.unlink(filler)
+    wait_until(lambda: h.properties()["LastError"] == "", 70,
+               "LastError to clear once there is room")
+    check(open(state_file, "rb").read() != on_disk, "the state file was not written again")
+    check_equal(h.idp.stats()["counters"]["token_refresh"], refreshes,
+                "refreshes: the write came without another one")
+    _works_after_reboot(h, daemon)
+
+
+def test_disk_full_then_killed(h):
+    """As disk_full, but devauthd is killed (SIGKILL) while the disk is
+    full, with the rotated refresh token in the keyring alone: the restart
+    finds the state file behind the keyring and writes it again, so that a
+    reboot after it does not bring back the consumed token."""
+    daemon, state_file, on_disk, filler = _refresh_on_full_disk(h)
+    h.expect_daemon_failure = True
+    os.kill(daemon.proc.pid, signal.SIGKILL)
+    wait_until(lambda: daemon.proc.poll() is not None, 10, "devauthd to be killed")
+    daemon.stop()
+    wait_until(lambda: h.bus.name_owner() is None, harness.STOP_TIMEOUT,
+               "the bus name to be released")
+    h.expect_daemon_failure = False
+    os.unlink(filler)
+    refreshes = h.idp.stats()["counters"]["token_refresh"]
+    daemon.start()
+    check_equal(h.properties()["State"], "signed-in", "State after the restart")
+    check(open(state_file, "rb").read() != on_disk,
+          "the state file behind the keyring was not written again at the restart")
+    check("the state file is behind the keyring; written again" in _read(daemon.logs[-1]),
+          "devauthd's log does not say it wrote the state file again")
+    check_equal(h.properties()["LastError"], "", "LastError after the restart")
+    check_equal(h.idp.stats()["counters"]["token_refresh"], refreshes,
+                "refreshes: the restart wrote the file without another one")
+    _works_after_reboot(h, daemon)
 
 
 def test_no_redirects(h):
