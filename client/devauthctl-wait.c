@@ -2,8 +2,11 @@
 /*
  * devauthctl wait [ACCOUNT…] [--timeout SECONDS]
  *
- * Blocks until every named account (default: every account) is signed in,
- * as devauth-wait-online.service does at boot. Each account proxy
+ * Blocks until every named account (default: every account) is signed in
+ * and holds an access token that has not expired (AccessTokenExpiresAt,
+ * in the system clock's terms, ahead of it), as devauth-wait-online.service
+ * does at boot: a token stored before a reboot whose expiry devauthd
+ * cannot judge yet is not ready until a refresh has replaced it. Each account proxy
  * subscribes to PropertiesChanged before it reads the properties, so no
  * change is lost between reading State and waiting for it; the proxies
  * also reload when devauthd restarts.
@@ -23,7 +26,9 @@ typedef struct {
 static gboolean
 da_wait_is_signed_in (DaDBusAccount *account)
 {
-	return g_strcmp0 (da_dbus_account_get_state (account), "signed-in") == 0;
+	return g_strcmp0 (da_dbus_account_get_state (account), "signed-in") == 0 &&
+	       da_dbus_account_get_access_token_expires_at (account) >
+		       g_get_real_time () / G_USEC_PER_SEC;
 }
 
 static gboolean
@@ -62,7 +67,9 @@ da_wait_on_timeout (gpointer user_data)
 	g_ptr_array_add (names, NULL);
 	list = g_strjoinv (", ", (gchar **) names->pdata);
 	self->timeout_id = 0;
-	g_printerr ("devauthctl: timed out waiting for %s to sign in\n", list);
+	g_printerr ("devauthctl: timed out waiting for %s to sign in and hold a valid access "
+		    "token\n",
+		    list);
 	self->exit_code = DA_EXIT_TIMEOUT;
 	g_main_loop_quit (self->loop);
 	return G_SOURCE_REMOVE;
@@ -88,6 +95,8 @@ da_wait_add_account (DaWait *self, DaDBusManager *manager, const gchar *path, GE
 	if (account == NULL)
 		return FALSE;
 	g_signal_connect (account, "notify::state", G_CALLBACK (da_wait_on_state), self);
+	g_signal_connect (account, "notify::access-token-expires-at", G_CALLBACK (da_wait_on_state),
+			  self);
 	g_ptr_array_add (self->accounts, g_steal_pointer (&account));
 	return TRUE;
 }
@@ -147,7 +156,8 @@ da_cmd_wait (int argc, char **argv)
 	guint timeout = 0;
 
 	context = da_option_context_new (
-		"[ACCOUNT…]", "Wait until every ACCOUNT (default: every account) is signed in.");
+		"[ACCOUNT…]", "Wait until every ACCOUNT (default: every account) is signed in with "
+			      "a valid access token.");
 	g_option_context_add_main_entries (context, entries, NULL);
 	if (!da_option_context_parse (context, "wait", &argc, &argv))
 		return DA_EXIT_USAGE;

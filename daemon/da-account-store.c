@@ -173,6 +173,50 @@ da_account_cache_held (DaAccount *self)
 		da_account_cache_token (self, "access", self->access);
 }
 
+/* ---- the clock a stored expiry was read on ---- */
+
+/* @token's expiry is in the daemon's time as it stands */
+static void
+da_account_stamp_clock (DaToken *token)
+{
+	const gchar *origin = NULL;
+	gint64 offset = da_clock_offset_us (&origin);
+
+	da_token_set_clock (token, da_clock_boot_id (), offset, origin);
+}
+
+/* A restored token's expiry, read again: written in this boot, it moves
+ * with the daemon's time since (its deadline on CLOCK_BOOTTIME holds,
+ * whatever the wall clock did); the IdP's time the earlier process kept
+ * is taken until an IdP answers. Written in another boot (or by an older
+ * devauthd), its expiry means something only on a wall clock that is
+ * known to be right: else the access token is not served, a refresh
+ * comes first. */
+static void
+da_account_restore_clock (DaAccount *self, DaToken *token, gboolean is_access)
+{
+	const gchar *boot_id = da_clock_boot_id ();
+	gint64 offset;
+
+	if (token == NULL)
+		return;
+	if (token->boot_id != NULL && boot_id[0] != '\0' && g_str_equal (token->boot_id, boot_id)) {
+		da_clock_note_earlier_offset (token->clock_offset_us, token->clock_origin);
+		offset = da_clock_offset_us (NULL);
+		if (token->expires_at > 0)
+			token->expires_at += (offset - token->clock_offset_us) / G_USEC_PER_SEC;
+		da_account_stamp_clock (token);
+		return;
+	}
+	if (!is_access || da_clock_is_trusted ())
+		return;
+	g_info ("account %s: the access token was stored %s, and the system clock is not "
+		"synchronised: its expiry cannot be judged, so it is not served; a refresh first",
+		self->config->name,
+		token->boot_id != NULL ? "in another boot" : "by an older devauthd");
+	g_clear_pointer (&self->access, da_token_free);
+}
+
 /* ---- the journal of a refresh on its way ---- */
 
 static void
@@ -439,6 +483,8 @@ da_account_restore (DaAccount *self)
 		da_account_restore_from_disk (self);
 	if (self->vault != NULL)
 		da_account_restore_journal (self);
+	da_account_restore_clock (self, self->refresh, FALSE);
+	da_account_restore_clock (self, self->access, TRUE);
 	if (self->access != NULL && self->access->expires_at > 0 &&
 	    self->access->expires_at <= now_sec ())
 		g_clear_pointer (&self->access, da_token_free);
@@ -548,8 +594,11 @@ da_account_build_tokens (DaAccount *self,
 		refresh = da_token_new (self->refresh->token, sign_in_expires_at, NULL, granted,
 					subject);
 	da_token_set_name (access, name);
-	if (refresh != NULL)
+	da_account_stamp_clock (access);
+	if (refresh != NULL) {
 		da_token_set_name (refresh, name);
+		da_account_stamp_clock (refresh);
+	}
 	*refresh_out = refresh;
 	*access_out = access;
 }

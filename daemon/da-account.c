@@ -248,7 +248,8 @@ da_account_refusal_error (DaAccount *self,
 			  const gchar *what)
 {
 	DaHintClient client = {self->config->client_id, self->config->client_secret != NULL,
-			       self->config->pkce};
+			       self->config->pkce,
+			       self->config->client_auth_method == DA_CLIENT_AUTH_TLS};
 	g_autofree gchar *hint = NULL;
 	GError *mapped = da_account_idp_error (error, what);
 

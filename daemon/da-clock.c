@@ -191,6 +191,25 @@ da_clock_boot_id (void)
 }
 
 gint64
+da_clock_offset_us (const gchar **origin)
+{
+	gint64 boot = da_clock_boot_us ();
+	gint64 offset = daemon_offset (funcs->real_us (), boot);
+
+	if (origin != NULL)
+		*origin = idp_time ? idp_origin : NULL;
+	return offset;
+}
+
+void
+da_clock_note_earlier_offset (gint64 offset_us, const gchar *origin)
+{
+	if (idp_seen || origin == NULL || origin[0] == '\0')
+		return;
+	note_offset (offset_us, origin);
+}
+
+gint64
 da_clock_real_us (void)
 {
 	return funcs->real_us ();

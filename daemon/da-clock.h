@@ -79,6 +79,15 @@ da_clock_note_issued_at (gint64 iat_sec, gint64 recv_boot_us, const gchar *origi
 /* This boot's id (/proc/sys/kernel/random/boot_id), or "" */
 const gchar *
 da_clock_boot_id (void);
+/* What a stored time needs to be read in another process of this boot:
+ * the daemon's time minus CLOCK_BOOTTIME, in µs, and the IdP whose clock
+ * it is (NULL: the system clock's). */
+gint64
+da_clock_offset_us (const gchar **idp_origin);
+/* A process of this boot before devauthd's start kept the IdP's time at
+ * @offset_us (da_clock_offset_us): taken while no IdP has answered. */
+void
+da_clock_note_earlier_offset (gint64 offset_us, const gchar *idp_origin);
 
 /* NULL puts GLib's clocks back, and forgets what IdPs said. For tests only. */
 void

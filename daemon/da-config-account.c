@@ -16,6 +16,8 @@
 
 typedef enum {
 	DA_KEY_STRING,
+	DA_KEY_PATH,  /* an absolute path */
+	DA_KEY_PROXY, /* da_proxy_is_valid (); may be empty */
 	DA_KEY_URL,
 	DA_KEY_BOOL,
 	DA_KEY_LIST,
@@ -45,6 +47,7 @@ static const DaKeyName auth_method_names[] = {
 	{"client_secret_post", DA_CLIENT_AUTH_SECRET_POST},
 	{"client_secret_basic", DA_CLIENT_AUTH_SECRET_BASIC},
 	{"private_key_jwt", DA_CLIENT_AUTH_PRIVATE_KEY_JWT},
+	{"tls_client_auth", DA_CLIENT_AUTH_TLS},
 	{NULL, 0},
 };
 
@@ -78,7 +81,10 @@ static const DaKeySpec account_keys[] = {
 	{"Account", "ClientKeyFile", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "ClientKeyCredential", DA_KEY_STRING, ACC_SEPARATE},
 	{"Account", "ClientKeyId", DA_KEY_STRING, ACC (client_key_id)},
+	{"Account", "ClientCertificateFile", DA_KEY_PATH, ACC (client_certificate_file)},
 	{"Account", "CAFile", DA_KEY_STRING, ACC (ca_file)},
+	{"Account", "Proxy", DA_KEY_PROXY, ACC (proxy)},
+	{"Account", "ProxyCredentialsFile", DA_KEY_PATH, ACC (proxy_credentials_file)},
 	{"Access", "AllowUsers", DA_KEY_LIST, ACC (allow_users)},
 	{"Access", "AllowGroups", DA_KEY_LIST, ACC (allow_groups)},
 	{"Access", "AllowUnits", DA_KEY_LIST, ACC (allow_units)},
@@ -155,6 +161,106 @@ da_url_is_acceptable (const gchar *url, GError **error)
 	g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 		     "'%s' must use https:// (http:// is allowed only for loopback hosts)", url);
 	return FALSE;
+}
+
+static DaSecret *
+read_secret_file (const gchar *path, gsize max, GError **error);
+
+gboolean
+da_proxy_is_valid (const gchar *value, GError **error)
+{
+	g_autoptr(GUri) uri = NULL;
+	const gchar *scheme;
+	const gchar *path;
+
+	if (value[0] == '\0' || g_str_equal (value, "env"))
+		return TRUE;
+	uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
+	if (uri == NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "'%s' is not a proxy URL (http://HOST:PORT or https://HOST:PORT), "
+			     "env or empty",
+			     value);
+		return FALSE;
+	}
+	scheme = g_uri_get_scheme (uri);
+	path = g_uri_get_path (uri);
+	if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "'%s': a proxy is http:// or https://", value);
+		return FALSE;
+	}
+	if (g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0') {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' has no host",
+			     value);
+		return FALSE;
+	}
+	if (g_uri_get_userinfo (uri) != NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "'%s' carries credentials: put them in ProxyCredentialsFile=", value);
+		return FALSE;
+	}
+	if ((path[0] != '\0' && !g_str_equal (path, "/")) || g_uri_get_query (uri) != NULL ||
+	    g_uri_get_fragment (uri) != NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "'%s': a proxy URL has no path, query or fragment", value);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+#define DA_PROXY_CREDENTIALS_MAX 4096
+/* a certificate chain of a few PEM certificates */
+#define DA_CLIENT_CERTIFICATE_MAX (64 * 1024)
+
+GTlsCertificate *
+da_client_certificate_load (const gchar *path, const DaSecret *key, GError **error)
+{
+	g_autofree gchar *pem = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *both = NULL;
+	GTlsCertificate *cert;
+	gsize len = 0;
+	gsize key_len = strlen (key);
+
+	if (!da_file_read (path, DA_CLIENT_CERTIFICATE_MAX, DA_FILE_NONE, &pem, &len,
+			   &error_local)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s: %s", path,
+			     error_local->message);
+		return NULL;
+	}
+	/* GIO takes the certificate and its key from one PEM text */
+	both = g_malloc (len + 1 + key_len + 1);
+	memcpy (both, pem, len);
+	both[len] = '\n';
+	memcpy (both + len + 1, key, key_len);
+	both[len + 1 + key_len] = '\0';
+	cert = g_tls_certificate_new_from_pem (both, (gssize) (len + 1 + key_len), &error_local);
+	da_secret_wipe (both, len + 1 + key_len);
+	if (cert == NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "%s with the key of ClientKeyFile=: %s", path, error_local->message);
+		return NULL;
+	}
+	return cert;
+}
+
+DaSecret *
+da_proxy_credentials_read (const gchar *path, GError **error)
+{
+	DaSecret *secret = read_secret_file (path, DA_PROXY_CREDENTIALS_MAX, error);
+	const gchar *colon;
+
+	if (secret == NULL)
+		return NULL;
+	colon = strchr (secret, ':');
+	if (colon == NULL || colon == secret || strchr (secret, '\n') != NULL) {
+		da_secret_free (secret);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "'%s' does not hold USER:PASSWORD on one line", path);
+		return NULL;
+	}
+	return secret;
 }
 
 static gboolean
@@ -281,6 +387,35 @@ load_client_auth (DaAccountConfig *self, GKeyFile *kf, GError **error)
 	    !load_secret (kf, "ClientKeyFile", "ClientKeyCredential", DA_CLIENT_KEY_FILE_MAX,
 			  &self->client_key, error))
 		return FALSE;
+	if (self->client_certificate_file != NULL &&
+	    self->client_auth_method == DA_CLIENT_AUTH_AUTO)
+		self->client_auth_method = DA_CLIENT_AUTH_TLS;
+	if (self->client_auth_method == DA_CLIENT_AUTH_TLS) {
+		g_autoptr(GTlsCertificate) cert = NULL;
+		if (self->client_certificate_file == NULL || self->client_key == NULL) {
+			g_set_error_literal (
+				error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				"[Account] ClientAuthMethod=tls_client_auth needs the client's "
+				"certificate and its key: set ClientCertificateFile= and "
+				"ClientKeyFile= (or ClientKeyCredential=)");
+			return FALSE;
+		}
+		cert = da_client_certificate_load (self->client_certificate_file, self->client_key,
+						   &key_error);
+		if (cert == NULL) {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[Account] ClientCertificateFile: %s", key_error->message);
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (self->client_certificate_file != NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "[Account] ClientCertificateFile: not used with ClientAuthMethod=%s "
+			     "(it is for tls_client_auth)",
+			     key_name_of (auth_method_names, (gint) self->client_auth_method));
+		return FALSE;
+	}
 	if (self->client_key != NULL && !da_client_key_check (self->client_key, &key_error)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			     "[Account] ClientKeyFile: %s", key_error->message);
@@ -335,6 +470,23 @@ load_key (DaAccountConfig *self, GKeyFile *kf, const DaKeySpec *spec, GError **e
 	}
 	g_strstrip (value);
 	switch (spec->kind) {
+	case DA_KEY_PROXY:
+		if (!da_proxy_is_valid (value, &error_local)) {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "[%s] %s: %s",
+				     spec->group, spec->key, error_local->message);
+			return FALSE;
+		}
+		*(gchar **) field = g_steal_pointer (&value);
+		return TRUE;
+	case DA_KEY_PATH:
+		if (!g_path_is_absolute (value)) {
+			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				     "[%s] %s: '%s' is not an absolute path", spec->group,
+				     spec->key, value);
+			return FALSE;
+		}
+		*(gchar **) field = g_steal_pointer (&value);
+		return TRUE;
 	case DA_KEY_URL:
 		if (!da_url_is_acceptable (value, &error_local)) {
 			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "[%s] %s: %s",
@@ -588,11 +740,14 @@ da_account_config_free (DaAccountConfig *self)
 	da_secret_free (self->client_secret);
 	da_secret_free (self->client_key);
 	g_free (self->client_key_id);
+	g_free (self->client_certificate_file);
 	g_strfreev (self->scopes);
 	g_free (self->device_authorization_endpoint);
 	g_free (self->token_endpoint);
 	g_free (self->revocation_endpoint);
 	g_free (self->ca_file);
+	g_free (self->proxy);
+	g_free (self->proxy_credentials_file);
 	g_strfreev (self->allow_users);
 	g_strfreev (self->allow_groups);
 	g_strfreev (self->allow_units);

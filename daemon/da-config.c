@@ -16,8 +16,8 @@
 #define DA_HTTP_TIMEOUT_MAX 300
 
 static const gchar *const daemon_keys[] = {
-	"StorageKeyFile", "DefaultAccount",	    "KeyringName",
-	"HttpTimeoutSec", "TokenRequestsPerSecond", NULL,
+	"StorageKeyFile",	  "DefaultAccount", "KeyringName",	    "HttpTimeoutSec",
+	"TokenRequestsPerSecond", "Proxy",	    "ProxyCredentialsFile", NULL,
 };
 
 static gboolean
@@ -99,6 +99,23 @@ da_config_load_daemon_data (DaConfig *self,
 			return FALSE;
 		}
 		self->token_requests_per_sec = (guint) v;
+	}
+	g_clear_pointer (&self->proxy, g_free);
+	self->proxy = g_key_file_get_string (kf, "Daemon", "Proxy", NULL);
+	if (self->proxy != NULL && !da_proxy_is_valid (g_strstrip (self->proxy), &error_local)) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "%s: [Daemon] Proxy: %s", path, error_local->message);
+		return FALSE;
+	}
+	g_clear_pointer (&self->proxy_credentials_file, g_free);
+	self->proxy_credentials_file =
+		g_key_file_get_string (kf, "Daemon", "ProxyCredentialsFile", NULL);
+	if (self->proxy_credentials_file != NULL &&
+	    !g_path_is_absolute (g_strstrip (self->proxy_credentials_file))) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			     "%s: [Daemon] ProxyCredentialsFile: '%s' is not an absolute path",
+			     path, self->proxy_credentials_file);
+		return FALSE;
 	}
 	timeout = g_key_file_get_string (kf, "Daemon", "HttpTimeoutSec", NULL);
 	if (timeout != NULL) {
@@ -202,6 +219,8 @@ da_config_free (DaConfig *self)
 	g_free (self->storage_key_file);
 	g_free (self->default_account);
 	g_free (self->keyring_name);
+	g_free (self->proxy);
+	g_free (self->proxy_credentials_file);
 	g_clear_pointer (&self->accounts, g_ptr_array_unref);
 	g_clear_pointer (&self->problems, g_ptr_array_unref);
 	g_free (self);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "da-oidc.h"
 #include "da-secret.h"
@@ -25,8 +25,9 @@ typedef struct {
 	gchar *issuer;
 	gchar *client_id;
 	DaSecret *client_secret;
-	DaSecret *client_key; /* PEM, for private_key_jwt */
-	gchar *client_key_id; /* the assertion's kid */
+	DaSecret *client_key;		/* PEM, for private_key_jwt */
+	gchar *client_key_id;		/* the assertion's kid */
+	gchar *client_certificate_file; /* PEM, for tls_client_auth (its key: client_key) */
 	DaClientAuthMethod client_auth_method;
 	gchar **scopes;
 	gchar *device_authorization_endpoint;
@@ -35,7 +36,9 @@ typedef struct {
 	DaGrant grant;
 	gboolean auto_login;
 	gboolean pkce;
-	gchar *ca_file; /* the one CA trusted for this IdP; NULL: the system's */
+	gchar *ca_file;		       /* the one CA trusted for this IdP; NULL: the system's */
+	gchar *proxy;		       /* Proxy= (da_proxy_is_valid); NULL: the daemon's */
+	gchar *proxy_credentials_file; /* NULL: the daemon's */
 	gchar **allow_users;
 	gchar **allow_groups;
 	gchar **allow_units;
@@ -51,14 +54,26 @@ typedef struct {
 	gchar *keyring_name;
 	guint http_timeout;
 	guint token_requests_per_sec; /* per caller; bursts of twice that */
-	GPtrArray *accounts;	      /* of DaAccountConfig, sorted by name */
-	GPtrArray *problems;	      /* of gchar*: one line per file that was refused */
+	gchar *proxy;		      /* Proxy= (da_proxy_is_valid); NULL: direct */
+	gchar *proxy_credentials_file;
+	GPtrArray *accounts; /* of DaAccountConfig, sorted by name */
+	GPtrArray *problems; /* of gchar*: one line per file that was refused */
 } DaConfig;
 
 gboolean
 da_account_name_is_valid (const gchar *name);
 gboolean
 da_url_is_acceptable (const gchar *url, GError **error);
+/* Proxy=: "" (direct), "env" (http_proxy, https_proxy and no_proxy of
+ * devauthd's environment) or http://HOST[:PORT] or https://HOST[:PORT] */
+gboolean
+da_proxy_is_valid (const gchar *value, GError **error);
+/* ClientCertificateFile= with the key of ClientKeyFile=, as TLS takes them */
+GTlsCertificate *
+da_client_certificate_load (const gchar *path, const DaSecret *key, GError **error);
+/* ProxyCredentialsFile=: "USER:PASSWORD" on one line */
+DaSecret *
+da_proxy_credentials_read (const gchar *path, GError **error);
 
 DaAccountConfig *
 da_account_config_load_from_data (const gchar *name,

@@ -127,7 +127,8 @@ da_flow_poll_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 		{
 			DaHintClient client = {self->auth->client_id,
 					       self->auth->client_secret != NULL,
-					       self->code_verifier != NULL};
+					       self->code_verifier != NULL,
+					       self->auth->method == DA_CLIENT_AUTH_TLS};
 			g_autofree gchar *hint =
 				da_hint_for_refusal (DA_HINT_DEVICE_POLL, error->message, &client);
 			g_autofree gchar *msg = NULL;

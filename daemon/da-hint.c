@@ -84,6 +84,14 @@ da_hint_for_refusal (DaHintRequest request, const gchar *message, const DaHintCl
 	if (message == NULL)
 		return NULL;
 	name_len = strcspn (message, " ");
+	/* with tls_client_auth, the certificate is what the client is known by */
+	if (client->certificate && name_len == strlen ("invalid_client") &&
+	    strncmp (message, "invalid_client", name_len) == 0)
+		return g_strdup_printf (
+			"the IdP refused the client certificate of %s: ClientCertificateFile= must "
+			"be the certificate the IdP has for the client, of a CA it trusts "
+			"(Keycloak: Clients → %s → Credentials → X509 Certificate, its Subject DN)",
+			client->client_id, client->client_id);
 	for (gsize i = 0; i < G_N_ELEMENTS (hints); i++) {
 		const DaHint *h = &hints[i];
 		if ((h->request != request && h->request != DA_HINT_ANY) ||

@@ -18,6 +18,7 @@ typedef struct {
 	const gchar *client_id;
 	gboolean has_secret;
 	gboolean pkce;
+	gboolean certificate; /* tls_client_auth */
 } DaHintClient;
 
 gchar *

@@ -16,7 +16,7 @@ struct _DaManager {
 	GObject parent_instance;
 	DaConfig *config;
 	DaOidcClient *client;
-	GHashTable *ca_clients; /* CAFile= → DaOidcClient that trusts that CA alone */
+	GHashTable *ca_clients; /* (CAFile=, Proxy=, ProxyCredentialsFile=) → DaOidcClient */
 	DaKeyring *keyring;
 	DaVault *vault;
 	GPtrArray *accounts; /* of DaAccount, sorted by name */
@@ -234,20 +234,64 @@ static DaOidcClient *
 manager_client_for (DaManager *self, DaAccountConfig *account_config)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *key = NULL;
+	const gchar *proxy = account_config->proxy != NULL ? account_config->proxy
+							   : self->config->proxy;
+	const gchar *credentials_file = account_config->proxy_credentials_file != NULL
+						? account_config->proxy_credentials_file
+						: self->config->proxy_credentials_file;
+	const gchar *cert_file = account_config->client_auth_method == DA_CLIENT_AUTH_TLS
+					 ? account_config->client_certificate_file
+					 : NULL;
+	g_autoptr(GTlsCertificate) certificate = NULL;
+	DaSecret *credentials = NULL;
 	DaOidcClient *client;
 
-	if (account_config->ca_file == NULL)
+	if (proxy != NULL && proxy[0] == '\0')
+		proxy = NULL;
+	if (proxy == NULL)
+		credentials_file = NULL;
+	if (account_config->ca_file == NULL && proxy == NULL && cert_file == NULL)
 		return self->client;
-	client = g_hash_table_lookup (self->ca_clients, account_config->ca_file);
+	/* one HTTP session (its connections, its TLS trust, the certificate
+	 * it shows) per way out */
+	key = g_strdup_printf ("%s\n%s\n%s\n%s",
+			       account_config->ca_file ? account_config->ca_file : "",
+			       proxy ? proxy : "", credentials_file ? credentials_file : "",
+			       cert_file ? cert_file : "");
+	client = g_hash_table_lookup (self->ca_clients, key);
 	if (client != NULL)
 		return client;
-	client = da_oidc_client_new_with_ca (self->config->http_timeout, account_config->ca_file,
-					     &error);
+	if (cert_file != NULL) {
+		certificate =
+			da_client_certificate_load (cert_file, account_config->client_key, &error);
+		if (certificate == NULL) {
+			g_warning ("%s: ClientCertificateFile: %s; the account is left out",
+				   account_config->path, error->message);
+			return NULL;
+		}
+	}
+	if (credentials_file != NULL) {
+		credentials = da_proxy_credentials_read (credentials_file, &error);
+		if (credentials == NULL) {
+			g_warning ("%s: ProxyCredentialsFile: %s; the account is left out",
+				   account_config->path, error->message);
+			return NULL;
+		}
+	}
+	if (account_config->ca_file != NULL)
+		client = da_oidc_client_new_with_ca (self->config->http_timeout,
+						     account_config->ca_file, &error);
+	else
+		client = da_oidc_client_new (self->config->http_timeout);
 	if (client == NULL) {
+		da_secret_free (credentials);
 		g_warning ("%s: %s; the account is left out", account_config->path, error->message);
 		return NULL;
 	}
-	g_hash_table_insert (self->ca_clients, g_strdup (account_config->ca_file), client);
+	da_oidc_client_set_proxy (client, proxy, credentials);
+	da_oidc_client_set_certificate (client, certificate);
+	g_hash_table_insert (self->ca_clients, g_steal_pointer (&key), client);
 	return client;
 }
 

@@ -15,12 +15,15 @@ struct _DaOidcClient {
 	GObject parent_instance;
 	SoupSession *session;
 	guint timeout_sec;
-	gchar *ca_file;		   /* the one CA trusted; NULL: the system's store */
-	GTlsDatabase *ca_database; /* of ca_file */
-	GHashTable *retry_at;	   /* host → wall-clock seconds, from Retry-After */
-	GHashTable *discovered;	   /* issuer → DaOidcEndpoints: one discovery per IdP */
-	GHashTable *discovering;   /* issuer → GPtrArray of GTask waiting for it */
-	GHashTable *fetching_jwks; /* jwks_uri → GPtrArray of GTask waiting for it */
+	gchar *ca_file;			     /* the one CA trusted; NULL: the system's store */
+	GTlsDatabase *ca_database;	     /* of ca_file */
+	gchar *proxy;			     /* what Proxy= said, for errors; NULL: direct */
+	DaSecret *proxy_credentials;	     /* USER:PASSWORD, for the proxy's 407 */
+	GTlsCertificate *client_certificate; /* tls_client_auth; NULL: none */
+	GHashTable *retry_at;		     /* host → wall-clock seconds, from Retry-After */
+	GHashTable *discovered;		     /* issuer → DaOidcEndpoints: one discovery per IdP */
+	GHashTable *discovering;	     /* issuer → GPtrArray of GTask waiting for it */
+	GHashTable *fetching_jwks;	     /* jwks_uri → GPtrArray of GTask waiting for it */
 };
 
 gint64

@@ -90,6 +90,7 @@ typedef struct {
 	gint64 recv_boot_us;		  /* when the headers came */
 	DaOidcClient *client;		  /* not owned: the task holds it */
 	GTlsCertificateFlags tls_refused; /* the check after the handshake failed */
+	gboolean proxy_auth_sent;	  /* ProxyCredentialsFile= went to the proxy */
 } DaOidcRequest;
 
 /* A token's life counts from when its request left, not from when it was
@@ -129,6 +130,14 @@ request_network_event_cb (SoupMessage *msg,
 	GTlsDatabase *database;
 	GUri *uri = soup_message_get_uri (msg);
 
+	/* tls_client_auth: the certificate on the connection before the
+	 * handshake, not only when the server asks: glib-networking then keys
+	 * the TLS session cache with it, and a session made with one client's
+	 * certificate is never resumed by a client with another (or none) */
+	if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING && req->client->client_certificate != NULL &&
+	    G_IS_TLS_CONNECTION (connection))
+		g_tls_connection_set_certificate (G_TLS_CONNECTION (connection),
+						  req->client->client_certificate);
 	if (event != G_SOCKET_CLIENT_TLS_HANDSHAKED || !G_IS_TLS_CONNECTION (connection))
 		return;
 	database = req->client->ca_database != NULL
@@ -213,6 +222,25 @@ tls_failure_message (DaOidcClient *self,
 	return g_strdup_printf ("TLS: the certificate of %s is refused: %s%s", host, problem, fix);
 }
 
+/* The proxy asks who we are (407): ProxyCredentialsFile=, once; refused
+ * again, the 407 is the answer. A server's 401 is never answered here. */
+static gboolean
+request_authenticate_cb (SoupMessage *msg, SoupAuth *auth, gboolean retrying, gpointer user_data)
+{
+	DaOidcRequest *req = user_data;
+	DaOidcClient *self = req->client;
+	const gchar *colon;
+	g_autofree gchar *user = NULL;
+
+	if (!soup_auth_is_for_proxy (auth) || retrying || self->proxy_credentials == NULL)
+		return FALSE;
+	req->proxy_auth_sent = TRUE;
+	colon = strchr (self->proxy_credentials, ':');
+	user = g_strndup (self->proxy_credentials, (gsize) (colon - self->proxy_credentials));
+	soup_auth_authenticate (auth, user, colon + 1);
+	return TRUE;
+}
+
 static void
 request_fail (GTask *task, GError *error)
 {
@@ -241,6 +269,13 @@ request_fail (GTask *task, GError *error)
 	if (owned->domain == DA_OIDC_ERROR ||
 	    g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_task_return_error (task, g_steal_pointer (&owned));
+		return;
+	}
+	if (g_task_get_source_object (task) != NULL &&
+	    DA_OIDC_CLIENT (g_task_get_source_object (task))->proxy != NULL) {
+		DaOidcClient *self = g_task_get_source_object (task);
+		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK,
+					 "%s (through the proxy %s)", owned->message, self->proxy);
 		return;
 	}
 	g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", owned->message);
@@ -300,6 +335,21 @@ request_done (GTask *task)
 
 	if (status == 429 || status == 503)
 		note_retry_after (g_task_get_source_object (task), req->msg);
+
+	/* the proxy's answer, not the IdP's: 407, or a 401 without a JSON
+	 * body right after the proxy got the credentials (tinyproxy answers a
+	 * wrong password so; a refused tunnel leaves no body) */
+	if (req->client->proxy != NULL &&
+	    (status == 407 || (status == 401 && req->proxy_auth_sent &&
+			       (req->body->len == 0 || !content_type_is_json (req->msg))))) {
+		g_task_return_new_error (
+			task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "HTTP %u from the proxy %s: %s",
+			status, req->client->proxy,
+			req->proxy_auth_sent
+				? "it refused the credentials of ProxyCredentialsFile="
+				: "it asks for credentials (set ProxyCredentialsFile=)");
+		return;
+	}
 
 	if (req->body->len > 0 && status < 500 && status != 429 &&
 	    !content_type_is_json (req->msg)) {
@@ -466,6 +516,10 @@ da_oidc_request_async (DaOidcClient *self,
 	g_signal_connect (msg, "wrote-headers", G_CALLBACK (request_wrote_headers_cb), req);
 	req->client = self;
 	g_signal_connect (msg, "network-event", G_CALLBACK (request_network_event_cb), req);
+	if (self->proxy_credentials != NULL)
+		g_signal_connect (msg, "authenticate", G_CALLBACK (request_authenticate_cb), req);
+	if (self->client_certificate != NULL)
+		soup_message_set_tls_client_certificate (msg, self->client_certificate);
 	req->cancellable = g_cancellable_new ();
 	if (cancellable != NULL) {
 		req->caller_cancellable = g_object_ref (cancellable);
@@ -645,6 +699,11 @@ da_oidc_form_message_new (const gchar *endpoint,
 			all, (gpointer) "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
 		g_ptr_array_add (all, (gpointer) "client_assertion");
 		g_ptr_array_add (all, assertion);
+		break;
+	case DA_CLIENT_AUTH_TLS:
+		/* the certificate speaks for the client (RFC 8705 2): its id alone */
+		g_ptr_array_add (all, (gpointer) "client_id");
+		g_ptr_array_add (all, (gpointer) auth->client_id);
 		break;
 	case DA_CLIENT_AUTH_SECRET_POST:
 	case DA_CLIENT_AUTH_AUTO:

@@ -371,6 +371,9 @@ da_oidc_client_finalize (GObject *object)
 	g_clear_object (&self->session);
 	g_free (self->ca_file);
 	g_clear_object (&self->ca_database);
+	g_free (self->proxy);
+	da_secret_free (self->proxy_credentials);
+	g_clear_object (&self->client_certificate);
 	g_clear_pointer (&self->retry_at, g_hash_table_unref);
 	g_clear_pointer (&self->discovered, g_hash_table_unref);
 	g_clear_pointer (&self->discovering, g_hash_table_unref);
@@ -425,4 +428,80 @@ da_oidc_client_new_with_ca (guint timeout_sec, const gchar *ca_file, GError **er
 	self->ca_file = g_strdup (ca_file);
 	self->ca_database = g_steal_pointer (&database);
 	return g_steal_pointer (&self);
+}
+
+/* the first of @names set in the environment, or NULL */
+static const gchar *
+env_first (const gchar *const *names)
+{
+	for (guint i = 0; names[i] != NULL; i++) {
+		const gchar *value = g_getenv (names[i]);
+		if (value != NULL && value[0] != '\0')
+			return value;
+	}
+	return NULL;
+}
+
+/* Proxy=env: http_proxy, https_proxy and no_proxy (or their upper-case
+ * forms) as curl reads them; none set is direct. */
+static GProxyResolver *
+proxy_resolver_from_env (void)
+{
+	static const gchar *const http_names[] = {"http_proxy", "HTTP_PROXY", NULL};
+	static const gchar *const https_names[] = {"https_proxy", "HTTPS_PROXY", NULL};
+	static const gchar *const no_names[] = {"no_proxy", "NO_PROXY", NULL};
+	const gchar *http = env_first (http_names);
+	const gchar *https = env_first (https_names);
+	const gchar *no = env_first (no_names);
+	g_auto(GStrv) ignore = NULL;
+	GSimpleProxyResolver *resolver;
+
+	if (http == NULL && https == NULL) {
+		g_info ("Proxy=env: no http_proxy or https_proxy in the environment; direct");
+		return NULL;
+	}
+	if (no != NULL) {
+		ignore = g_strsplit_set (no, ", ", -1);
+		for (guint i = 0; ignore[i] != NULL; i++)
+			g_strstrip (ignore[i]);
+	}
+	resolver = G_SIMPLE_PROXY_RESOLVER (g_simple_proxy_resolver_new (NULL, (gchar **) ignore));
+	if (http != NULL)
+		g_simple_proxy_resolver_set_uri_proxy (resolver, "http", http);
+	if (https != NULL)
+		g_simple_proxy_resolver_set_uri_proxy (resolver, "https", https);
+	return G_PROXY_RESOLVER (resolver);
+}
+
+void
+da_oidc_client_set_proxy (DaOidcClient *self, const gchar *proxy, DaSecret *credentials)
+{
+	g_autoptr(GProxyResolver) resolver = NULL;
+
+	g_return_if_fail (DA_IS_OIDC_CLIENT (self));
+
+	g_clear_pointer (&self->proxy, g_free);
+	g_clear_pointer (&self->proxy_credentials, da_secret_free);
+	self->proxy_credentials = credentials;
+	if (proxy == NULL || proxy[0] == '\0') {
+		soup_session_set_proxy_resolver (self->session, NULL);
+		return;
+	}
+	if (g_str_equal (proxy, "env"))
+		resolver = proxy_resolver_from_env ();
+	else
+		resolver = g_simple_proxy_resolver_new (proxy, NULL);
+	if (resolver != NULL)
+		self->proxy = g_str_equal (proxy, "env")
+				      ? g_strdup ("of the environment (Proxy=env)")
+				      : g_strdup (proxy);
+	soup_session_set_proxy_resolver (self->session, resolver);
+}
+
+void
+da_oidc_client_set_certificate (DaOidcClient *self, GTlsCertificate *certificate)
+{
+	g_return_if_fail (DA_IS_OIDC_CLIENT (self));
+
+	g_set_object (&self->client_certificate, certificate);
 }

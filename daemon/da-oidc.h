@@ -71,7 +71,8 @@ typedef enum {
 	DA_CLIENT_AUTH_SECRET_POST,	/* the secret in the form; none for a public client */
 	DA_CLIENT_AUTH_SECRET_BASIC,	/* the secret in HTTP Basic */
 	DA_CLIENT_AUTH_PRIVATE_KEY_JWT, /* a signed assertion */
-	DA_CLIENT_AUTH_AUTO,		/* configuration only: chosen from discovery */
+	DA_CLIENT_AUTH_TLS,  /* RFC 8705: the client's certificate in the TLS handshake */
+	DA_CLIENT_AUTH_AUTO, /* configuration only: chosen from discovery */
 } DaClientAuthMethod;
 
 typedef struct {
@@ -139,5 +140,13 @@ da_oidc_client_new (guint timeout_sec);
  * for every request it makes. */
 DaOidcClient *
 da_oidc_client_new_with_ca (guint timeout_sec, const gchar *ca_file, GError **error);
+/* Proxy= (da_proxy_is_valid; NULL or "": direct) and the USER:PASSWORD
+ * the proxy gets when it asks (taken; NULL: none) */
+void
+da_oidc_client_set_proxy (DaOidcClient *self, const gchar *proxy, DaSecret *credentials);
+/* tls_client_auth: the certificate (with its key) every request of this
+ * client shows when the server asks */
+void
+da_oidc_client_set_certificate (DaOidcClient *self, GTlsCertificate *certificate);
 
 G_END_DECLS

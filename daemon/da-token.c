@@ -32,7 +32,21 @@ da_token_copy (const DaToken *self)
 				      self->subject);
 
 	copy->name = g_strdup (self->name);
+	da_token_set_clock (copy, self->boot_id, self->clock_offset_us, self->clock_origin);
 	return copy;
+}
+
+void
+da_token_set_clock (DaToken *self,
+		    const gchar *boot_id,
+		    gint64 clock_offset_us,
+		    const gchar *clock_origin)
+{
+	g_free (self->boot_id);
+	g_free (self->clock_origin);
+	self->boot_id = boot_id != NULL && boot_id[0] != '\0' ? g_strdup (boot_id) : NULL;
+	self->clock_offset_us = clock_offset_us;
+	self->clock_origin = g_strdup (clock_origin);
 }
 
 void
@@ -52,6 +66,8 @@ da_token_free (DaToken *self)
 	g_free (self->scope);
 	g_free (self->subject);
 	g_free (self->name);
+	g_free (self->boot_id);
+	g_free (self->clock_origin);
 	g_free (self);
 }
 
@@ -88,15 +104,24 @@ da_token_serialize (const DaToken *self, gsize *len)
 	gsize pos;
 	gchar *buf;
 
+	g_autofree gchar *clock = NULL;
+
 	g_snprintf (expires, sizeof expires, "%" G_GINT64_FORMAT, self->expires_at);
+	/* "clock=BOOT-ID OFFSET-µs [IDP]" */
+	if (self->boot_id != NULL)
+		clock = g_strdup_printf ("%s %" G_GINT64_FORMAT "%s%s", self->boot_id,
+					 self->clock_offset_us,
+					 self->clock_origin != NULL ? " " : "",
+					 self->clock_origin != NULL ? self->clock_origin : "");
 	total = strlen (DA_TOKEN_MAGIC) + field_len ("expires-at", expires) +
-		field_len ("token-type", self->token_type) + field_len ("scope", self->scope) +
-		field_len ("subject", self->subject) + field_len ("name", self->name) +
-		field_len ("token", self->token);
+		field_len ("clock", clock) + field_len ("token-type", self->token_type) +
+		field_len ("scope", self->scope) + field_len ("subject", self->subject) +
+		field_len ("name", self->name) + field_len ("token", self->token);
 	buf = g_malloc (total + 1);
 	memcpy (buf, DA_TOKEN_MAGIC, strlen (DA_TOKEN_MAGIC));
 	pos = strlen (DA_TOKEN_MAGIC);
 	pos = put_field (buf, pos, "expires-at", expires);
+	pos = put_field (buf, pos, "clock", clock);
 	pos = put_field (buf, pos, "token-type", self->token_type);
 	pos = put_field (buf, pos, "scope", self->scope);
 	pos = put_field (buf, pos, "subject", self->subject);
@@ -116,6 +141,23 @@ value_is_clean (const gchar *value, gsize len)
 		if ((guchar) value[i] < 0x20 || value[i] == 0x7f)
 			return FALSE;
 	}
+	return TRUE;
+}
+
+/* "BOOT-ID OFFSET [IDP]" */
+static gboolean
+parse_clock (DaToken *self, const gchar *value, gsize len)
+{
+	g_autofree gchar *text = g_strndup (value, len);
+	g_auto(GStrv) parts = g_strsplit (text, " ", 3);
+	gint64 offset = 0;
+	guint n = g_strv_length (parts);
+
+	if (n < 2 || parts[0][0] == '\0' || strlen (parts[0]) > 64 ||
+	    !g_ascii_string_to_signed (parts[1], 10, G_MININT64, G_MAXINT64, &offset, NULL) ||
+	    (n == 3 && parts[2][0] == '\0'))
+		return FALSE;
+	da_token_set_clock (self, parts[0], offset, n == 3 ? parts[2] : NULL);
 	return TRUE;
 }
 
@@ -171,6 +213,12 @@ da_token_parse (const gchar *data, gsize len, GError **error)
 				return NULL;
 			}
 			self->expires_at = (gint64) n;
+		} else if (klen == 5 && memcmp (line, "clock", 5) == 0) {
+			if (!parse_clock (self, value, vlen)) {
+				g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+						     "token record has a bad clock");
+				return NULL;
+			}
 		} else if (klen == 10 && memcmp (line, "token-type", 10) == 0) {
 			g_free (self->token_type);
 			self->token_type = g_strndup (value, vlen);

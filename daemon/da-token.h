@@ -15,6 +15,12 @@ typedef struct {
 	gchar *scope;
 	gchar *subject;
 	gchar *name; /* the user as people know them (ID token); NULL when unknown */
+	/* the clock expires_at was read on: the boot, the daemon's time minus
+	 * CLOCK_BOOTTIME (µs), the IdP whose time it was (NULL: the system
+	 * clock's); NULL boot_id when unknown (an older record) */
+	gchar *boot_id;
+	gint64 clock_offset_us;
+	gchar *clock_origin;
 } DaToken;
 
 DaToken *
@@ -27,6 +33,11 @@ DaToken *
 da_token_copy (const DaToken *self);
 void
 da_token_set_name (DaToken *self, const gchar *name);
+void
+da_token_set_clock (DaToken *self,
+		    const gchar *boot_id,
+		    gint64 clock_offset_us,
+		    const gchar *clock_origin);
 DaSecret *
 da_token_serialize (const DaToken *self, gsize *len);
 DaToken *

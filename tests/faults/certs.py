@@ -88,3 +88,26 @@ class Authority:
         _write_cert(cert_path, cert)
         _write_key(key_path, key)
         return cert_path, key_path
+
+    def issue_client(self, label, common_name):
+        """A client certificate (TLS client authentication, RFC 8705) whose
+        subject is CN=@common_name; returns (cert file, key file)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name))
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(self.key, hashes.SHA256()))
+        cert_path = os.path.join(self.directory, f"{self.label}-{label}.pem")
+        key_path = os.path.join(self.directory, f"{self.label}-{label}.key")
+        _write_cert(cert_path, cert)
+        _write_key(key_path, key)
+        return cert_path, key_path

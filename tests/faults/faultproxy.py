@@ -44,7 +44,9 @@ Discovery answers are rewritten so that the endpoints point at the proxy
 is the proxy's URL and every request comes through here. As the issuer
 changes, so must the ID tokens' "iss": the proxy signs them again (RS256)
 with a key of its own, and answers the JWKS requests with that key. With ``tls`` (a
-(certfile, keyfile) pair) the proxy speaks HTTPS.
+(certfile, keyfile) pair) the proxy speaks HTTPS; with ``client_ca`` as well it
+asks for a client certificate of that CA and passes it on in X-Client-Cert
+(URL-encoded PEM), as a TLS front does for RFC 8705.
 """
 
 import base64
@@ -106,13 +108,15 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class FaultProxy:
-    def __init__(self, target_origin, port=0, tls=None):
+    def __init__(self, target_origin, port=0, tls=None, client_ca=None):
         parts = urllib.parse.urlsplit(target_origin)
         if parts.hostname not in LOOPBACK:
             raise ValueError(f"refusing a non-loopback target: {target_origin}")
         self.target_host = parts.hostname
         self.target_port = parts.port
         self.tls = tls
+        self.client_ca = client_ca
+        self.client_subjects = []  # (path, the client certificate's CN or None)
         self._lock = threading.Lock()
         self._faults = {}
         self._log = []  # (time, kind, answer)
@@ -228,6 +232,11 @@ class FaultProxy:
         if self.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*self.tls)
+            if self.client_ca:
+                # asks for a client certificate; one that is not of this
+                # CA fails the handshake, as at a TLS front
+                ctx.verify_mode = ssl.CERT_OPTIONAL
+                ctx.load_verify_locations(self.client_ca)
             server.socket = ctx.wrap_socket(server.socket, server_side=True,
                                             do_handshake_on_connect=False)
         self.port = server.server_address[1]
@@ -339,6 +348,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _forward(self, method, path, body):
         headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h)}
+        if self.proxy.client_ca:
+            der = self.connection.getpeercert(binary_form=True)
+            subject = dict(x[0] for x in self.connection.getpeercert().get("subject", ())) \
+                if der else {}
+            with self.proxy._lock:
+                self.proxy.client_subjects.append((path, subject.get("commonName")))
+            if der:
+                headers["X-Client-Cert"] = urllib.parse.quote(ssl.DER_cert_to_PEM_cert(der))
         try:
             status, ctype, data, retry_after = self.proxy._forward(method, path, headers, body)
         except OSError:

@@ -15,10 +15,16 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
+import socket
+import ssl
 import subprocess
+import tempfile
+import threading
 import time
 import urllib.parse
+import uuid
 
 import certs
 import harness
@@ -555,6 +561,321 @@ def test_ca_file(h):
     daemon_alive(h)
 
 
+def test_tls_client_auth(h):
+    """ClientAuthMethod=tls_client_auth (RFC 8705): the client's certificate
+    (ClientCertificateFile=, its key in ClientKeyFile=) in the TLS handshake
+    with an https:// IdP whose TLS front asks for one and passes it on (the
+    test IdP checks the subject DN registered for the client). A device
+    flow, its refresh and its revocation, and a service account: every
+    form carries the client_id and no secret or assertion. A certificate of
+    another subject is refused with the IdP's invalid_client and a hint
+    that names ClientCertificateFile=, and its connections show its own
+    certificate, never a TLS session resumed from the other account's."""
+    ca = certs.Authority(h.tmp, "idp")
+    cert, key = ca.issue_client("tv-mtls", "tv-mtls")
+    other_cert, other_key = ca.issue_client("intruder", "intruder")
+    h.start_idp("--interval", "1", "--client", "tv-mtls:tls_client_auth:CN=tv-mtls")
+    front = FaultProxy(h.idp.origin, tls=ca.issue("leaf"), client_ca=ca.cert)
+    h.add_cleanup(front.stop)
+
+    def conf(cert, key, **extra):
+        return account_conf(front.origin, client_id="tv-mtls",
+                            scopes=extra.pop("scopes", "openid offline_access"),
+                            extra=dict({"CAFile": ca.cert, "ClientAuthMethod": "tls_client_auth",
+                                        "ClientCertificateFile": cert, "ClientKeyFile": key},
+                                       **extra))
+    h.start_bus()
+    h.start_daemon({"device": conf(cert, key),
+                    "service": conf(cert, key, scopes=None, Grant="client_credentials"),
+                    "intruder": conf(other_cert, other_key)}, TIMEOUT_SETTINGS)
+    h.sign_in(account="device")
+    h.refresh("device")
+    token, _ = h.get_token("device", min_validity=0)
+    check_equal(h.idp.userinfo(token)[0], 200, "userinfo with the device's token")
+    wait_until(lambda: h.properties("service")["State"] == "signed-in", 10,
+               "the service account's token")
+    service_token, _ = h.get_token("service")
+    check(service_token, "no token for the service account")
+    h.logout("device")
+    check_equal(h.idp.userinfo(token)[0], 401, "userinfo after the logout (revoked)")
+    forms = [urllib.parse.parse_qs(request.decode())
+             for kind in ("device", "poll", "refresh", "revoke")
+             for request, _ in front.exchanges(kind)]
+    check(len(forms) >= 4, f"the forms sent: {forms}")
+    for form in forms:
+        check_equal(form.get("client_id"), ["tv-mtls"], f"client_id in a form: {form}")
+        check(not {"client_secret", "client_assertion"} & set(form),
+              f"a secret or an assertion beside the certificate: {form}")
+    check(all(cn == "tv-mtls" for _, cn in front.client_subjects),
+          f"the certificates shown: {front.client_subjects}")
+    shown = len(front.client_subjects)
+    e = h.expect_error("IdpError", h.login, "intruder")
+    print(f"a certificate of another subject: {e.message}")
+    check("invalid_client" in e.message, f"another subject's certificate: {e.message!r}")
+    check("ClientCertificateFile= must be the certificate the IdP has" in e.message,
+          f"the hint for another subject's certificate: {e.message!r}")
+    check(all(cn == "intruder" for _, cn in front.client_subjects[shown:]),
+          f"a connection of the intruder showed another certificate (a resumed TLS session): "
+          f"{front.client_subjects[shown:]}")
+
+
+# ---------------------------------------------------------------- proxies
+
+
+class Tinyproxy:
+    """Debian's tinyproxy on loopback (in the foreground, stopped by its
+    PID), with @auth ("USER PASSWORD") for Basic proxy authentication; its
+    log tells what went through it."""
+
+    def __init__(self, h, auth=None):
+        binary = shutil.which("tinyproxy")
+        check(binary is not None, "tinyproxy is missing (apt install tinyproxy-bin)")
+        self.dir = tempfile.mkdtemp(prefix="tinyproxy-", dir=h.tmp)
+        self.log_path = os.path.join(self.dir, "tinyproxy.log")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        conf = os.path.join(self.dir, "tinyproxy.conf")
+        with open(conf, "w") as f:
+            f.write(f"Port {self.port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\n"
+                    f"Allow 127.0.0.1\nLogFile \"{self.log_path}\"\nLogLevel Connect\n"
+                    "DisableViaHeader Yes\n" + (f"BasicAuth {auth}\n" if auth else ""))
+        self.out = open(os.path.join(self.dir, "stdout"), "w")
+        self.proc = harness.Process("tinyproxy", [binary, "-d", "-c", conf],
+                                    stdout=self.out, stderr=subprocess.STDOUT)
+        h.add_cleanup(self.stop)
+
+        def listening():
+            check(self.proc.poll() is None, f"tinyproxy exited: {_read(self.out.name)}")
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_until(listening, 10, "tinyproxy to listen")
+
+    def requests(self):
+        """The request lines it was sent: "GET http://…", "CONNECT host:port"."""
+        try:
+            text = _read(self.log_path)
+        except FileNotFoundError:
+            return []
+        return [m.group(1) for m in re.finditer(r"Request \(file descriptor \d+\): (.*?)"
+                                                 r"(?: HTTP/1\.[01])?$", text, re.M)]
+
+    def stop(self):
+        self.proc.stop()
+        self.out.close()
+
+
+def _proxy_credentials(h, name, text):
+    path = os.path.join(h.tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_proxy_http(h):
+    """[Daemon] Proxy=http://… (tinyproxy on loopback): discovery, the
+    device authorization, the polls and refreshes go through it (its log
+    has them, as absolute URLs), and the token works at the IdP. A proxy
+    in devauthd's environment (http_proxy, pointing nowhere) is ignored
+    without Proxy=env."""
+    proxy = Tinyproxy(h)
+    h.start_idp("--interval", "1")
+    h.start_bus()
+    daemon = h.start_daemon({"demo": account_conf(h.idp.issuer)},
+                            dict(TIMEOUT_SETTINGS, Proxy=proxy.url), start=False)
+    daemon.extra_env = {"http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                        "https_proxy": "http://127.0.0.1:9"}
+    daemon.start()
+    h.sign_in()
+    h.refresh()
+    token, _ = h.get_token()
+    status, body = h.idp.userinfo(token)
+    check_equal(status, 200, f"userinfo with the token got through the proxy ({body})")
+    seen = proxy.requests()
+    print("through tinyproxy: " + "; ".join(seen))
+    origin = h.idp.origin
+    for what, pattern in (("discovery", r"GET .*/\.well-known/openid-configuration$"),
+                          ("the device authorization", r"POST .*device"),
+                          ("the token requests", r"POST .*token")):
+        check(any(r.startswith(("GET " + origin, "POST " + origin)) and re.match(pattern, r)
+                  for r in seen), f"{what} did not go through the proxy: {seen}")
+
+
+def test_proxy_env(h):
+    """Proxy=env in [Daemon]: http_proxy of devauthd's environment is used
+    by an account that says nothing, and not by one with Proxy= empty
+    (direct). Without Proxy=env, the same environment is ignored."""
+    proxy = Tinyproxy(h)
+    h.start_idp("--interval", "1")
+    h.start_bus()
+    accounts = {"inherits": account_conf(h.idp.issuer),
+                "direct": account_conf(h.idp.issuer, extra={"Proxy": ""})}
+    daemon = h.start_daemon(accounts, dict(TIMEOUT_SETTINGS, Proxy="env"), start=False)
+    daemon.extra_env = {"http_proxy": proxy.url, "no_proxy": ""}
+    daemon.start()
+    h.sign_in(account="direct")
+    check_equal(proxy.requests(), [], "requests through the proxy for Proxy= (direct)")
+    h.sign_in(account="inherits")
+    check(len(proxy.requests()) >= 3,
+          f"the account under [Daemon] Proxy=env did not use http_proxy: {proxy.requests()}")
+
+    # the same environment, no Proxy=env: direct
+    check_equal(daemon.stop(), 0, "devauthd's exit status on SIGTERM")
+    conf = os.path.join(daemon.config_dir, "devauthd.conf")
+    text = _read(conf)
+    check("Proxy=env\n" in text, f"no Proxy=env in devauthd.conf: {text}")
+    with open(conf, "w") as f:
+        f.write(text.replace("Proxy=env\n", ""))
+    before = len(proxy.requests())
+    daemon.start()
+    h.refresh(account="inherits")
+    check_equal(h.properties("inherits")["State"], "signed-in", "State after the refresh")
+    check_equal(len(proxy.requests()), before,
+                f"requests through http_proxy without Proxy=env: {proxy.requests()[before:]}")
+
+
+def test_proxy_connect(h):
+    """An https:// IdP (a throw-away CA, CAFile=) through tinyproxy, which
+    wants Basic credentials: with ProxyCredentialsFile= the CONNECT tunnel
+    is made (the log has it) and the device signs in and refreshes over it.
+    With wrong credentials, none, and with a proxy that is not there, the
+    sign-in fails at once with an error that names the proxy and what to
+    set. (tinyproxy 1.11 answers wrong credentials with 401, not 407.)"""
+    proxy = Tinyproxy(h, auth="ann s3cr3t-pw")
+    ca = certs.Authority(h.tmp, "idp")
+    h.start_idp("--interval", "1")
+    tls = FaultProxy(h.idp.origin, tls=ca.issue("leaf"))
+    h.add_cleanup(tls.stop)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    good = _proxy_credentials(h, "proxy-good", "ann:s3cr3t-pw\n")
+    bad = _proxy_credentials(h, "proxy-bad", "ann:wrong\n")
+    accounts = {
+        "demo": account_conf(tls.origin, extra={"CAFile": ca.cert, "Proxy": proxy.url,
+                                                "ProxyCredentialsFile": good}),
+        "refused": account_conf(tls.origin, extra={"CAFile": ca.cert, "Proxy": proxy.url,
+                                                   "ProxyCredentialsFile": bad}),
+        "nowhere": account_conf(tls.origin, extra={"CAFile": ca.cert, "Proxy": nowhere}),
+        "anonymous": account_conf(tls.origin, extra={"CAFile": ca.cert, "Proxy": proxy.url}),
+    }
+    h.start_bus()
+    h.start_daemon(accounts, TIMEOUT_SETTINGS)
+    h.sign_in(account="demo")
+    h.refresh("demo")
+    token, _ = h.get_token("demo")
+    status, body = h.idp.userinfo(token)
+    check_equal(status, 200, f"userinfo with the token got through the tunnel ({body})")
+    host = tls.origin.split("//", 1)[1]
+    check(f"CONNECT {host}" in proxy.requests(), f"no CONNECT {host} in tinyproxy's log: "
+          f"{proxy.requests()}")
+    for account, words in (("refused", f"from the proxy {proxy.url}: it refused the credentials "
+                                       "of ProxyCredentialsFile="),
+                           ("nowhere", f"through the proxy {nowhere}"),
+                           ("anonymous", f"HTTP 407 from the proxy {proxy.url}: it asks for "
+                                         "credentials (set ProxyCredentialsFile=)")):
+        e, took = _login_error(h, account)
+        print(f"{account}: {e.message} ({took:.1f} s)")
+        check_equal(e.short_name, "IdpUnreachable", f"{account}: the error")
+        check(words in e.message, f"{account}: the error does not say {words!r}: {e.message!r}")
+        check(took < 2 * float(TIMEOUT_SETTINGS["HttpTimeoutSec"]) + 5,
+              f"{account}: the error took {took:.1f} s")
+
+
+class TlsRelay:
+    """An https:// proxy: TLS on loopback (@cert, a (certfile, keyfile)
+    pair) in front of tinyproxy, every connection relayed byte for byte."""
+
+    def __init__(self, h, target_port, cert):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(*cert)
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.handshakes = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        h.add_cleanup(self.stop)
+
+    def _serve(self):
+        self.listener.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
+
+    def _relay(self, conn):
+        try:
+            conn.settimeout(30)
+            tls = self.context.wrap_socket(conn, server_side=True)
+            self.handshakes += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
+        except OSError:
+            conn.close()
+            return
+
+        def pump(src, dst):
+            try:
+                while not self.stopped.is_set():
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (src, dst):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+        back = threading.Thread(target=pump, args=(upstream, tls), daemon=True)
+        back.start()
+        pump(tls, upstream)
+        back.join(31)
+        tls.close()
+        upstream.close()
+
+    def stop(self):
+        self.stopped.set()
+        self.listener.close()
+        self.thread.join(5)
+
+
+def test_proxy_https(h):
+    """Proxy=https://… (TLS to the proxy itself, its certificate from a CA
+    the system store holds), an https:// IdP behind it (CAFile=): the
+    CONNECT goes inside the proxy's TLS, and the device signs in."""
+    proxy = Tinyproxy(h)
+    ca = certs.Authority(h.tmp, "idp")
+    relay = TlsRelay(h, proxy.port, ca.issue("proxy"))
+    h.start_idp("--interval", "1")
+    tls = FaultProxy(h.idp.origin, tls=ca.issue("leaf"))
+    h.add_cleanup(tls.stop)
+    h.start_bus()
+    daemon = h.start_daemon({"demo": account_conf(tls.origin, extra={"CAFile": ca.cert,
+                                                                     "Proxy": relay.url})},
+                            TIMEOUT_SETTINGS, start=False)
+    daemon.wrapper = harness.unshared_ca_bundle(h, ca.cert)
+    daemon.start()
+    h.sign_in()
+    token, _ = h.get_token()
+    status, body = h.idp.userinfo(token)
+    check_equal(status, 200, f"userinfo with the token got through the https proxy ({body})")
+    host = tls.origin.split("//", 1)[1]
+    check(f"CONNECT {host}" in proxy.requests(), f"no CONNECT {host} in tinyproxy's log: "
+          f"{proxy.requests()}")
+    check(relay.handshakes >= 1, "no TLS handshake with the https proxy")
+
+
 # ---------------------------------------------------------------- the IdP itself
 
 
@@ -592,11 +913,14 @@ def test_idp_restarted(h):
 # ---------------------------------------------------------------- the clock
 
 
-def faketime_wrapper(h, rc_file):
+def faketime_wrapper(h, rc_file, unsynced=False):
+    """devauthd on the wall clock of @rc_file; @unsynced: one the kernel
+    calls unsynchronised (tests/faults/unsynced-clock.c)"""
     path = os.path.join(h.tmp, "devauthd-faketime")
+    preload = LIBFAKETIME + (" " + harness.env_path("UNSYNCED_CLOCK") if unsynced else "")
     with open(path, "w") as f:
         f.write("#!/bin/sh\n"
-                f"export LD_PRELOAD='{LIBFAKETIME}'\n"
+                f"export LD_PRELOAD='{preload}'\n"
                 f"export FAKETIME_TIMESTAMP_FILE='{rc_file}'\n"
                 "export FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 DONT_FAKE_MONOTONIC=1\n"
                 f"exec '{harness.env_path('DEVAUTHD')}' \"$@\"\n")
@@ -604,13 +928,23 @@ def faketime_wrapper(h, rc_file):
     return path
 
 
-def faketime_daemon(h, rc_file, offset, settings=TIMEOUT_SETTINGS):
+def faketime_daemon(h, rc_file, offset, settings=TIMEOUT_SETTINGS, accounts=None):
     check(os.path.exists(LIBFAKETIME), f"{LIBFAKETIME} is missing (apt install libfaketime)")
     with open(rc_file, "w") as f:
         f.write(f"{offset}\n")
-    h.start_daemon(None, settings, start=False)
+    h.start_daemon(accounts, settings, start=False)
     h.daemon.binary = faketime_wrapper(h, rc_file)
     h.daemon.start()
+
+
+def another_boot(h):
+    """A command prefix: devauthd in a mount namespace of its own whose
+    /proc/sys/kernel/random/boot_id is new, as after a reboot."""
+    path = os.path.join(h.tmp, "boot_id")
+    with open(path, "w") as f:
+        f.write(f"{uuid.uuid4()}\n")
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            f"mount --bind {path} /proc/sys/kernel/random/boot_id && exec \"$@\"", "--"]
 
 
 def _faketime_signed_in(h, offset):
@@ -680,6 +1014,91 @@ def test_clock_behind_at_boot(h):
     check(abs(props["AccessTokenExpiresAt"] - (fake_now + 300)) < 15,
           f"AccessTokenExpiresAt is not in the system clock's terms: {props}")
     daemon_alive(h)
+
+
+def test_clock_behind_restart(h):
+    """devauthd a day behind the IdP (no RTC, no NTP yet) restarts in the
+    same boot: the earlier process's IdP time is taken from the state, so
+    the same token is served without a refresh, its expiry still in the
+    system clock's terms (300 s from the wrong 'now'), and the log says
+    the clock is behind before any IdP has answered."""
+    rc_file, token, info = _faketime_signed_in(h, "-1d")
+    fake_now = time.time() - 86400
+    check_equal(h.daemon.stop(), 0, "devauthd's exit status on SIGTERM")
+    h.idp.reset_stats()
+    h.daemon.start()
+    same, same_info = h.get_token(min_validity=0)
+    check_equal(same, token, "the token served after the restart")
+    check(abs(same_info["expires-at"] - info["expires-at"]) <= 2,
+          f"expires-at moved at the restart: {info} then {same_info}")
+    check(abs(h.properties()["AccessTokenExpiresAt"] - (fake_now + 300)) < 15,
+          f"AccessTokenExpiresAt after the restart: {h.properties()}")
+    check_equal(h.idp.stats()["counters"]["token_refresh"], 0, "refreshes after the restart")
+    check("s behind the clock of 127.0.0.1" in _read(h.daemon.logs[-1]),
+          "the restarted devauthd does not say the clock is behind")
+
+
+def test_clock_behind_after_reboot(h):
+    """Signed in with 8 s access tokens, devauthd stops; the device reboots
+    (a new boot id, the keyring gone) with its wall clock an hour behind
+    and not synchronised, after the access token has expired at the IdP.
+    By the stored expiry and that clock the token has an hour to live:
+    devauthd must not serve it. While the IdP cannot be reached, GetToken
+    fails and says why, AccessTokenExpiresAt is 0 and `devauthctl wait`
+    times out; once the IdP answers, a refresh brings a token it accepts,
+    and the wait ends."""
+    h.start_idp("--interval", "1", "--access-ttl", "8")
+    proxy = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.start_bus()
+    daemon = h.start_daemon({"demo": account_conf(proxy.origin)}, TIMEOUT_SETTINGS)
+    h.sign_in()
+    token, _ = h.get_token()
+    check_equal(daemon.stop(), 0, "devauthd's exit status on SIGTERM")
+    daemon.unlink_keyring()
+    wait_until(lambda: h.idp.userinfo(token)[0] == 401, 15,
+               "the access token to expire at the IdP")
+
+    proxy.set_down(True)
+    rc_file = os.path.join(h.tmp, "faketime.rc")
+    with open(rc_file, "w") as f:
+        f.write("-1h\n")
+    daemon.binary = faketime_wrapper(h, rc_file, unsynced=True)
+    daemon.wrapper = another_boot(h)
+    daemon.start()
+    props = h.properties()
+    check_equal(props["State"], "signed-in", "State after the reboot (the refresh token is held)")
+    check_equal(props["AccessTokenExpiresAt"], 0,
+                "AccessTokenExpiresAt of a token whose expiry cannot be judged")
+    try:
+        served, _ = h.get_token(min_validity=0)
+    except DBusCallError as e:
+        print(f"GetToken with the IdP away after the reboot: {e}")
+        check("127.0.0.1" in str(e), f"the error does not name the IdP: {e}")
+    else:
+        raise harness.TestFailure(
+            "GetToken served " + ("the token stored before the reboot, expired at the IdP"
+                                  if served == token else "a token") + " with the IdP away")
+    def ctl_wait(timeout):
+        # on the device's clock, as the boot's devauth-wait-online.service
+        env = dict(h.ctl_env(), LD_PRELOAD=LIBFAKETIME, FAKETIME_TIMESTAMP_FILE=rc_file,
+                   FAKETIME_NO_CACHE="1", DONT_FAKE_MONOTONIC="1")
+        return harness.run_process([harness.env_path("DEVAUTHCTL"), "wait", "--timeout",
+                                    str(timeout)], timeout=timeout + 10, env=env)
+
+    rc, out, err = ctl_wait(2)
+    check_equal(rc, 6, f"devauthctl wait with no valid access token ({out}{err})")
+    check("valid access token" in err, f"devauthctl wait's message: {err!r}")
+    check("stored in another boot" in _read(daemon.logs[-1]),
+          "devauthd's log does not say why the stored access token is not served")
+
+    proxy.set_down(False)
+    rc, out, err = ctl_wait(30)
+    check_equal(rc, 0, f"devauthctl wait once the IdP answers ({out}{err})")
+    fresh, _ = h.get_token(min_validity=0)
+    check(fresh != token, "the token stored before the reboot was served")
+    status, body = h.idp.userinfo(fresh)
+    check_equal(status, 200, f"userinfo with the token after the reboot ({body})")
 
 
 # ---------------------------------------------------------------- the keyring

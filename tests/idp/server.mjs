@@ -28,8 +28,12 @@ const USAGE = `usage: node server.mjs [options]
                          a confidential client of the device, refresh and
                          client_credentials grants that authenticates with
                          METHOD: client_secret_basic or client_secret_post
-                         (CRED: the secret) or private_key_jwt (CRED: a JWKS
-                         file of its public keys) (repeatable)
+                         (CRED: the secret), private_key_jwt (CRED: a JWKS
+                         file of its public keys) or tls_client_auth (CRED:
+                         the certificate's subject DN, e.g. CN=tv; the
+                         certificate comes from a TLS front in the
+                         X-Client-Cert header, URL-encoded PEM, as a reverse
+                         proxy passes it) (repeatable)
   --auth-methods LIST    token_endpoint_auth_methods_supported, comma-separated
                          (default: oidc-provider's)
   --access-ttl S         access token lifetime (default 300)
@@ -144,7 +148,7 @@ if (REALM !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(REALM)) {
 const PREFIX = REALM !== undefined ? `/realms/${REALM}` : '';
 
 const CLIENT_ID_RE = /^[\x21-\x7e]{1,128}$/;
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth'];
 const authClients = args.client.map((spec) => {
   const [id, method, ...rest] = spec.split(':');
   const cred = rest.join(':');
@@ -165,6 +169,8 @@ const authClients = args.client.map((spec) => {
     } catch (err) {
       die(`--client ${id}: cannot read the JWKS ${cred}: ${err.message}`);
     }
+  } else if (method === 'tls_client_auth') {
+    meta.tls_client_auth_subject_dn = cred;
   } else {
     meta.client_secret = cred;
   }
@@ -535,6 +541,10 @@ function makeProvider(issuer) {
       ...authClients,
     ],
     ...(args['auth-methods'] ? { clientAuthMethods: args['auth-methods'].split(',') } : {}),
+    // oidc-provider's defaults, and tls_client_auth when a client uses it
+    ...(!args['auth-methods'] && authClients.some((c) => c.token_endpoint_auth_method === 'tls_client_auth')
+      ? { clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none', 'tls_client_auth'] }
+      : {}),
     jwks: makeJwks(),
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     scopes: SCOPES,
@@ -584,6 +594,23 @@ function makeProvider(issuer) {
         },
       },
       clientCredentials: { enabled: true },
+      // RFC 8705 tls_client_auth behind a TLS front that checked the chain
+      mTLS: {
+        enabled: true,
+        tlsClientAuth: true,
+        getCertificate(ctx) {
+          const header = ctx.get('x-client-cert');
+          return header ? decodeURIComponent(header) : undefined;
+        },
+        certificateAuthorized(ctx) {
+          return !!ctx.get('x-client-cert');
+        },
+        certificateSubjectMatches(ctx, property, expected) {
+          if (property !== 'tls_client_auth_subject_dn') return false;
+          const cert = new crypto.X509Certificate(decodeURIComponent(ctx.get('x-client-cert')));
+          return cert.subject.split('\n').join(',') === expected;
+        },
+      },
       revocation: { enabled: true },
       introspection: {
         enabled: true,

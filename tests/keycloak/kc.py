@@ -293,11 +293,11 @@ def keycloak_diagnostics(h):
     return "---- Keycloak's events during the case (last 20) ----\n" + "\n".join(lines[-20:])
 
 
-def sign_in(h, user="alice", account=None):
+def sign_in(h, user="alice", account=None, https=False):
     """Login, approve through Keycloak's pages, wait for signed-in."""
     since = h.mark()
     prompt = h.login(account or "")
-    h.keycloak.approve(prompt["verification-uri-complete"], user=user)
+    h.keycloak.approve(prompt["verification-uri-complete"], user=user, https=https)
     sig = h.wait_status("signed-in", account=account, since=since, timeout=30 * harness.SLOWDOWN)
     return prompt, sig
 

@@ -158,6 +158,39 @@ def make_client_key(tls_dir):
     return key, body
 
 
+def make_x509_client(tls_dir, ca_crt, common_name):
+    """A client certificate (CN=@common_name) of the test CA, for the
+    client tv-x509 (Keycloak's "X509 Certificate"): (cert file, key file)."""
+    ca_key = os.path.join(tls_dir, "ca.key")
+    key, csr, crt = (os.path.join(tls_dir, f"client-{common_name}.{n}")
+                     for n in ("key", "csr", "crt"))
+    ext = os.path.join(tls_dir, f"client-{common_name}.ext")
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", key, "-out", csr, "-subj", f"/CN={common_name}"])
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+         "-CAcreateserial", "-out", crt, "-days", "30", "-extfile", ext])
+    os.chmod(key, 0o600)
+    return crt, key
+
+
+def x509_client():
+    return {
+        "clientId": "tv-x509", "name": "tv-x509", "enabled": True, "protocol": "openid-connect",
+        "publicClient": False, "standardFlowEnabled": False, "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False, "serviceAccountsEnabled": True,
+        "clientAuthenticatorType": "client-x509",
+        "attributes": {"oauth2.device.authorization.grant.enabled": "true",
+                       "oauth2.device.polling.interval": "1",
+                       "x509.subjectdn": "CN=tv-x509",
+                       "x509.allow.regex.pattern.comparison": "false"},
+        "description": "Device and service client with a TLS client certificate "
+                       "(tls_client_auth)",
+    }
+
+
 def jwt_client(cert_b64):
     return {
         "clientId": "tv-jwt", "name": "tv-jwt", "enabled": True, "protocol": "openid-connect",
@@ -228,6 +261,8 @@ def launch(state_dir, state):
             f"--https-port={state['https_port']}",
             f"--https-certificate-file={state['server_cert']}",
             f"--https-certificate-key-file={state['server_key']}",
+            # a client certificate when one is shown (tv-x509), of the test CA
+            "--https-client-auth=request", f"--truststore-paths={state['ca']}",
             f"--http-management-port={state['management_port']}",
             "--cache=local", "--log-level=INFO"]
     log_path = os.path.join(state_dir, f"keycloak-{state['starts'] + 1}.log")
@@ -296,16 +331,21 @@ def start(state_dir):
         # the variants are copies of the base realm, made after it got it
         if not any(c["clientId"] == "tv-jwt" for c in realm["clients"]):
             realm["clients"].append(jwt_client(jwt_cert))
+        if not any(c["clientId"] == "tv-x509" for c in realm["clients"]):
+            realm["clients"].append(x509_client())
         realms.append(realm["realm"])
         with open(os.path.join(import_dir, f"{realm['realm']}-realm.json"), "w") as f:
             json.dump(realm, f)
     ca, cert, key = make_ca(tls_dir)
+    x509_cert, x509_key = make_x509_client(tls_dir, ca, "tv-x509")
+    other_cert, other_key = make_x509_client(tls_dir, ca, "intruder")
     http_port, https_port, management_port = free_port(), free_port(), free_port()
     state = {"version": VERSION, "home": home, "pid": None, "starts": 0, "realms": realms,
              "http_port": http_port, "https_port": https_port,
              "management_port": management_port,
              "http": f"http://127.0.0.1:{http_port}", "https": f"https://127.0.0.1:{https_port}",
              "ca": ca, "server_cert": cert, "server_key": key, "client_jwt_key": jwt_key,
+             "client_x509": [x509_cert, x509_key], "client_x509_other": [other_cert, other_key],
              "admin_user": ADMIN_USER, "admin_password": ADMIN_PASSWORD}
     t0 = time.monotonic()
     launch(state_dir, state)

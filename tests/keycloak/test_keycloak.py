@@ -273,6 +273,44 @@ def test_signed_jwt(h):
     check_in("ClientKeyFile= must hold the key", e.message, "the hint")
 
 
+def test_x509(h):
+    """Keycloak's "X509 Certificate" client authenticator (tls_client_auth,
+    RFC 8705) over HTTPS: the client's certificate of the test CA in
+    ClientCertificateFile=, its key in ClientKeyFile=; a device flow signs
+    in, refreshes and logs out, and a service account of the same client
+    gets its token; a certificate of another subject is refused with
+    Keycloak's answer."""
+    keycloak = kc.Keycloak()
+    cert, key = keycloak.state["client_x509"]
+    issuer = keycloak.issuer(https=True)
+
+    def conf(cert, key, **extra):
+        return account_conf(issuer, client_id="tv-x509", pkce=False,
+                            scopes=extra.pop("scopes", "openid offline_access"),
+                            extra=dict({"CAFile": keycloak.ca,
+                                        "ClientAuthMethod": "tls_client_auth",
+                                        "ClientCertificateFile": cert, "ClientKeyFile": key},
+                                       **extra))
+    kc.world(h, accounts={"demo": conf(cert, key),
+                          "service": conf(cert, key, scopes=None, Grant="client_credentials")})
+    kc.sign_in(h, user="alice", account="demo", https=True)
+    h.refresh("demo")
+    token, _ = h.get_token("demo", min_validity=0)
+    status, body = keycloak.userinfo(token, https=True)
+    check_equal((status, body.get("preferred_username")), (200, "alice"), "userinfo")
+    h.logout("demo")
+    check_equal(keycloak.userinfo(token, https=True)[0], 401, "userinfo after the logout")
+    kc.wait(lambda: h.properties("service")["State"] == "signed-in", 15,
+            "the service account's token")
+    check_equal(h.properties("service")["LastError"], "", "the service account's LastError")
+
+    other_cert, other_key = keycloak.state["client_x509_other"]
+    kc.reconfigure(h, conf(other_cert, other_key))
+    e = h.expect_error("IdpError", h.login, "demo")
+    print(f"a certificate of another subject: {e.message}")
+    check_in("invalid_client", e.message, "the refusal of another subject's certificate")
+
+
 def test_consent(h):
     """A client with consent required: the grant page lists what the client
     asks for; accepting signs in, and the consent is remembered by Keycloak."""

@@ -111,7 +111,7 @@ test_account_errors (void)
 		 "[Account] Issuer: missing (or set TokenEndpoint)"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nClientAuthMethod=tls\n",
 		 "[Account] ClientAuthMethod: 'tls' is not one of client_secret_post, "
-		 "client_secret_basic, private_key_jwt"},
+		 "client_secret_basic, private_key_jwt, tls_client_auth"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
 		 "ClientAuthMethod=private_key_jwt\n",
 		 "[Account] ClientAuthMethod=private_key_jwt needs the client's key: set "
@@ -121,6 +121,25 @@ test_account_errors (void)
 		 "[Account] ClientAuthMethod=client_secret_basic needs the client's secret"},
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nClientKeyFile=/etc/os-release\n",
 		 "[Account] ClientKeyFile: cannot read '/etc/os-release'"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nProxy=socks5://p:1080\n",
+		 "[Account] Proxy: 'socks5://p:1080': a proxy is http:// or https://"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
+		 "Proxy=http://ann:pw@proxy:3128\n",
+		 "carries credentials: put them in ProxyCredentialsFile="},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nProxy=http://proxy:3128/p\n",
+		 "a proxy URL has no path, query or fragment"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nProxy=proxy:3128\n",
+		 "[Account] Proxy: 'proxy:3128'"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
+		 "ProxyCredentialsFile=creds\n",
+		 "[Account] ProxyCredentialsFile: 'creds' is not an absolute path"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
+		 "ClientAuthMethod=tls_client_auth\n",
+		 "[Account] ClientAuthMethod=tls_client_auth needs the client's certificate and "
+		 "its key: set ClientCertificateFile= and ClientKeyFile="},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
+		 "ClientCertificateFile=cert.pem\n",
+		 "[Account] ClientCertificateFile: 'cert.pem' is not an absolute path"},
 		{"this is not a key file\n", "/etc/devauthd/accounts.d/test.conf: "},
 		{"[Access]\nAllowUsers=x\n", "[Account]: missing section"},
 	};
@@ -347,8 +366,10 @@ test_config_dir (void)
 	g_assert_no_error (error);
 	g_assert_cmpint (g_mkdir (accounts, 0700), ==, 0);
 	write_file (dir, "devauthd.conf",
-		    "[Daemon]\nKeyringName=devauthd-unit\nDefaultAccount=good\nHttpTimeoutSec=7\n");
-	write_file (accounts, "good.conf", "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n");
+		    "[Daemon]\nKeyringName=devauthd-unit\nDefaultAccount=good\nHttpTimeoutSec=7\n"
+		    "Proxy=http://127.0.0.1:3128\nProxyCredentialsFile=/etc/devauthd/proxy\n");
+	write_file (accounts, "good.conf",
+		    "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\nProxy=\n");
 	write_file (accounts, "bad.conf", "[Account]\nIssuer=http://example.com\nClientId=a\n");
 	write_file (accounts, "bad name.conf",
 		    "[Account]\nIssuer=http://127.0.0.1:1\nClientId=a\n");
@@ -365,12 +386,16 @@ test_config_dir (void)
 	g_assert_cmpstr (config->keyring_name, ==, "devauthd-unit");
 	g_assert_cmpstr (config->default_account, ==, "good");
 	g_assert_cmpuint (config->http_timeout, ==, 7);
+	g_assert_cmpstr (config->proxy, ==, "http://127.0.0.1:3128");
+	g_assert_cmpstr (config->proxy_credentials_file, ==, "/etc/devauthd/proxy");
 	g_assert_cmpuint (config->accounts->len, ==, 2);
 	c = g_ptr_array_index (config->accounts, 0);
 	g_assert_cmpstr (c->name, ==, "confidential");
 	g_assert_cmpstr (c->client_secret, ==, "s3cret");
+	g_assert_null (c->proxy); /* the daemon's */
 	c = g_ptr_array_index (config->accounts, 1);
 	g_assert_cmpstr (c->name, ==, "good");
+	g_assert_cmpstr (c->proxy, ==, ""); /* direct */
 	g_assert_cmpuint (config->problems->len, ==, 2);
 	for (guint i = 0; i < config->problems->len; i++) {
 		const gchar *p = g_ptr_array_index (config->problems, i);
@@ -402,6 +427,7 @@ test_daemon_config_errors (void)
 		"[Daemon]\nHttpTimeoutSec=0\n",	     "[Daemon]\nHttpTimeoutSec=1000\n",
 		"[Daemon]\nHttpTimeoutSec=ten\n",    "[Daemon]\nStorageKeyFile=relative/key\n",
 		"[Daemon]\nKeyringName=has space\n", "[Daemon]\nDefaultAccount=../x\n",
+		"[Daemon]\nProxy=ftp://proxy:21\n",  "[Daemon]\nProxyCredentialsFile=creds\n",
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

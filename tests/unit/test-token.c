@@ -19,6 +19,8 @@ test_roundtrip (void)
 	gsize len = 0;
 
 	da_token_set_name (t, "Alice Liddell ✓");
+	da_token_set_clock (t, "0f6a2c1e-1b1d-4f6e-9a55-2d0c3f4b5a69", -86400123456,
+			    "https://idp.example:8443");
 	data = da_token_serialize (t, &len);
 	g_assert_cmpuint (strlen (data), ==, len);
 	back = da_token_parse (data, len, &error);
@@ -29,8 +31,23 @@ test_roundtrip (void)
 	g_assert_cmpstr (back->scope, ==, "openid profile");
 	g_assert_cmpstr (back->subject, ==, "0c1d5f3e-alice");
 	g_assert_cmpstr (back->name, ==, "Alice Liddell ✓");
+	g_assert_cmpstr (back->boot_id, ==, "0f6a2c1e-1b1d-4f6e-9a55-2d0c3f4b5a69");
+	g_assert_cmpint (back->clock_offset_us, ==, -86400123456);
+	g_assert_cmpstr (back->clock_origin, ==, "https://idp.example:8443");
 	copy = da_token_copy (back);
 	g_assert_cmpstr (copy->name, ==, "Alice Liddell ✓");
+	g_assert_cmpstr (copy->boot_id, ==, back->boot_id);
+	g_assert_cmpint (copy->clock_offset_us, ==, back->clock_offset_us);
+
+	/* on the system clock: no IdP named */
+	da_token_set_clock (t, "0f6a2c1e-1b1d-4f6e-9a55-2d0c3f4b5a69", 1733600000000000, NULL);
+	g_clear_pointer (&data, da_secret_free);
+	g_clear_pointer (&back, da_token_free);
+	data = da_token_serialize (t, &len);
+	back = da_token_parse (data, len, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (back->clock_offset_us, ==, 1733600000000000);
+	g_assert_null (back->clock_origin);
 }
 
 static void
@@ -60,6 +77,9 @@ test_bad_records (void)
 		"devauthd-token-1\ntoken=abc",
 		"devauthd-token-1\nexpires-at=-5\ntoken=abc\n",
 		"devauthd-token-1\nsubject=a\x01\ntoken=abc\n",
+		"devauthd-token-1\nclock=b00t\ntoken=abc\n",
+		"devauthd-token-1\nclock=b00t 12x\ntoken=abc\n",
+		"devauthd-token-1\nclock= 12\ntoken=abc\n",
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
