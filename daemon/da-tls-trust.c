@@ -1,61 +1,128 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The system's trust store, loaded once, when a certificate is first
- * checked against it, and shared.
+/* The system's trust store, read when a certificate is checked against it
+ * and dropped after the check.
  *
  * glib-networking (2.74) builds the GnuTLS credentials of every TLS
  * connection from the connection's database when the connection is made:
  * a copy of the whole store (~140 CAs, some 3.8 MiB of parsed
- * certificates) for each connection, held for as long as it lives. And a
+ * certificates) for each connection, held for as long as it lives; its
+ * default database holds one more copy for the life of the process. And a
  * client connection starts with the backend's default database whatever
  * libsoup sets on it next, so that an account with CAFile= loaded the
- * system's store too, at every connection, and once more for the backend's
- * cache. The database installed here as the default is not GnuTLS's own:
- * a connection made with it gets empty credentials, and glib-networking
- * verifies its peer with g_tls_database_verify_chain() on this database,
- * which asks the one store, loaded on first use. A CAFile= database
- * (GnuTLS's own, of one CA) is set on its connections by libsoup as
- * before and checked by GnuTLS in the session. */
+ * system's store too, at every connection.
+ *
+ * The database installed here as the backend's default is not GnuTLS's
+ * own: a connection made with it gets empty credentials, and glib-networking
+ * verifies its peer with g_tls_database_verify_chain() on this database.
+ * That check reads the store into a GnuTLS trust list of its own (some
+ * 15 ms), verifies the chain with it (the signatures up to an anchor, the
+ * validity times, the host name) and frees it. A new connection to an IdP
+ * that the system's store vouches for costs that much CPU; an idle daemon
+ * holds none of the store. A CAFile= database (GnuTLS's own, of one CA) is
+ * set on its connections by libsoup as before and checked by GnuTLS in the
+ * session. GnuTLS is opened, not linked, as in da-client-assertion.c. */
 #define G_LOG_DOMAIN "devauthd"
 
 #include "config.h"
 
+#include <dlfcn.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <malloc.h>
+
 #include "da-tls-trust.h"
+
+#define DA_GNUTLS_LIBRARY "libgnutls.so.30"
+#define DA_TLS_CHAIN_MAX  16
 
 #define DA_TYPE_TLS_TRUST (da_tls_trust_get_type ())
 G_DECLARE_FINAL_TYPE (DaTlsTrust, da_tls_trust, DA, TLS_TRUST, GTlsDatabase)
 
 struct _DaTlsTrust {
 	GTlsDatabase parent_instance;
-	GMutex lock;	     /* handshakes check their peer in worker threads */
-	GTlsDatabase *store; /* the backend's own default database, once loaded */
 };
 
 G_DEFINE_TYPE (DaTlsTrust, da_tls_trust, G_TYPE_TLS_DATABASE)
 
-/* The store, loaded by the first caller (a failure is said, and tried again
- * at the next check); NULL: none, every certificate's CA is unknown. */
-static GTlsDatabase *
-trust_store (DaTlsTrust *self)
+static typeof (gnutls_x509_trust_list_init) *sym_trust_list_init;
+static typeof (gnutls_x509_trust_list_deinit) *sym_trust_list_deinit;
+static typeof (gnutls_x509_trust_list_add_system_trust) *sym_trust_list_add_system_trust;
+static typeof (gnutls_x509_trust_list_verify_crt2) *sym_trust_list_verify_crt2;
+static typeof (gnutls_x509_crt_init) *sym_crt_init;
+static typeof (gnutls_x509_crt_deinit) *sym_crt_deinit;
+static typeof (gnutls_x509_crt_import) *sym_crt_import;
+
+/* Once per process, from whichever thread checks first; FALSE each time
+ * when the library cannot be used (said once). */
+static gboolean
+load_gnutls (void)
 {
-	GTlsDatabase *store;
+	static gsize loaded = 0;
 
-	g_mutex_lock (&self->lock);
-	if (self->store == NULL) {
-		GTlsBackend *backend = g_tls_backend_get_default ();
-		GTlsBackendInterface *iface = G_TLS_BACKEND_GET_INTERFACE (backend);
+	if (g_once_init_enter (&loaded)) {
+		gpointer handle = dlopen (DA_GNUTLS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+		gsize result = 2;
 
-		/* the backend's own function: g_tls_backend_get_default_database()
-		 * answers with this database */
-		if (iface->get_default_database != NULL)
-			self->store = iface->get_default_database (backend);
-		if (self->store == NULL)
-			g_warning ("TLS: the system's trust store cannot be loaded");
-		else
-			g_debug ("TLS: the system's trust store is loaded");
+		if (handle != NULL) {
+			sym_trust_list_init = dlsym (handle, "gnutls_x509_trust_list_init");
+			sym_trust_list_deinit = dlsym (handle, "gnutls_x509_trust_list_deinit");
+			sym_trust_list_add_system_trust =
+				dlsym (handle, "gnutls_x509_trust_list_add_system_trust");
+			sym_trust_list_verify_crt2 =
+				dlsym (handle, "gnutls_x509_trust_list_verify_crt2");
+			sym_crt_init = dlsym (handle, "gnutls_x509_crt_init");
+			sym_crt_deinit = dlsym (handle, "gnutls_x509_crt_deinit");
+			sym_crt_import = dlsym (handle, "gnutls_x509_crt_import");
+			if (sym_trust_list_init != NULL && sym_trust_list_deinit != NULL &&
+			    sym_trust_list_add_system_trust != NULL &&
+			    sym_trust_list_verify_crt2 != NULL && sym_crt_init != NULL &&
+			    sym_crt_deinit != NULL && sym_crt_import != NULL)
+				result = 1;
+		}
+		if (result != 1)
+			g_warning ("TLS: %s cannot be used: no certificate is trusted without "
+				   "CAFile=",
+				   DA_GNUTLS_LIBRARY);
+		g_once_init_leave (&loaded, result);
 	}
-	store = self->store != NULL ? g_object_ref (self->store) : NULL;
-	g_mutex_unlock (&self->lock);
-	return store;
+	return loaded == 1;
+}
+
+/* The host name (or address) that the certificate must be made out for */
+static gchar *
+identity_host (GSocketConnectable *identity)
+{
+	if (G_IS_NETWORK_ADDRESS (identity))
+		return g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS (identity)));
+	if (G_IS_NETWORK_SERVICE (identity))
+		return g_strdup (g_network_service_get_domain (G_NETWORK_SERVICE (identity)));
+	if (G_IS_INET_SOCKET_ADDRESS (identity))
+		return g_inet_address_to_string (
+			g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (identity)));
+	return NULL;
+}
+
+static GTlsCertificateFlags
+convert_status (guint status)
+{
+	GTlsCertificateFlags flags = 0;
+
+	if (status == 0)
+		return 0;
+	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+		flags |= G_TLS_CERTIFICATE_UNKNOWN_CA;
+	if (status & GNUTLS_CERT_NOT_ACTIVATED)
+		flags |= G_TLS_CERTIFICATE_NOT_ACTIVATED;
+	if (status & GNUTLS_CERT_EXPIRED)
+		flags |= G_TLS_CERTIFICATE_EXPIRED;
+	if (status & GNUTLS_CERT_REVOKED)
+		flags |= G_TLS_CERTIFICATE_REVOKED;
+	if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
+		flags |= G_TLS_CERTIFICATE_INSECURE;
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+		flags |= G_TLS_CERTIFICATE_BAD_IDENTITY;
+	/* invalid for a reason of its own (a bad signature, a constraint) */
+	return flags != 0 ? flags : G_TLS_CERTIFICATE_GENERIC_ERROR;
 }
 
 static GTlsCertificateFlags
@@ -68,20 +135,70 @@ da_tls_trust_verify_chain (GTlsDatabase *database,
 			   GCancellable *cancellable,
 			   GError **error)
 {
-	g_autoptr(GTlsDatabase) store = trust_store (DA_TLS_TRUST (database));
+	gnutls_x509_crt_t crts[DA_TLS_CHAIN_MAX];
+	gnutls_x509_trust_list_t list = NULL;
+	gnutls_typed_vdata_st vdata[2];
+	g_autofree gchar *host = identity != NULL ? identity_host (identity) : NULL;
+	GTlsCertificateFlags result = G_TLS_CERTIFICATE_GENERIC_ERROR;
+	guint n = 0;
+	guint nvdata = 0;
+	guint status = 0;
 
-	if (store == NULL)
+	if (g_cancellable_set_error_if_cancelled (cancellable, error))
+		return G_TLS_CERTIFICATE_GENERIC_ERROR;
+	if (!load_gnutls ())
 		return G_TLS_CERTIFICATE_UNKNOWN_CA;
-	return g_tls_database_verify_chain (store, chain, purpose, identity, interaction, flags,
-					    cancellable, error);
+	for (GTlsCertificate *c = chain; c != NULL && n < DA_TLS_CHAIN_MAX;
+	     c = g_tls_certificate_get_issuer (c)) {
+		g_autoptr(GByteArray) der = NULL;
+		gnutls_datum_t datum;
+
+		g_object_get (c, "certificate", &der, NULL);
+		if (der == NULL || sym_crt_init (&crts[n]) < 0)
+			goto out;
+		n++;
+		datum.data = der->data;
+		datum.size = der->len;
+		if (sym_crt_import (crts[n - 1], &datum, GNUTLS_X509_FMT_DER) < 0)
+			goto out;
+	}
+	if (n == 0 || sym_trust_list_init (&list, 0) < 0)
+		goto out;
+	if (sym_trust_list_add_system_trust (list, 0, 0) <= 0) {
+		result = G_TLS_CERTIFICATE_UNKNOWN_CA;
+		goto out;
+	}
+	if (host != NULL) {
+		vdata[nvdata].type = GNUTLS_DT_DNS_HOSTNAME;
+		vdata[nvdata].data = (guchar *) host;
+		vdata[nvdata].size = 0;
+		nvdata++;
+	}
+	vdata[nvdata].type = GNUTLS_DT_KEY_PURPOSE_OID;
+	vdata[nvdata].data =
+		(guchar *) (g_strcmp0 (purpose, G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT) == 0
+				    ? GNUTLS_KP_TLS_WWW_CLIENT
+				    : GNUTLS_KP_TLS_WWW_SERVER);
+	vdata[nvdata].size = 0;
+	nvdata++;
+	if (sym_trust_list_verify_crt2 (list, crts, n, vdata, nvdata, 0, &status, NULL) < 0)
+		goto out;
+	result = convert_status (status);
+out:
+	if (list != NULL)
+		sym_trust_list_deinit (list, 1);
+	for (guint i = 0; i < n; i++)
+		sym_crt_deinit (crts[i]);
+	/* the store's pages, freed (and wiped), back to the kernel */
+	malloc_trim (0);
+	return result;
 }
 
+/* The store is not kept: no certificate is looked up in it */
 static gchar *
 da_tls_trust_create_certificate_handle (GTlsDatabase *database, GTlsCertificate *certificate)
 {
-	g_autoptr(GTlsDatabase) store = trust_store (DA_TLS_TRUST (database));
-
-	return store != NULL ? g_tls_database_create_certificate_handle (store, certificate) : NULL;
+	return NULL;
 }
 
 static GTlsCertificate *
@@ -92,12 +209,7 @@ da_tls_trust_lookup_certificate_for_handle (GTlsDatabase *database,
 					    GCancellable *cancellable,
 					    GError **error)
 {
-	g_autoptr(GTlsDatabase) store = trust_store (DA_TLS_TRUST (database));
-
-	if (store == NULL)
-		return NULL;
-	return g_tls_database_lookup_certificate_for_handle (store, handle, interaction, flags,
-							     cancellable, error);
+	return NULL;
 }
 
 static GTlsCertificate *
@@ -108,12 +220,7 @@ da_tls_trust_lookup_certificate_issuer (GTlsDatabase *database,
 					GCancellable *cancellable,
 					GError **error)
 {
-	g_autoptr(GTlsDatabase) store = trust_store (DA_TLS_TRUST (database));
-
-	if (store == NULL)
-		return NULL;
-	return g_tls_database_lookup_certificate_issuer (store, certificate, interaction, flags,
-							 cancellable, error);
+	return NULL;
 }
 
 static GList *
@@ -124,22 +231,7 @@ da_tls_trust_lookup_certificates_issued_by (GTlsDatabase *database,
 					    GCancellable *cancellable,
 					    GError **error)
 {
-	g_autoptr(GTlsDatabase) store = trust_store (DA_TLS_TRUST (database));
-
-	if (store == NULL)
-		return NULL;
-	return g_tls_database_lookup_certificates_issued_by (store, issuer_raw_dn, interaction,
-							     flags, cancellable, error);
-}
-
-static void
-da_tls_trust_finalize (GObject *object)
-{
-	DaTlsTrust *self = DA_TLS_TRUST (object);
-
-	g_clear_object (&self->store);
-	g_mutex_clear (&self->lock);
-	G_OBJECT_CLASS (da_tls_trust_parent_class)->finalize (object);
+	return NULL;
 }
 
 static void
@@ -147,7 +239,6 @@ da_tls_trust_class_init (DaTlsTrustClass *klass)
 {
 	GTlsDatabaseClass *database_class = G_TLS_DATABASE_CLASS (klass);
 
-	G_OBJECT_CLASS (klass)->finalize = da_tls_trust_finalize;
 	database_class->verify_chain = da_tls_trust_verify_chain;
 	database_class->create_certificate_handle = da_tls_trust_create_certificate_handle;
 	database_class->lookup_certificate_for_handle = da_tls_trust_lookup_certificate_for_handle;
@@ -158,7 +249,6 @@ da_tls_trust_class_init (DaTlsTrustClass *klass)
 static void
 da_tls_trust_init (DaTlsTrust *self)
 {
-	g_mutex_init (&self->lock);
 }
 
 void

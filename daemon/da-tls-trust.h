@@ -5,9 +5,9 @@
 
 G_BEGIN_DECLS
 
-/* Makes the TLS backend's default database one that loads the system's
- * trust store on its first use, once, and that every connection shares;
- * called again, does nothing. */
+/* Makes the TLS backend's default database one that reads the system's
+ * trust store when a certificate is checked against it, and drops it
+ * after the check; called again, does nothing. */
 void
 da_tls_trust_install (void);
 
