@@ -390,8 +390,12 @@ def memory_world(kind, extra_env=None, refreshes=TLS_REFRESHES, probe=None):
         time.sleep(0.5)
         probe(pid, "signed_in")
         out["signed_in"] = B.smaps(pid)
+        took = []
         for _ in range(refreshes):
+            t0 = time.monotonic()
             h.refresh()
+            took.append((time.monotonic() - t0) * 1000)
+        out["refresh_ms"] = median(took)
         time.sleep(1)
         probe(pid, "after")
         out["after"] = B.smaps(pid)
@@ -1070,8 +1074,8 @@ def report_tls_memory(worlds, targets):
     lines = [f"### HTTP vs HTTPS: 1 account, device-flow sign-in, {refreshes} refreshes "
              "(Private_Dirty, KiB)", "",
              "| issuer | started | signed in | after the refreshes | × plain HTTP | heap | "
-             "anon | libgnutls | other files | threads |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "anon | libgnutls | other files | threads | Refresh() p50 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for kind, label in TLS_WORLDS:
         w = worlds.get(kind)
         if w is None:
@@ -1081,7 +1085,8 @@ def report_tls_memory(worlds, targets):
         ratio = fmt(after / http, 2) if http else "–"
         lines.append(f"| {label} | {w['started']['Private_Dirty']} | "
                      f"{w['signed_in']['Private_Dirty']} | {after} | {ratio} | {k['heap']} | "
-                     f"{k['anon']} | {k['libgnutls']} | {k['other']} | {k['threads']} |")
+                     f"{k['anon']} | {k['libgnutls']} | {k['other']} | {k['threads']} | "
+                     f"{fmt(w.get('refresh_ms'))} |")
     lines.append("")
     for kind, limit in (("ca_file", 2048), ("system", 4096)):
         w = worlds.get(kind)

@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <malloc.h>
 #include <string.h>
 
 #include "da-client-assertion.h"
@@ -148,6 +149,10 @@ request_network_event_cb (SoupMessage *msg,
 		g_clear_object (&database);
 	if (req->tls_refused != 0)
 		g_cancellable_cancel (req->cancellable);
+	/* what the handshake and the checks freed (the system's trust store,
+	 * read for them: da-tls-trust.c) is wiped and dirty: the free pages
+	 * back to the kernel */
+	malloc_trim (0);
 }
 
 static void

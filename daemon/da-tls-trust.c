@@ -16,7 +16,8 @@
  * verifies its peer with g_tls_database_verify_chain() on this database.
  * That check reads the store into a GnuTLS trust list of its own (some
  * 15 ms), verifies the chain with it (the signatures up to an anchor, the
- * validity times, the host name) and frees it. A new connection to an IdP
+ * validity times, the host name) and frees it (the pages are given back
+ * after the handshake, da-oidc-request.c). A new connection to an IdP
  * that the system's store vouches for costs that much CPU; an idle daemon
  * holds none of the store. A CAFile= database (GnuTLS's own, of one CA) is
  * set on its connections by libsoup as before and checked by GnuTLS in the
@@ -28,7 +29,6 @@
 #include <dlfcn.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-#include <malloc.h>
 
 #include "da-tls-trust.h"
 
@@ -189,8 +189,6 @@ out:
 		sym_trust_list_deinit (list, 1);
 	for (guint i = 0; i < n; i++)
 		sym_crt_deinit (crts[i]);
-	/* the store's pages, freed (and wiped), back to the kernel */
-	malloc_trim (0);
 	return result;
 }
 
