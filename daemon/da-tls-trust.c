@@ -16,7 +16,9 @@
  * verifies its peer with g_tls_database_verify_chain() on this database.
  * That check reads the store into a GnuTLS trust list of its own (some
  * 15 ms), verifies the chain with it (the signatures up to an anchor, the
- * validity times, the host name) and frees it (the pages are given back
+ * validity times, the host name) and frees it; the same chain checked
+ * again for the same host within 10 s gets the same answer without a
+ * second read (the pages are given back
  * after the handshake, da-oidc-request.c). A new connection to an IdP
  * that the system's store vouches for costs that much CPU; an idle daemon
  * holds none of the store. A CAFile= database (GnuTLS's own, of one CA) is
@@ -29,17 +31,26 @@
 #include <dlfcn.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <string.h>
 
 #include "da-tls-trust.h"
 
 #define DA_GNUTLS_LIBRARY "libgnutls.so.30"
 #define DA_TLS_CHAIN_MAX  16
+/* a new connection is checked twice (by glib-networking in the handshake,
+ * then by da-oidc-request.c): the second check of the same chain for the
+ * same host within this time is answered without reading the store again */
+#define DA_TLS_REUSE_US (10 * G_USEC_PER_SEC)
 
 #define DA_TYPE_TLS_TRUST (da_tls_trust_get_type ())
 G_DECLARE_FINAL_TYPE (DaTlsTrust, da_tls_trust, DA, TLS_TRUST, GTlsDatabase)
 
 struct _DaTlsTrust {
 	GTlsDatabase parent_instance;
+	GMutex lock;	  /* handshakes check their peer in worker threads */
+	GBytes *last_key; /* the chain, host and purpose of the last check */
+	gint64 last_us;	  /* when it was made (monotonic) */
+	GTlsCertificateFlags last_result;
 };
 
 G_DEFINE_TYPE (DaTlsTrust, da_tls_trust, G_TYPE_TLS_DATABASE)
@@ -125,27 +136,18 @@ convert_status (guint status)
 	return flags != 0 ? flags : G_TLS_CERTIFICATE_GENERIC_ERROR;
 }
 
+/* The chain against the store, read for this check and freed after it */
 static GTlsCertificateFlags
-da_tls_trust_verify_chain (GTlsDatabase *database,
-			   GTlsCertificate *chain,
-			   const gchar *purpose,
-			   GSocketConnectable *identity,
-			   GTlsInteraction *interaction,
-			   GTlsDatabaseVerifyFlags flags,
-			   GCancellable *cancellable,
-			   GError **error)
+verify_with_store (GTlsCertificate *chain, const gchar *purpose, const gchar *host)
 {
 	gnutls_x509_crt_t crts[DA_TLS_CHAIN_MAX];
 	gnutls_x509_trust_list_t list = NULL;
 	gnutls_typed_vdata_st vdata[2];
-	g_autofree gchar *host = identity != NULL ? identity_host (identity) : NULL;
 	GTlsCertificateFlags result = G_TLS_CERTIFICATE_GENERIC_ERROR;
 	guint n = 0;
 	guint nvdata = 0;
 	guint status = 0;
 
-	if (g_cancellable_set_error_if_cancelled (cancellable, error))
-		return G_TLS_CERTIFICATE_GENERIC_ERROR;
 	if (!load_gnutls ())
 		return G_TLS_CERTIFICATE_UNKNOWN_CA;
 	for (GTlsCertificate *c = chain; c != NULL && n < DA_TLS_CHAIN_MAX;
@@ -192,6 +194,63 @@ out:
 	return result;
 }
 
+/* What a check depends on: every certificate of the chain, the host, the
+ * purpose */
+static GBytes *
+check_key (GTlsCertificate *chain, const gchar *purpose, const gchar *host)
+{
+	g_autoptr(GByteArray) key = g_byte_array_new ();
+
+	for (GTlsCertificate *c = chain; c != NULL; c = g_tls_certificate_get_issuer (c)) {
+		g_autoptr(GByteArray) der = NULL;
+		guint32 len;
+
+		g_object_get (c, "certificate", &der, NULL);
+		len = der != NULL ? der->len : 0;
+		g_byte_array_append (key, (const guint8 *) &len, sizeof len);
+		if (der != NULL)
+			g_byte_array_append (key, der->data, der->len);
+	}
+	g_byte_array_append (key, (const guint8 *) (host != NULL ? host : ""),
+			     (guint) strlen (host != NULL ? host : "") + 1);
+	g_byte_array_append (key, (const guint8 *) purpose, (guint) strlen (purpose) + 1);
+	return g_byte_array_free_to_bytes (g_steal_pointer (&key));
+}
+
+static GTlsCertificateFlags
+da_tls_trust_verify_chain (GTlsDatabase *database,
+			   GTlsCertificate *chain,
+			   const gchar *purpose,
+			   GSocketConnectable *identity,
+			   GTlsInteraction *interaction,
+			   GTlsDatabaseVerifyFlags flags,
+			   GCancellable *cancellable,
+			   GError **error)
+{
+	DaTlsTrust *self = DA_TLS_TRUST (database);
+	g_autofree gchar *host = identity != NULL ? identity_host (identity) : NULL;
+	g_autoptr(GBytes) key = NULL;
+	GTlsCertificateFlags result;
+	gint64 now = g_get_monotonic_time ();
+
+	if (g_cancellable_set_error_if_cancelled (cancellable, error))
+		return G_TLS_CERTIFICATE_GENERIC_ERROR;
+	key = check_key (chain, purpose, host);
+	g_mutex_lock (&self->lock);
+	if (self->last_key != NULL && now - self->last_us < DA_TLS_REUSE_US &&
+	    g_bytes_equal (self->last_key, key)) {
+		result = self->last_result;
+	} else {
+		result = verify_with_store (chain, purpose, host);
+		g_clear_pointer (&self->last_key, g_bytes_unref);
+		self->last_key = g_steal_pointer (&key);
+		self->last_us = now;
+		self->last_result = result;
+	}
+	g_mutex_unlock (&self->lock);
+	return result;
+}
+
 /* The store is not kept: no certificate is looked up in it */
 static gchar *
 da_tls_trust_create_certificate_handle (GTlsDatabase *database, GTlsCertificate *certificate)
@@ -233,10 +292,21 @@ da_tls_trust_lookup_certificates_issued_by (GTlsDatabase *database,
 }
 
 static void
+da_tls_trust_finalize (GObject *object)
+{
+	DaTlsTrust *self = DA_TLS_TRUST (object);
+
+	g_clear_pointer (&self->last_key, g_bytes_unref);
+	g_mutex_clear (&self->lock);
+	G_OBJECT_CLASS (da_tls_trust_parent_class)->finalize (object);
+}
+
+static void
 da_tls_trust_class_init (DaTlsTrustClass *klass)
 {
 	GTlsDatabaseClass *database_class = G_TLS_DATABASE_CLASS (klass);
 
+	G_OBJECT_CLASS (klass)->finalize = da_tls_trust_finalize;
 	database_class->verify_chain = da_tls_trust_verify_chain;
 	database_class->create_certificate_handle = da_tls_trust_create_certificate_handle;
 	database_class->lookup_certificate_for_handle = da_tls_trust_lookup_certificate_for_handle;
@@ -247,6 +317,7 @@ da_tls_trust_class_init (DaTlsTrustClass *klass)
 static void
 da_tls_trust_init (DaTlsTrust *self)
 {
+	g_mutex_init (&self->lock);
 }
 
 void
