@@ -15,15 +15,16 @@
  * own: a connection made with it gets empty credentials, and glib-networking
  * verifies its peer with g_tls_database_verify_chain() on this database.
  * That check reads the store into a GnuTLS trust list of its own (some
- * 15 ms), verifies the chain with it (the signatures up to an anchor, the
- * validity times, the host name) and frees it; the same chain checked
- * again for the same host within 10 s gets the same answer without a
- * second read (the pages are given back
- * after the handshake, da-oidc-request.c). A new connection to an IdP
- * that the system's store vouches for costs that much CPU; an idle daemon
- * holds none of the store. A CAFile= database (GnuTLS's own, of one CA) is
- * set on its connections by libsoup as before and checked by GnuTLS in the
- * session. GnuTLS is opened, not linked, as in da-client-assertion.c. */
+ * 15 ms of CPU), verifies the chain with it (the signatures up to an
+ * anchor, the validity times, the host name, the purpose) and frees it; the
+ * pages are given back after the handshake (da-oidc-request.c). The same
+ * chain checked again for the same host within 10 s gets the same answer
+ * without a second read. An idle daemon holds none of the store. Given
+ * up with it: glib-networking checks a stapled OCSP response only with
+ * credentials that hold the store, so not on these connections. A
+ * CAFile= database (GnuTLS's own, of one CA) is set on its connections by
+ * libsoup as before and checked by GnuTLS in the session. GnuTLS is
+ * opened, not linked, as in da-client-assertion.c. */
 #define G_LOG_DOMAIN "devauthd"
 
 #include "config.h"
