@@ -324,36 +324,101 @@ def memory_one(h):
     return out
 
 
-def memory_tls():
-    """1 account whose issuer is https (the production case): Private_Dirty
-    before and after the first TLS handshake (here with a self-signed
-    certificate, refused: the handshake is what loads the TLS backend and
-    the system's trust store)."""
+TLS_WORLDS = (("http", "plain HTTP issuer"),
+              ("ca_file", "HTTPS issuer, CAFile= (a throw-away CA)"),
+              ("system", "HTTPS issuer, the system trust store (+ the throw-away CA)"))
+TLS_REFRESHES = 5
+
+
+def anon_summary(pid):
+    """Private_Dirty (KiB) by kind of mapping: the main heap, anonymous
+    mappings (thread arenas, large allocations, stacks), libgnutls and the
+    other libraries' data, and the number of threads."""
+    kinds = {"heap": 0, "anon": 0, "libgnutls": 0, "other": 0}
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            m = re.match(r"^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$", line)
+            if m:
+                path = m.group(1).strip()
+                name = ("heap" if path == "[heap]" else "anon" if not path
+                        else "libgnutls" if "libgnutls" in path else "other")
+                continue
+            if line.startswith("Private_Dirty:"):
+                kinds[name] += int(line.split()[1])
+    with open(f"/proc/{pid}/status") as f:
+        kinds["threads"] = int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
+    return kinds
+
+
+def memory_world(kind, extra_env=None, refreshes=TLS_REFRESHES, probe=None):
+    """1 account, its issuer plain HTTP, or HTTPS behind the fault proxy
+    with a certificate from a throw-away CA trusted by CAFile= or added to
+    the system's store (a bind mount in a mount namespace of devauthd's
+    own: the machine's store is not touched). devauthd started (quiet),
+    signed in with the device flow, refreshed @refreshes times; then
+    smaps_rollup and where the Private_Dirty is. probe(pid, stage), for a
+    profile, is called at "started", "signed_in" and "after"."""
     from faultproxy import FaultProxy
-    import test_faults
-    h = B.new_harness("bench-tls", extra_policy=None)
+    import certs
+    h = B.new_harness(f"bench-mem-{kind}", extra_policy=None)
     try:
         h.start_idp("--interval", "1")
-        proxy = FaultProxy(h.idp.origin, tls=test_faults.make_self_signed(h.tmp))
-        h.add_cleanup(proxy.stop)
+        issuer = h.idp.issuer
+        extra = {}
+        ca = None
+        if kind != "http":
+            ca = certs.Authority(h.tmp, "bench")
+            proxy = FaultProxy(h.idp.origin, tls=ca.issue("leaf"))
+            h.add_cleanup(proxy.stop)
+            issuer = proxy.origin
+            if kind == "ca_file":
+                extra["CAFile"] = ca.cert
         h.start_bus()
-        B.start_daemon(h, {"demo": harness.account_conf(proxy.origin)}, FAST)
+        h.start_daemon({"demo": harness.account_conf(issuer, extra=extra)}, FAST, start=False)
+        h.daemon.binary = B.quiet_daemon_wrapper(h)
+        if kind == "system":
+            h.daemon.wrapper = harness.unshared_ca_bundle(h, ca.cert)
+        h.daemon.extra_env.update(extra_env or {})
+        h.daemon.start()
         time.sleep(1)
         pid = B.daemon_pid(h)
-        before = B.smaps(pid)
-        try:
-            h.login()
-        except harness.DBusCallError as e:
-            error = e.message
-        else:
-            error = "(no error)"
+        probe = probe or (lambda pid, stage: None)
+        probe(pid, "started")
+        out = {"started": B.smaps(pid)}
+        h.sign_in()
+        time.sleep(0.5)
+        probe(pid, "signed_in")
+        out["signed_in"] = B.smaps(pid)
+        took = []
+        for _ in range(refreshes):
+            t0 = time.monotonic()
+            h.refresh()
+            took.append((time.monotonic() - t0) * 1000)
+        out["refresh_ms"] = median(took)
         time.sleep(1)
-        after = B.smaps(pid)
-        top = smaps_breakdown(pid)
+        probe(pid, "after")
+        out["after"] = B.smaps(pid)
+        out["kinds"] = anon_summary(pid)
+        out["top"] = smaps_breakdown(pid)
+        out["refreshes"] = refreshes
+    except BaseException:
+        print(h.diagnostics(), file=sys.stderr)
+        raise
     finally:
-        h.close()
-    log("tls memory", before, after)
-    return {"before": before, "after": after, "after_top": top, "error": error}
+        problems = h.close()
+        if problems:
+            log("teardown problems:", problems)
+    log("memory", kind, out["started"]["Private_Dirty"], "->", out["after"]["Private_Dirty"],
+        "KiB", out["kinds"])
+    return out
+
+
+def memory_tls():
+    """The three worlds one after the other in the same run: sign-in and
+    refreshes over plain HTTP, over HTTPS with CAFile=, over HTTPS with
+    the system's store."""
+    return {"worlds": {kind: memory_world(kind) for kind, _ in TLS_WORLDS}}
 
 
 def memory_agent(agent):
@@ -1001,6 +1066,42 @@ def report_keycloak(kc):
     return lines
 
 
+def report_tls_memory(worlds, targets):
+    """The three worlds of memory_tls(): Private_Dirty side by side, the
+    ratio to plain HTTP, where it is."""
+    http = worlds.get("http", {}).get("after", {}).get("Private_Dirty")
+    refreshes = next(iter(worlds.values()))["refreshes"]
+    lines = [f"### HTTP vs HTTPS: 1 account, device-flow sign-in, {refreshes} refreshes "
+             "(Private_Dirty, KiB)", "",
+             "| issuer | started | signed in | after the refreshes | × plain HTTP | heap | "
+             "anon | libgnutls | other files | threads | Refresh() p50 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for kind, label in TLS_WORLDS:
+        w = worlds.get(kind)
+        if w is None:
+            continue
+        after = w["after"]["Private_Dirty"]
+        k = w["kinds"]
+        ratio = fmt(after / http, 2) if http else "–"
+        lines.append(f"| {label} | {w['started']['Private_Dirty']} | "
+                     f"{w['signed_in']['Private_Dirty']} | {after} | {ratio} | {k['heap']} | "
+                     f"{k['anon']} | {k['libgnutls']} | {k['other']} | {k['threads']} | "
+                     f"{fmt(w.get('refresh_ms'))} |")
+    lines.append("")
+    for kind, limit in (("ca_file", 2048), ("system", 4096)):
+        w = worlds.get(kind)
+        if w is not None:
+            after = w["after"]["Private_Dirty"]
+            label = "CAFile=" if kind == "ca_file" else "the system store"
+            targets.append((f"Private_Dirty ≤ {limit // 1024} MiB after sign-in and refreshes "
+                            f"over HTTPS with {label}", f"{after} KiB", after <= limit))
+    for kind, label in TLS_WORLDS:
+        if kind in worlds:
+            lines.append(f"- {label}, largest mappings: "
+                         + ", ".join(f"{k} {v}" for k, v in worlds[kind]["top"]))
+    return lines + [""]
+
+
 def write_report(path):
     m = R["machine"]
     lines = ["# devauthd benchmark results", "",
@@ -1135,13 +1236,7 @@ def write_report(path):
             x = mem["after_load_1"]
             lines.append(f"| devauthd, 1 account | after the latency/throughput runs | {x['Rss']} "
                          f"| {x['Pss']} | {x['Private_Dirty']} |")
-        tls = mem.get("tls")
-        if tls:
-            for key, state in (("before", "https issuer, before the first TLS handshake"),
-                               ("after", "https issuer, after the first TLS handshake")):
-                x = tls[key]
-                lines.append(f"| devauthd, 1 account | {state} | {x['Rss']} | {x['Pss']} | "
-                             f"{x['Private_Dirty']} |")
+        tls = mem.get("tls", {}).get("worlds")
         n = many.get("accounts")
         for key, state in (("memory_many_signed_out", "all signed out (just started)"),
                            ("memory_many_signed_in", "all signed in, idle"),
@@ -1160,8 +1255,7 @@ def write_report(path):
                          f"{x['Private_Dirty']} |")
         lines.append("")
         if tls:
-            lines += ["After the TLS handshake (KiB): " + ", ".join(f"{k} {v}" for k, v in tls["after_top"])
-                      + f". The login failed as it should: {tls['error']}", ""]
+            lines += report_tls_memory(tls, targets)
         if "idle_1" in mem:
             pd1 = mem["idle_1"]["Private_Dirty"]
             targets.append(("Private_Dirty ≤ 1 MiB with 1 account", f"{pd1} KiB", pd1 <= 1024))

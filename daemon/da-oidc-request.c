@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <malloc.h>
 #include <string.h>
 
 #include "da-client-assertion.h"
@@ -14,6 +15,7 @@
 #include "da-jwt.h"
 #include "da-oidc-private.h"
 #include "da-secret.h"
+#include "da-tls-trust.h"
 
 #define DA_OIDC_READ_CHUNK 16384
 /* most answers fit; a larger one grows the buffer by body_append() */
@@ -156,6 +158,10 @@ request_network_event_cb (SoupMessage *msg,
 		g_clear_object (&database);
 	if (req->tls_refused != 0)
 		g_cancellable_cancel (req->cancellable);
+	/* what the handshake and the checks freed (the system's trust store,
+	 * read for them: da-tls-trust.c) is wiped and dirty: the free pages
+	 * back to the kernel */
+	malloc_trim (0);
 }
 
 static void
@@ -527,6 +533,10 @@ da_oidc_request_async (DaOidcClient *self,
 			cancellable, G_CALLBACK (request_caller_cancelled_cb),
 			g_object_ref (req->cancellable), g_object_unref);
 	}
+	/* before the first TLS connection, the trust that the connections
+	 * share (da-tls-trust.c); plain HTTP never loads the TLS backend */
+	if (g_strcmp0 (g_uri_get_scheme (soup_message_get_uri (msg)), "https") == 0)
+		da_tls_trust_install ();
 	/* the session's timeout bounds each read; this bounds the whole exchange */
 	req->deadline_id = g_timeout_add_seconds (self->timeout_sec * 2, request_deadline_cb, req);
 	soup_session_send_async (self->session, msg, G_PRIORITY_DEFAULT, req->cancellable,

@@ -500,7 +500,7 @@ def test_ca_file(h):
     the account without CAFile= works, and the one whose CAFile= names
     another CA still fails: CAFile= is the only anchor trusted. A
     certificate for another host name and an expired one each get their
-    own words."""
+    own words, with CAFile= and with the system's store."""
     ca = certs.Authority(h.tmp, "idp")
     other = certs.Authority(h.tmp, "other")
     h.start_idp("--interval", "1")
@@ -519,6 +519,8 @@ def test_ca_file(h):
         "system": account_conf(good.origin),
         "wrong-host": account_conf(proxies["wrong-host"].origin, extra={"CAFile": ca.cert}),
         "expired": account_conf(proxies["expired"].origin, extra={"CAFile": ca.cert}),
+        "system-wrong-host": account_conf(proxies["wrong-host"].origin),
+        "system-expired": account_conf(proxies["expired"].origin),
     }
     h.start_bus()
     h.start_daemon(accounts, TIMEOUT_SETTINGS)
@@ -558,6 +560,12 @@ def test_ca_file(h):
     e, _ = _login_error(h, "other")
     check(expected["other"] in e.message, f"other, with the CA in the system's store: "
           f"{e.message!r}")
+    # the system's store checks the host name and the validity times too
+    for account, words in (("system-wrong-host", expected["wrong-host"]),
+                           ("system-expired", expected["expired"])):
+        e, _ = _login_error(h, account)
+        check(words in e.message, f"{account}, with the CA in the system's store: "
+              f"{e.message!r}")
     daemon_alive(h)
 
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "da-oidc.h"
+#include "da-tls-trust.h"
 
 #define S(x) x, strlen (x)
 
@@ -341,6 +342,54 @@ test_revocation (void)
 	g_assert_error (error, DA_OIDC_ERROR, DA_OIDC_ERROR_PROTOCOL);
 }
 
+/* A self-signed certificate for 127.0.0.1, valid until 2126: no CA of the
+ * system's store signed it */
+static const gchar self_signed_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBkDCCATagAwIBAgIUEoIpmlLEZup/EeXOphoRuzaObdEwCgYIKoZIzj0EAwIw\n"
+	"FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwODAwNTYxNFoYDzIxMjYxMTE0\n"
+	"MDA1NjE0WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO\n"
+	"PQMBBwNCAATYPKA1BmD0GopUT0l2LMrc/pTMqDbMzzwS8nkM/DuwCVt2E3K1eKfI\n"
+	"ZKieCqp4Jt8VquV1LaBbZRPBSend6q3so2QwYjAdBgNVHQ4EFgQUJBpfHmxeusgw\n"
+	"nKL59brDoBS7Hf4wHwYDVR0jBBgwFoAUJBpfHmxeusgwnKL59brDoBS7Hf4wDwYD\n"
+	"VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC\n"
+	"IQDKNQwN5zYU2UudPZloaf2VSYeqUuf8z6znO8ERSnGQtAIgb8iHzo1jDm35Z1bt\n"
+	"W6PhLpMmX4TX6rS0mY5jU9hyUNU=\n"
+	"-----END CERTIFICATE-----\n";
+
+/* The backend's default database once installed: devauthd's own, which
+ * reads the system's store for the check (and keeps nothing to look up) */
+static void
+test_tls_trust (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GTlsCertificate) cert =
+		g_tls_certificate_new_from_pem (self_signed_pem, -1, &error);
+	g_autoptr(GTlsDatabase) database = NULL;
+	g_autoptr(GSocketConnectable) identity = g_network_address_new ("127.0.0.1", 443);
+	g_autoptr(GTlsCertificate) issuer = NULL;
+	GTlsCertificateFlags flags;
+
+	g_assert_no_error (error);
+	da_tls_trust_install ();
+	da_tls_trust_install ();
+	database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+	g_assert_nonnull (database);
+	g_assert_cmpstr (G_OBJECT_TYPE_NAME (database), ==, "DaTlsTrust");
+	for (guint i = 0; i < 2; i++) {
+		/* the second time, the first check's answer */
+		flags = g_tls_database_verify_chain (
+			database, cert, G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER, identity, NULL,
+			G_TLS_DATABASE_VERIFY_NONE, NULL, &error);
+		g_assert_no_error (error);
+		g_assert_true (flags & G_TLS_CERTIFICATE_UNKNOWN_CA);
+	}
+	issuer = g_tls_database_lookup_certificate_issuer (
+		database, cert, NULL, G_TLS_DATABASE_LOOKUP_NONE, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_null (issuer);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -361,5 +410,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/devauthd/oidc/hostile-json", test_hostile_json);
 	g_test_add_func ("/devauthd/oidc/pkce", test_pkce);
 	g_test_add_func ("/devauthd/oidc/revocation", test_revocation);
+	g_test_add_func ("/devauthd/oidc/tls-trust", test_tls_trust);
 	return g_test_run ();
 }
