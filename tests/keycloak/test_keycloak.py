@@ -308,7 +308,10 @@ def test_x509(h):
     kc.reconfigure(h, conf(other_cert, other_key))
     e = h.expect_error("IdpError", h.login, "demo")
     print(f"a certificate of another subject: {e.message}")
+    # measured with Keycloak 26.5.6: invalid_client (Invalid client or Invalid
+    # client credentials)
     check_in("invalid_client", e.message, "the refusal of another subject's certificate")
+    check_in("ClientCertificateFile= must be the certificate", e.message, "the hint")
 
 
 def test_consent(h):
