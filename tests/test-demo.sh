@@ -1,5 +1,6 @@
 #!/bin/bash
-# The README's demo command, run as a person would, with an approver that
+# The README's demo command, run as a person would (the packages are there;
+# the build is made again, with its progress shown), with an approver that
 # reads the screen and fills in the IdP's HTML forms. With --keycloak, the
 # same against the real Keycloak (the suite's, by DEVAUTH_KEYCLOAK_STATE).
 set -euo pipefail
@@ -16,7 +17,7 @@ tmp=$(mktemp -d)
 out=$tmp/out
 trap 'rm -rf "$tmp"' EXIT
 rc=0
-TMPDIR=$tmp DEVAUTH_DEMO_SKIP_SETUP=1 DEVAUTH_DEMO_AUTO_APPROVE=1 timeout 150 "$top/tools/demo" $mode </dev/null >"$out" 2>&1 || rc=$?
+env -u DEVAUTH_MESON_OPTIONS TMPDIR=$tmp DEVAUTH_DEMO_SKIP_DEPS=1 DEVAUTH_DEMO_AUTO_APPROVE=1 timeout 150 "$top/tools/demo" $mode </dev/null >"$out" 2>&1 || rc=$?
 fail() {
 	echo "FAIL: $*"
 	# the logs of the demo's parts first (the demo prints them on its
@@ -39,6 +40,14 @@ else
 	grep -q '"sub":"demo-user"' "$out" || fail "the IdP's userinfo did not accept the token"
 fi
 grep -q "State: signed-in" "$out" || fail "devauthctl status did not show signed-in"
+# what it started and where to look: the bus and devauthd (and the IdP it
+# starts itself), each with its PID and log
+started=$(grep -cE "^   pid [0-9]+; log: $tmp/devauth-demo\.[^/]+/[a-z]+\.log$" "$out" || true)
+want=3
+[ "$mode" = --keycloak ] && want=2
+[ "$started" = "$want" ] || fail "the demo named $started of $want processes with their PID and log"
+grep -q "^== Building devauthd in " "$out" || fail "the demo did not say it builds"
+grep -qE "^   (already built|100% \([0-9]+ of [0-9]+ steps\))$" "$out" || fail "no build progress shown"
 left=$(pgrep -f "$tmp/devauth-demo\." || true)
 [ -z "$left" ] || fail "processes left behind: $left"
 echo "demo ok"
