@@ -35,6 +35,7 @@ static const DaVerb da_verbs[] = {
 	{"refresh", da_cmd_refresh, "Refresh an access token now"},
 	{"watch", da_cmd_watch, "Print status changes as they happen"},
 	{"wait", da_cmd_wait, "Wait until accounts are signed in"},
+	{"qr", da_cmd_qr, "Show the QR code of a waiting sign-in (text, PNG, SVG)"},
 };
 
 static void

@@ -55,6 +55,8 @@ int
 da_cmd_watch (int argc, char **argv);
 int
 da_cmd_wait (int argc, char **argv);
+int
+da_cmd_qr (int argc, char **argv);
 
 /* command line */
 GOptionContext *

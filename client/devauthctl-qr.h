@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -22,5 +23,9 @@ da_qr_render (guint size,
 	      GError **error);
 gchar *
 da_qr_render_details (GVariant *details, DaQrStyle style, gboolean color, GError **error);
+GBytes *
+da_qr_render_png_details (GVariant *details, guint scale, GError **error);
+gchar *
+da_qr_render_svg_details (GVariant *details, GError **error);
 
 G_END_DECLS

@@ -89,16 +89,6 @@ parse_token_options (GVariant *options, guint *min_validity, GError **error)
 	return TRUE;
 }
 
-static gboolean
-check_no_options (GVariant *options, GError **error)
-{
-	if (g_variant_n_children (options) == 0)
-		return TRUE;
-	g_set_error_literal (error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
-			     "this method takes no options yet");
-	return FALSE;
-}
-
 /* ---- tokens ---- */
 
 static GVariant *
@@ -246,6 +236,7 @@ typedef struct {
 	DaBusMethod method;
 	gchar *account;
 	guint min_validity;
+	DaPipelineFlags flags; /* besides the bus's interactive flag */
 } DaBusCall;
 
 static void
@@ -315,10 +306,11 @@ da_bus_call_run (DaBusCall *call, const DaCaller *caller)
 {
 	DaPipeline *pipeline = call->self->pipeline;
 	GDBusMessage *msg = g_dbus_method_invocation_get_message (call->invocation);
-	DaPipelineFlags flags = (g_dbus_message_get_flags (msg) &
-				 G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0
-					? DA_PIPELINE_FLAGS_INTERACTIVE
-					: DA_PIPELINE_FLAGS_NONE;
+	DaPipelineFlags flags =
+		call->flags | ((g_dbus_message_get_flags (msg) &
+				G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0
+				       ? DA_PIPELINE_FLAGS_INTERACTIVE
+				       : DA_PIPELINE_FLAGS_NONE);
 
 	switch (call->method) {
 	case BUS_GET_TOKEN:
@@ -367,7 +359,8 @@ da_bus_call_start (DaService *self,
 		   GDBusMethodInvocation *invocation,
 		   DaBusMethod method,
 		   const gchar *account,
-		   guint min_validity)
+		   guint min_validity,
+		   DaPipelineFlags flags)
 {
 	DaBusCall *call = g_new0 (DaBusCall, 1);
 	const gchar *sender = g_dbus_method_invocation_get_sender (invocation);
@@ -378,6 +371,7 @@ da_bus_call_start (DaService *self,
 	call->method = method;
 	call->account = g_strdup (account);
 	call->min_validity = min_validity;
+	call->flags = flags;
 	if (caller != NULL)
 		da_bus_call_run (call, caller);
 	else
@@ -397,7 +391,7 @@ handle_get_token_common (DaService *self,
 
 	if (!parse_token_options (options, &min_validity, &error))
 		return return_error (invocation, g_steal_pointer (&error));
-	return da_bus_call_start (self, invocation, method, name, min_validity);
+	return da_bus_call_start (self, invocation, method, name, min_validity, 0);
 }
 
 static gboolean
@@ -429,10 +423,29 @@ handle_login (DaDBusManager *skeleton,
 	      DaService *self)
 {
 	g_autoptr(GError) error = NULL;
+	GVariantIter iter;
+	const gchar *key;
+	GVariant *value;
+	DaPipelineFlags flags = DA_PIPELINE_FLAGS_NONE;
 
-	if (!check_no_options (options, &error))
-		return return_error (invocation, g_steal_pointer (&error));
-	return da_bus_call_start (self, invocation, BUS_LOGIN, name, 0);
+	/* "join" (b): only join the sign-in that waits for the user */
+	g_variant_iter_init (&iter, options);
+	while (g_variant_iter_next (&iter, "{&sv}", &key, &value)) {
+		g_autoptr(GVariant) owned = value;
+		if (!g_str_equal (key, "join")) {
+			g_set_error (&error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+				     "unknown option '%s' (Login takes \"join\", a boolean)", key);
+			return return_error (invocation, g_steal_pointer (&error));
+		}
+		if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN)) {
+			g_set_error_literal (&error, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+					     "the option \"join\" is a boolean");
+			return return_error (invocation, g_steal_pointer (&error));
+		}
+		if (g_variant_get_boolean (value))
+			flags |= DA_PIPELINE_FLAGS_JOIN_ONLY;
+	}
+	return da_bus_call_start (self, invocation, BUS_LOGIN, name, 0, flags);
 }
 
 static gboolean
@@ -441,7 +454,7 @@ handle_cancel_login (DaDBusManager *skeleton,
 		     const gchar *name,
 		     DaService *self)
 {
-	return da_bus_call_start (self, invocation, BUS_CANCEL_LOGIN, name, 0);
+	return da_bus_call_start (self, invocation, BUS_CANCEL_LOGIN, name, 0, 0);
 }
 
 static gboolean
@@ -450,7 +463,7 @@ handle_logout (DaDBusManager *skeleton,
 	       const gchar *name,
 	       DaService *self)
 {
-	return da_bus_call_start (self, invocation, BUS_LOGOUT, name, 0);
+	return da_bus_call_start (self, invocation, BUS_LOGOUT, name, 0, 0);
 }
 
 static gboolean
@@ -459,7 +472,7 @@ handle_refresh (DaDBusManager *skeleton,
 		const gchar *name,
 		DaService *self)
 {
-	return da_bus_call_start (self, invocation, BUS_REFRESH, name, 0);
+	return da_bus_call_start (self, invocation, BUS_REFRESH, name, 0, 0);
 }
 
 /* a caller that leaves the bus stops waiting on its sign-ins */

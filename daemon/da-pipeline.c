@@ -36,6 +36,7 @@ typedef struct {
 	gchar *key; /* the caller's */
 	const gchar *action_id;
 	guint min_validity;
+	DaPipelineFlags flags;
 	guint32 uid;	   /* the caller's */
 	gboolean checking; /* counted in checks until the authorizer answers */
 } DaRequest;
@@ -203,8 +204,18 @@ run_login (GTask *task)
 {
 	DaPipeline *self = g_task_get_source_object (task);
 	DaRequest *req = g_task_get_task_data (task);
-	GHashTable *owners = flow_owners_of (self, da_account_get_name (req->account), TRUE);
+	GHashTable *owners = NULL;
 
+	if ((req->flags & DA_PIPELINE_FLAGS_JOIN_ONLY) != 0 &&
+	    da_account_get_state (req->account) != DA_ACCOUNT_STATE_AWAITING_USER) {
+		g_task_return_new_error (task, DA_ERROR, DA_ERROR_INVALID_ARGUMENT,
+					 "no sign-in of account '%s' waits for the user; start one "
+					 "with devauthctl login",
+					 da_account_get_name (req->account));
+		g_object_unref (task);
+		return;
+	}
+	owners = flow_owners_of (self, da_account_get_name (req->account), TRUE);
 	if (!g_hash_table_contains (owners, req->key) &&
 	    flows_of_caller (self, req->key) >= DA_PIPELINE_FLOWS_PER_CALLER_MAX) {
 		g_task_return_new_error (task, DA_ERROR, DA_ERROR_RATE_LIMITED,
@@ -387,6 +398,7 @@ start (DaPipeline *self,
 	req->key = caller_key (caller);
 	req->action_id = action_id;
 	req->min_validity = min_validity;
+	req->flags = flags;
 	g_task_set_task_data (task, req, (GDestroyNotify) da_request_free);
 	if (op == OP_GET_TOKEN && !take_rate (self, req->key)) {
 		g_task_return_new_error (task, DA_ERROR, DA_ERROR_RATE_LIMITED,

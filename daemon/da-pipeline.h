@@ -37,6 +37,8 @@ typedef enum {
 	DA_PIPELINE_FLAGS_NONE = 0,
 	/* the authorizer may ask the person (the bus's ALLOW_INTERACTIVE_AUTHORIZATION) */
 	DA_PIPELINE_FLAGS_INTERACTIVE = 1 << 0,
+	/* Login: join the sign-in that waits for the user; never start one */
+	DA_PIPELINE_FLAGS_JOIN_ONLY = 1 << 1,
 } DaPipelineFlags;
 
 DaPipeline *

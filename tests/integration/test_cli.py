@@ -7,7 +7,8 @@ import time
 from harness import TestFailure, check, check_equal
 from test_config import check_plain_message
 
-VERBS = ["login", "status", "list", "token", "logout", "cancel", "refresh", "watch", "wait"]
+VERBS = ["login", "status", "list", "token", "logout", "cancel", "refresh", "watch", "wait",
+         "qr"]
 
 
 def test_help(h):

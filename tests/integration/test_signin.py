@@ -444,6 +444,59 @@ def test_terminal_qr(h):
         h.wait_status("signed-out", since=since)
 
 
+def test_qr_formats(h):
+    """devauthctl qr, while devauthctl login waits: the terminal forms (as
+    a dark terminal shows them), the PNG (libpng) and the SVG (drawn by
+    rsvg-convert, as a browser would) each decode with zbarimg to the
+    prompt's verification_uri_complete, with a quiet zone of 4 modules;
+    written with --output it says so. It joins the sign-in and leaves it
+    running; with no sign-in waiting it starts none and says what to do."""
+    h.setup("--interval", "1")
+    rc, out, err = h.ctl("qr")
+    check(rc != 0 and "no sign-in of account 'demo' waits for the user; start one with "
+          "devauthctl login" in err, f"devauthctl qr with no sign-in: {rc} {err!r}")
+    check_equal(h.properties()["State"], "signed-out", "State after qr with no sign-in")
+    since = h.mark()
+    proc, login_out, _ = h.ctl_start("login")
+    login_out.wait_for(r"enter the code\s+(\S+)", 15, "the user code")
+    prompt = h.wait_status("awaiting-user", since=since)["details"]
+    want = prompt["verification-uri-complete"]
+    size = prompt["qr-size"]
+
+    for style, fmt in (("unicode", "utf8"), ("ascii", "ascii")):
+        rc, out, err = h.ctl("qr", f"--format={fmt}")
+        check_equal(rc, 0, f"devauthctl qr --format={fmt} ({err})")
+        rows = terminal_qr_pixels(out, style)
+        check_equal(len(rows[0]), size + 8, f"{fmt}: modules across (the code and 4 on each side)")
+        check_equal(decode_screen(rows, os.path.join(h.tmp, f"qr-{fmt}.png")), want,
+                    f"{fmt}: the decoded QR code")
+    png = os.path.join(h.tmp, "code.png")
+    rc, out, err = h.ctl("qr", "--format=png", f"--output={png}")
+    check_equal((rc, out.strip()), (0, f"{png}: the QR code of {want}"), f"qr --format=png ({err})")
+    from PIL import Image
+    with Image.open(png) as img:
+        check_equal(img.size, ((size + 8) * 8,) * 2, "the PNG's size (8 pixels a module)")
+        check_equal(img.getpixel((0, 0)) in (1, 255), True, "the PNG's corner is white")
+    rc, decoded, err = run_process(["zbarimg", "--raw", "-q", png], timeout=30)
+    check_equal((rc, decoded.strip()), (0, want), f"the PNG decoded ({err})")
+    svg = os.path.join(h.tmp, "code.svg")
+    rc, out, err = h.ctl("qr", "--format=svg", "-o", svg)
+    check_equal(rc, 0, f"qr --format=svg ({err})")
+    drawn = os.path.join(h.tmp, "code-svg.png")
+    rc, _, err = run_process(["rsvg-convert", "-w", "400", "-o", drawn, svg], timeout=30)
+    check_equal(rc, 0, f"rsvg-convert ({err})")
+    rc, decoded, err = run_process(["zbarimg", "--raw", "-q", drawn], timeout=30)
+    check_equal((rc, decoded.strip()), (0, want), f"the SVG decoded ({err})")
+    rc, _, err = h.ctl("qr", "--format=gif")
+    check(rc == 2 and "unknown format 'gif'" in err, f"qr --format=gif: {rc} {err!r}")
+
+    # the sign-in goes on: devauthctl qr joined it and left
+    check_equal(h.properties()["State"], "awaiting-user", "State after devauthctl qr")
+    h.idp.approve(prompt["user-code"])
+    h.wait_status("signed-in", since=since)
+    proc.wait(15)
+
+
 def test_logout_during_flow(h):
     """Logout while a sign-in waits: the flow ends and polling stops."""
     h.setup("--interval", "1")

@@ -106,6 +106,8 @@ def main(h):
                 "accounts after an option")
     for words in (["devauthctl", "login", "--qr", ""], ["devauthctl", "watch", "--qr", "=", ""]):
         check_equal(complete(words), ["ascii", "unicode"], f"values of --qr in {words}")
+    check_equal(complete(["devauthctl", "qr", "--format", "=", ""]), ["ascii", "png", "svg", "utf8"],
+                "values of qr --format")
     check_equal(complete(["devauthctl", "wait", "--timeout", ""]), [],
                 "completion of --timeout's value")
     check_equal(complete(["devauthctl", "frobnicate", ""]), [], "completion after an unknown verb")

@@ -201,7 +201,15 @@ test_bus_get_token (BusFixture *f, gconstpointer data)
 		g_variant_new ("(s@a{sv})", "", token_options ("x", g_variant_new_uint32 (1))),
 		&message);
 	g_assert_cmpstr (name, ==, DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_INVALID_ARGUMENT);
-	g_assert_nonnull (strstr (message, "takes no options"));
+	g_assert_nonnull (strstr (message, "unknown option 'x' (Login takes \"join\""));
+	g_clear_pointer (&name, g_free);
+	g_clear_pointer (&message, g_free);
+	name = manager_error (
+		f, f->client, "Login",
+		g_variant_new ("(s@a{sv})", "", token_options ("join", g_variant_new_uint32 (1))),
+		&message);
+	g_assert_cmpstr (name, ==, DA_DBUS_ERROR_PREFIX DA_ERROR_NAME_INVALID_ARGUMENT);
+	g_assert_nonnull (strstr (message, "the option \"join\" is a boolean"));
 	g_clear_pointer (&name, g_free);
 	g_clear_pointer (&message, g_free);
 	name = manager_error (f, f->client, "CancelLogin", g_variant_new ("(s)", "acme"), &message);
