@@ -179,6 +179,64 @@ da_status_print_json (GPtrArray *accounts, gboolean single)
 	g_print ("%s\n", text);
 }
 
+/* The manager's ConfigProblems, a(sss), or NULL from a devauthd without them */
+static GVariant *
+da_status_config_problems (DaDBusManager *manager)
+{
+	GDBusProxy *proxy = G_DBUS_PROXY (manager);
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) value = NULL;
+
+	reply = g_dbus_connection_call_sync (
+		g_dbus_proxy_get_connection (proxy), g_dbus_proxy_get_name (proxy),
+		g_dbus_proxy_get_object_path (proxy), "org.freedesktop.DBus.Properties", "Get",
+		g_variant_new ("(ss)", g_dbus_proxy_get_interface_name (proxy), "ConfigProblems"),
+		G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+	if (reply == NULL)
+		return NULL;
+	g_variant_get (reply, "(v)", &value);
+	if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("a(sss)")))
+		return NULL;
+	return g_steal_pointer (&value);
+}
+
+/* The problems of @only (or of every account when NULL, after a
+ * heading), errors first; how many were printed */
+static guint
+da_status_print_problems (GVariant *problems, const gchar *only)
+{
+	guint n = 0;
+
+	if (problems == NULL)
+		return 0;
+	for (guint pass = 0; pass < 2; pass++) {
+		GVariantIter iter;
+		const gchar *account;
+		const gchar *kind;
+		const gchar *message;
+
+		g_variant_iter_init (&iter, problems);
+		while (g_variant_iter_next (&iter, "(&s&s&s)", &account, &kind, &message)) {
+			g_autofree gchar *safe_account = NULL;
+			g_autofree gchar *safe = NULL;
+
+			if ((only != NULL && g_strcmp0 (only, account) != 0) ||
+			    g_str_equal (kind, "error") != (pass == 0))
+				continue;
+			safe_account = da_sanitize (account);
+			safe = da_sanitize (message);
+			if (only == NULL && n == 0)
+				g_print ("\nConfiguration problems:\n");
+			if (only == NULL)
+				g_print ("  %s: %s: %s\n", safe_account, kind, safe);
+			else
+				g_print ("%13s: %s\n", kind, safe);
+			n++;
+		}
+	}
+	return n;
+}
+
 int
 da_cmd_status (int argc, char **argv)
 {
@@ -190,6 +248,7 @@ da_cmd_status (int argc, char **argv)
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(DaDBusManager) manager = NULL;
 	g_autoptr(GPtrArray) accounts = NULL;
+	g_autoptr(GVariant) problems = NULL;
 	g_autoptr(GError) error = NULL;
 	const gchar *name = NULL;
 	gint64 now = da_now ();
@@ -207,9 +266,31 @@ da_cmd_status (int argc, char **argv)
 	manager = da_manager_proxy_new (DA_MANAGER_CALLS_ONLY, &error);
 	if (manager == NULL)
 		return da_fail (error);
+	problems = da_status_config_problems (manager);
 	accounts = da_status_load_accounts (manager, name, &error);
-	if (accounts == NULL)
+	if (accounts == NULL) {
+		/* an account whose file was refused: why */
+		if (name != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) &&
+		    problems != NULL) {
+			g_autofree gchar *safe = da_sanitize (name);
+			GVariantIter iter;
+			const gchar *account;
+			const gchar *kind;
+			const gchar *message;
+
+			g_variant_iter_init (&iter, problems);
+			while (g_variant_iter_next (&iter, "(&s&s&s)", &account, &kind, &message)) {
+				g_autofree gchar *text = NULL;
+				if (!g_str_equal (account, name) || !g_str_equal (kind, "error"))
+					continue;
+				text = da_sanitize (message);
+				g_printerr ("devauthctl: account '%s' is not loaded: %s\n", safe,
+					    text);
+				return DA_EXIT_ERROR;
+			}
+		}
 		return da_fail (error);
+	}
 
 	if (json) {
 		da_status_print_json (accounts, name != NULL);
@@ -219,7 +300,11 @@ da_cmd_status (int argc, char **argv)
 		if (i > 0)
 			g_print ("\n");
 		da_status_print_account (g_ptr_array_index (accounts, i), now);
+		if (name != NULL)
+			da_status_print_problems (problems, name);
 	}
+	if (name == NULL)
+		da_status_print_problems (problems, NULL);
 	return DA_EXIT_OK;
 }
 

@@ -536,34 +536,110 @@ load_key (DaAccountConfig *self, GKeyFile *kf, const DaKeySpec *spec, GError **e
 	}
 }
 
+/* the keys of [@group] that the table knows, NULL-terminated; NULL when
+ * the group is not one of an account file */
+static const gchar **
+known_keys_of (const gchar *group)
+{
+	g_autoptr(GPtrArray) keys = g_ptr_array_new ();
+
+	for (guint s = 0; s < G_N_ELEMENTS (account_keys); s++) {
+		if (g_strcmp0 (account_keys[s].group, group) == 0)
+			g_ptr_array_add (keys, (gpointer) account_keys[s].key);
+	}
+	if (keys->len == 0)
+		return NULL;
+	g_ptr_array_add (keys, NULL);
+	return (const gchar **) g_ptr_array_free (g_steal_pointer (&keys), FALSE);
+}
+
+/* "PATH:LINE: " when @key= is on a line of [@group], else "PATH: " */
+static gchar *
+location (const gchar *path, const gchar *data, gsize len, const gchar *group, const gchar *key)
+{
+	guint line = key != NULL ? da_config_line_of (data, len, group, key) : 0;
+
+	return line > 0 ? g_strdup_printf ("%s:%u: ", path, line) : g_strdup_printf ("%s: ", path);
+}
+
 static void
-warn_unknown_keys (GKeyFile *kf, const gchar *path)
+warn_unknown_keys (DaAccountConfig *self, GKeyFile *kf, const gchar *data, gsize len)
 {
 	g_auto(GStrv) groups = g_key_file_get_groups (kf, NULL);
 
 	for (guint i = 0; groups[i] != NULL; i++) {
 		g_auto(GStrv) keys = g_key_file_get_keys (kf, groups[i], NULL, NULL);
-		gboolean group_known = FALSE;
+		g_autofree const gchar **known = known_keys_of (groups[i]);
 
-		for (guint s = 0; s < G_N_ELEMENTS (account_keys); s++) {
-			if (g_strcmp0 (account_keys[s].group, groups[i]) == 0)
-				group_known = TRUE;
+		if (known == NULL) {
+			g_autofree gchar *where = location (self->path, data, len, groups[i], NULL);
+			gchar *msg = g_strdup_printf ("%s[%s]: unknown section, ignored", where,
+						      groups[i]);
+			g_warning ("%s", msg);
+			g_ptr_array_add (self->warnings, msg);
+			continue;
 		}
+		for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
+			g_autofree gchar *where = NULL;
+			const gchar *near;
+			gchar *msg;
+
+			if (g_strv_contains (known, keys[k]))
+				continue;
+			where = location (self->path, data, len, groups[i], keys[k]);
+			near = da_config_suggest (keys[k], known);
+			msg = g_strdup_printf ("%s[%s] %s: unknown key, ignored%s%s%s", where,
+					       groups[i], keys[k],
+					       near != NULL ? " (did you mean " : "",
+					       near != NULL ? near : "", near != NULL ? "?)" : "");
+			g_warning ("%s", msg);
+			g_ptr_array_add (self->warnings, msg);
+		}
+	}
+}
+
+/* A refusal of the file: "PATH[:LINE]: [Group] Key: …", the line of the
+ * key it names. A required key that is missing while an unknown key of
+ * [Account] looks like it is said as the typo it probably is. */
+static void
+locate_error (DaAccountConfig *self, GKeyFile *kf, const gchar *data, gsize len, GError *error)
+{
+	g_autofree gchar *group = NULL;
+	g_autofree gchar *key = NULL;
+	g_autofree gchar *where = NULL;
+	const gchar *m = error->message;
+	const gchar *end;
+	gchar *message;
+
+	if (m[0] == '[' && (end = strchr (m, ']')) != NULL && end[1] == ' ') {
+		gsize n = 0;
+		group = g_strndup (m + 1, (gsize) (end - m - 1));
+		while (g_ascii_isalnum (end[2 + n]))
+			n++;
+		key = g_strndup (end + 2, n);
+	}
+	if (group != NULL && g_str_equal (group, "Account") &&
+	    (g_str_has_prefix (m, "[Account] Issuer: missing") ||
+	     g_str_has_prefix (m, "[Account] ClientId: missing"))) {
+		g_auto(GStrv) keys = g_key_file_get_keys (kf, "Account", NULL, NULL);
+		const gchar *const want[] = {key, NULL};
 
 		for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
-			gboolean known = FALSE;
-			for (guint s = 0; s < G_N_ELEMENTS (account_keys); s++) {
-				if (g_strcmp0 (account_keys[s].group, groups[i]) == 0 &&
-				    g_strcmp0 (account_keys[s].key, keys[k]) == 0)
-					known = TRUE;
-			}
-			if (group_known && !known)
-				g_warning ("%s: [%s] %s: unknown key, ignored", path, groups[i],
-					   keys[k]);
+			if (da_config_suggest (keys[k], want) == NULL || g_str_equal (keys[k], key))
+				continue;
+			where = location (self->path, data, len, "Account", keys[k]);
+			message = g_strdup_printf ("%s[Account] %s: unknown key; did you mean %s? "
+						   "(%s is missing)",
+						   where, keys[k], key, key);
+			g_free (error->message);
+			error->message = message;
+			return;
 		}
-		if (!group_known)
-			g_warning ("%s: [%s]: unknown section, ignored", path, groups[i]);
 	}
+	where = location (self->path, data, len, group != NULL ? group : "", key);
+	message = g_strconcat (where, m, NULL);
+	g_free (error->message);
+	error->message = message;
 }
 
 /* a PEM file of one or more certificates: the IdP's CA */
@@ -682,6 +758,7 @@ da_account_config_load_from_data (const gchar *name,
 
 	self->name = g_strdup (name);
 	self->path = g_strdup (path);
+	self->warnings = g_ptr_array_new_with_free_func (g_free);
 	/* unless ClientAuthMethod= says: from the key, or from discovery */
 	self->client_auth_method = DA_CLIENT_AUTH_AUTO;
 	if (!da_account_name_is_valid (name)) {
@@ -702,16 +779,16 @@ da_account_config_load_from_data (const gchar *name,
 	}
 	for (guint i = 0; i < G_N_ELEMENTS (account_keys); i++) {
 		if (!load_key (self, kf, &account_keys[i], error)) {
-			g_prefix_error (error, "%s: ", path);
+			locate_error (self, kf, data, len, *error);
 			return NULL;
 		}
 	}
 	if (!account_config_validate (self, error) || !check_ca_file (self, error) ||
 	    !load_client_auth (self, kf, error) || !service_account_validate (self, kf, error)) {
-		g_prefix_error (error, "%s: ", path);
+		locate_error (self, kf, data, len, *error);
 		return NULL;
 	}
-	warn_unknown_keys (kf, path);
+	warn_unknown_keys (self, kf, data, len);
 	return g_steal_pointer (&self);
 }
 
@@ -753,5 +830,6 @@ da_account_config_free (DaAccountConfig *self)
 	g_strfreev (self->allow_units);
 	g_strfreev (self->allow_flatpaks);
 	g_strfreev (self->allow_snaps);
+	g_clear_pointer (&self->warnings, g_ptr_array_unref);
 	g_free (self);
 }

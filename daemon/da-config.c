@@ -141,6 +141,114 @@ account_config_cmp (gconstpointer a, gconstpointer b)
 	return g_strcmp0 (aa->name, bb->name);
 }
 
+/* by account, errors first; stable within one (g_ptr_array_sort is) */
+static gint
+config_note_cmp (gconstpointer a, gconstpointer b)
+{
+	const DaConfigNote *na = *(DaConfigNote *const *) a;
+	const DaConfigNote *nb = *(DaConfigNote *const *) b;
+	gint c = g_strcmp0 (na->account, nb->account);
+
+	return c != 0 ? c : (nb->error - na->error);
+}
+
+static void
+config_note_free (DaConfigNote *note)
+{
+	g_free (note->account);
+	g_free (note->message);
+	g_free (note);
+}
+
+void
+da_config_note (DaConfig *self, const gchar *account, gboolean error, const gchar *message)
+{
+	DaConfigNote *note = g_new0 (DaConfigNote, 1);
+
+	note->account = g_strdup (account);
+	note->error = error;
+	note->message = g_strdup (message);
+	g_ptr_array_add (self->notes, note);
+}
+
+/* Levenshtein, ASCII case folded; stops counting past @limit */
+static guint
+edit_distance (const gchar *a, const gchar *b, guint limit)
+{
+	gsize la = strlen (a);
+	gsize lb = strlen (b);
+	g_autofree guint *prev = NULL;
+	g_autofree guint *cur = NULL;
+
+	if ((la > lb ? la - lb : lb - la) > limit || la > 256 || lb > 256)
+		return limit + 1;
+	prev = g_new (guint, lb + 1);
+	cur = g_new (guint, lb + 1);
+	for (gsize j = 0; j <= lb; j++)
+		prev[j] = (guint) j;
+	for (gsize i = 1; i <= la; i++) {
+		cur[0] = (guint) i;
+		for (gsize j = 1; j <= lb; j++) {
+			guint cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0
+											      : 1;
+			cur[j] = MIN (MIN (prev[j] + 1, cur[j - 1] + 1), prev[j - 1] + cost);
+		}
+		memcpy (prev, cur, (lb + 1) * sizeof (guint));
+	}
+	return prev[lb];
+}
+
+const gchar *
+da_config_suggest (const gchar *key, const gchar *const *known)
+{
+	const gchar *best = NULL;
+	guint best_distance = 3;
+
+	for (guint i = 0; known[i] != NULL; i++) {
+		guint d = edit_distance (key, known[i], 2);
+		if (d < best_distance && d < strlen (known[i])) {
+			best = known[i];
+			best_distance = d;
+		}
+	}
+	return best;
+}
+
+guint
+da_config_line_of (const gchar *data, gsize len, const gchar *group, const gchar *key)
+{
+	gboolean in_group = FALSE;
+	gsize klen = strlen (key);
+	guint line = 0;
+	gsize pos = 0;
+
+	while (pos < len) {
+		const gchar *start = data + pos;
+		const gchar *nl = memchr (start, '\n', len - pos);
+		gsize n = nl != NULL ? (gsize) (nl - start) : len - pos;
+		gsize i = 0;
+
+		line++;
+		pos += n + 1;
+		while (i < n && (start[i] == ' ' || start[i] == '\t'))
+			i++;
+		if (i < n && start[i] == '[') {
+			const gchar *end = memchr (start + i, ']', n - i);
+			in_group = end != NULL && (gsize) (end - start - i - 1) == strlen (group) &&
+				   strncmp (start + i + 1, group, strlen (group)) == 0;
+			continue;
+		}
+		if (!in_group || n - i < klen || strncmp (start + i, key, klen) != 0)
+			continue;
+		i += klen;
+		while (i < n && (start[i] == ' ' || start[i] == '\t'))
+			i++;
+		if (i < n && start[i] == '=')
+			return line;
+	}
+	return 0;
+}
+
 static void
 load_accounts (DaConfig *self)
 {
@@ -175,11 +283,16 @@ load_accounts (DaConfig *self)
 		account = da_account_config_load_from_file (name, path, &error_local);
 		if (account == NULL) {
 			g_ptr_array_add (self->problems, g_strdup (error_local->message));
+			da_config_note (self, name, TRUE, error_local->message);
 			continue;
 		}
+		for (guint i = 0; i < account->warnings->len; i++)
+			da_config_note (self, name, FALSE,
+					g_ptr_array_index (account->warnings, i));
 		g_ptr_array_add (self->accounts, account);
 	}
 	g_ptr_array_sort (self->accounts, account_config_cmp);
+	g_ptr_array_sort (self->notes, config_note_cmp);
 }
 
 DaConfig *
@@ -197,6 +310,7 @@ da_config_load (const gchar *config_dir, GError **error)
 	self->token_requests_per_sec = DA_TOKEN_REQUESTS_PER_SEC_DEF;
 	self->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) da_account_config_free);
 	self->problems = g_ptr_array_new_with_free_func (g_free);
+	self->notes = g_ptr_array_new_with_free_func ((GDestroyNotify) config_note_free);
 
 	if (da_file_read (path, DA_CONFIG_FILE_MAX, DA_FILE_NONE, &data, &len, &error_local)) {
 		if (!da_config_load_daemon_data (self, path, data, len, error))
@@ -223,5 +337,6 @@ da_config_free (DaConfig *self)
 	g_free (self->proxy_credentials_file);
 	g_clear_pointer (&self->accounts, g_ptr_array_unref);
 	g_clear_pointer (&self->problems, g_ptr_array_unref);
+	g_clear_pointer (&self->notes, g_ptr_array_unref);
 	g_free (self);
 }

@@ -44,7 +44,15 @@ typedef struct {
 	gchar **allow_units;
 	gchar **allow_flatpaks;
 	gchar **allow_snaps;
+	GPtrArray *warnings; /* of gchar*: "PATH:LINE: …" of keys that were ignored */
 } DaAccountConfig;
+
+/* An account file that was refused, or a key in one that was ignored */
+typedef struct {
+	gchar *account; /* the file's name without .conf */
+	gboolean error; /* the file was refused (else: a warning) */
+	gchar *message; /* "PATH[:LINE]: …" */
+} DaConfigNote;
 
 /* devauthd.conf plus every account that loaded. */
 typedef struct {
@@ -58,12 +66,20 @@ typedef struct {
 	gchar *proxy_credentials_file;
 	GPtrArray *accounts; /* of DaAccountConfig, sorted by name */
 	GPtrArray *problems; /* of gchar*: one line per file that was refused */
+	GPtrArray *notes;    /* of DaConfigNote: the account files' errors and warnings */
 } DaConfig;
 
 gboolean
 da_account_name_is_valid (const gchar *name);
 gboolean
 da_url_is_acceptable (const gchar *url, GError **error);
+/* The line (from 1) of KEY= in [GROUP] of a key file's text, or 0 */
+guint
+da_config_line_of (const gchar *data, gsize len, const gchar *group, const gchar *key);
+/* The key of @known most like @key (a typo: at most 2 edits, ignoring
+ * case), or NULL */
+const gchar *
+da_config_suggest (const gchar *key, const gchar *const *known);
 /* Proxy=: "" (direct), "env" (http_proxy, https_proxy and no_proxy of
  * devauthd's environment) or http://HOST[:PORT] or https://HOST[:PORT] */
 gboolean
@@ -96,6 +112,9 @@ da_config_load_daemon_data (DaConfig *self,
 			    GError **error);
 void
 da_config_free (DaConfig *self);
+/* One more DaConfigNote (an account left out after its file was read) */
+void
+da_config_note (DaConfig *self, const gchar *account, gboolean error, const gchar *message);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaAccountConfig, da_account_config_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DaConfig, da_config_free)

@@ -552,6 +552,21 @@ da_service_init (DaService *self)
 {
 }
 
+/* a(sss): the account files' errors and warnings (DaConfigNote) */
+static GVariant *
+config_problems (DaManager *manager)
+{
+	const DaConfig *config = da_manager_get_config (manager);
+	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(sss)"));
+
+	for (guint i = 0; config->notes != NULL && i < config->notes->len; i++) {
+		const DaConfigNote *note = g_ptr_array_index (config->notes, i);
+		g_variant_builder_add (&b, "(sss)", note->account,
+				       note->error ? "error" : "warning", note->message);
+	}
+	return g_variant_builder_end (&b);
+}
+
 DaService *
 da_service_new (DaPipeline *pipeline)
 {
@@ -565,6 +580,7 @@ da_service_new (DaPipeline *pipeline)
 				 G_CALLBACK (account_status_changed_cb), self, 0);
 	self->skeleton = da_dbus_manager_skeleton_new ();
 	da_dbus_manager_set_version (self->skeleton, PACKAGE_VERSION);
+	da_dbus_manager_set_config_problems (self->skeleton, config_problems (self->manager));
 	g_signal_connect (self->skeleton, "handle-get-token", G_CALLBACK (handle_get_token), self);
 	g_signal_connect (self->skeleton, "handle-get-token-fd", G_CALLBACK (handle_get_token_fd),
 			  self);

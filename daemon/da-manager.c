@@ -227,9 +227,25 @@ check_boot_id (DaKeyring *keyring)
 	}
 }
 
-/* The HTTP client of an account: the shared one, or, with CAFile=, one
- * that trusts that CA alone (one for each CA file); NULL when the CA file
- * cannot be used (said, and the account left out). */
+/* an account whose file loaded but that cannot work: said in the log and
+ * on the bus (ConfigProblems) */
+static void
+manager_left_out (DaManager *self,
+		  const DaAccountConfig *account_config,
+		  const gchar *what,
+		  const GError *error)
+{
+	g_autofree gchar *message = g_strdup_printf ("%s: %s%s; the account is left out",
+						     account_config->path, what, error->message);
+
+	g_warning ("%s", message);
+	da_config_note (self->config, account_config->name, TRUE, message);
+}
+
+/* The HTTP client of an account: the shared one, or one of its own way
+ * out (CAFile=, the proxy, the client certificate), shared by the accounts
+ * with the same; NULL when it cannot be made (said, and the account left
+ * out). */
 static DaOidcClient *
 manager_client_for (DaManager *self, DaAccountConfig *account_config)
 {
@@ -266,16 +282,14 @@ manager_client_for (DaManager *self, DaAccountConfig *account_config)
 		certificate =
 			da_client_certificate_load (cert_file, account_config->client_key, &error);
 		if (certificate == NULL) {
-			g_warning ("%s: ClientCertificateFile: %s; the account is left out",
-				   account_config->path, error->message);
+			manager_left_out (self, account_config, "ClientCertificateFile: ", error);
 			return NULL;
 		}
 	}
 	if (credentials_file != NULL) {
 		credentials = da_proxy_credentials_read (credentials_file, &error);
 		if (credentials == NULL) {
-			g_warning ("%s: ProxyCredentialsFile: %s; the account is left out",
-				   account_config->path, error->message);
+			manager_left_out (self, account_config, "ProxyCredentialsFile: ", error);
 			return NULL;
 		}
 	}
@@ -286,7 +300,7 @@ manager_client_for (DaManager *self, DaAccountConfig *account_config)
 		client = da_oidc_client_new (self->config->http_timeout);
 	if (client == NULL) {
 		da_secret_free (credentials);
-		g_warning ("%s: %s; the account is left out", account_config->path, error->message);
+		manager_left_out (self, account_config, "", error);
 		return NULL;
 	}
 	da_oidc_client_set_proxy (client, proxy, credentials);

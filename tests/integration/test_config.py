@@ -3,6 +3,9 @@
 import os
 import re
 
+from gi.repository import GLib
+
+import harness
 from harness import account_conf, check, check_equal
 
 BAD_NAMES = ["../etc", "a b", "x" * 65, ".", "..", "demo/x", "d\u00e9mo"]
@@ -99,14 +102,20 @@ def log_lines_about(log, path):
 
 
 def test_bad_config(h):
-    """Bad account files are named in the log, with key and problem; the rest work."""
+    """Bad account files are named in the log, with key and problem (and
+    line, and the key a typo meant); the bus (the manager's ConfigProblems)
+    and devauthctl status show the same, errors and warnings; the rest
+    work."""
     h.start_idp("--interval", "1")
     accounts = {
-        "good": account_conf(h.idp.issuer),
+        # a typo in a key that is not required: the account loads, warned
+        "good": account_conf(h.idp.issuer) + "AutoLgin=yes\n",
         "plainhttp": account_conf("http://example.com"),
         "noclient": account_conf(h.idp.issuer, client_id=None),
         "garbage": "this is not a key file\n[Account\nIssuer\n",
         "badbool": account_conf(h.idp.issuer, extra={"Pkce": "maybe"}),
+        # a typo that used to read as a missing Issuer
+        "typo": "[Account]\nIsuer=" + h.idp.issuer + "\nClientId=devauth-demo\n",
     }
     h.start_daemon(accounts)
     d = os.path.join(h.daemon.config_dir, "accounts.d")
@@ -125,8 +134,46 @@ def test_bad_config(h):
     expect("garbage", r"key|group|line")
     expect("badbool", r"Pkce", r"maybe")
 
+    typo = os.path.join(d, "typo.conf")
+    expect("typo", re.escape(f"{typo}:2: [Account] Isuer: unknown key; did you mean Issuer? "
+                             "(Issuer is missing)"))
+
     names = [n for n, _ in h.list_accounts()]
     check_equal(names, ["good"], "accounts")
+
+    # the bus and devauthctl status say the same
+    (problems,) = h.call("Get", GLib.Variant("(ss)", (harness.MANAGER_IFACE, "ConfigProblems")),
+                         "(v)", iface="org.freedesktop.DBus.Properties")
+    by_account = {a: (kind, message) for a, kind, message in problems}
+    check_equal(sorted(by_account), ["badbool", "garbage", "good", "noclient", "plainhttp",
+                                     "typo"], "the accounts in ConfigProblems")
+    check_equal(by_account["typo"], ("error", f"{typo}:2: [Account] Isuer: unknown key; did you "
+                                     "mean Issuer? (Issuer is missing)"), "the typo's problem")
+    def line_of(name, key):
+        with open(os.path.join(d, f"{name}.conf")) as f:
+            return next(i for i, line in enumerate(f, 1) if line.startswith(key + "="))
+    check_equal(by_account["badbool"][1].split(": ", 1)[0],
+                os.path.join(d, "badbool.conf") + f":{line_of('badbool', 'Pkce')}",
+                "the file and line of Pkce=maybe")
+    warned = os.path.join(d, "good.conf")
+    check_equal(by_account["good"], ("warning", f"{warned}:{line_of('good', 'AutoLgin')}: "
+                                     "[Account] AutoLgin: unknown key, ignored (did you mean "
+                                     "AutoLogin?)"), "the warning")
+    rc, out, err = h.ctl("status")
+    check_equal(rc, 0, f"devauthctl status ({err})")
+    print(out)
+    check(f"\nConfiguration problems:\n" in out, f"devauthctl status:\n{out}")
+    for account, (kind, message) in by_account.items():
+        check(f"  {account}: {kind}: {message}\n" in out,
+              f"devauthctl status does not show the {kind} of {account}:\n{out}")
+    check(out.index("typo: error") < out.index("good: warning"), "errors first")
+    rc, out, err = h.ctl("status", "typo")
+    check_equal((rc, err.strip()), (1, f"devauthctl: account 'typo' is not loaded: {typo}:2: "
+                                    "[Account] Isuer: unknown key; did you mean Issuer? "
+                                    "(Issuer is missing)"), "devauthctl status typo")
+    rc, out, err = h.ctl("status", "good")
+    check(rc == 0 and "warning: " + by_account["good"][1] in out,
+          f"devauthctl status good: {rc} {out!r}")
     h.account = "good"
     _, sig = h.sign_in(account="good")
     token, _ = h.get_token("good")

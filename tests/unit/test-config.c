@@ -140,6 +140,14 @@ test_account_errors (void)
 		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\n"
 		 "ClientCertificateFile=cert.pem\n",
 		 "[Account] ClientCertificateFile: 'cert.pem' is not an absolute path"},
+		{"[Account]\nIssuer=https://idp.example.com\nClientId=x\nAutoLogin=maybe\n",
+		 "/etc/devauthd/accounts.d/test.conf:4: [Account] AutoLogin: 'maybe'"},
+		{"# a typo\n[Account]\nIsuer=https://idp.example.com\nClientId=x\n",
+		 "/etc/devauthd/accounts.d/test.conf:3: [Account] Isuer: unknown key; did you mean "
+		 "Issuer? (Issuer is missing)"},
+		{"[Account]\nIssuer=https://idp.example.com\n\n  clientid = x\n",
+		 "/etc/devauthd/accounts.d/test.conf:4: [Account] clientid: unknown key; did you "
+		 "mean ClientId? (ClientId is missing)"},
 		{"this is not a key file\n", "/etc/devauthd/accounts.d/test.conf: "},
 		{"[Access]\nAllowUsers=x\n", "[Account]: missing section"},
 	};
@@ -151,7 +159,7 @@ test_account_errors (void)
 		g_assert_null (c);
 		g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 		g_assert_true (
-			g_str_has_prefix (error->message, "/etc/devauthd/accounts.d/test.conf: "));
+			g_str_has_prefix (error->message, "/etc/devauthd/accounts.d/test.conf"));
 		if (strstr (error->message, cases[i].expect) == NULL)
 			g_error ("case %u: '%s' does not contain '%s'", i, error->message,
 				 cases[i].expect);
@@ -207,12 +215,27 @@ test_account_unknown_key (void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(DaAccountConfig) c = NULL;
 
-	g_test_expect_message ("devauthd", G_LOG_LEVEL_WARNING,
-			       "*test.conf: [Account] Isuer: unknown key, ignored");
+	g_test_expect_message (
+		"devauthd", G_LOG_LEVEL_WARNING,
+		"*test.conf:3: [Account] Isuer: unknown key, ignored (did you mean Issuer?)");
 	c = load ("acc", "[Account]\nIssuer=https://a.example\nIsuer=x\nClientId=x\n", &error);
 	g_test_assert_expected_messages ();
 	g_assert_no_error (error);
 	g_assert_nonnull (c);
+	g_assert_cmpuint (c->warnings->len, ==, 1);
+	g_assert_cmpstr (g_ptr_array_index (c->warnings, 0), ==,
+			 "/etc/devauthd/accounts.d/test.conf:3: [Account] Isuer: unknown key, "
+			 "ignored (did you mean Issuer?)");
+	g_clear_pointer (&c, da_account_config_free);
+
+	/* nothing near: no guess */
+	g_test_expect_message ("devauthd", G_LOG_LEVEL_WARNING,
+			       "*test.conf:5: [Access] Colour: unknown key, ignored");
+	c = load ("acc", "[Account]\nIssuer=https://a.example\nClientId=x\n[Access]\nColour=x\n",
+		  &error);
+	g_test_assert_expected_messages ();
+	g_assert_nonnull (c);
+	g_assert_null (strstr (g_ptr_array_index (c->warnings, 0), "did you mean"));
 	g_clear_pointer (&c, da_account_config_free);
 
 	/* an empty but known section is no mistake; an unknown one is */
@@ -292,10 +315,10 @@ test_config_hostile_files (void)
 	const gchar *expected[] = {
 		"big.conf: larger than 65536 bytes",
 		"fifo.conf: a FIFO, not a regular file",
-		"leaky.conf: [Account] ClientSecretFile: cannot read '@': group or others may "
+		"leaky.conf:4: [Account] ClientSecretFile: cannot read '@': group or others may "
 		"use it (mode 0644)",
 		"null.conf: a character device, not a regular file",
-		"piped.conf: [Account] ClientSecretFile: cannot read '@': a FIFO, not a regular file",
+		"piped.conf:4: [Account] ClientSecretFile: cannot read '@': a FIFO, not a regular file",
 	};
 	FILE *f;
 
@@ -397,10 +420,19 @@ test_config_dir (void)
 	g_assert_cmpstr (c->name, ==, "good");
 	g_assert_cmpstr (c->proxy, ==, ""); /* direct */
 	g_assert_cmpuint (config->problems->len, ==, 2);
+	/* the same, by account, for the bus */
+	g_assert_cmpuint (config->notes->len, ==, 2);
+	for (guint i = 0; i < config->notes->len; i++) {
+		const DaConfigNote *note = g_ptr_array_index (config->notes, i);
+		g_assert_true (note->error);
+		g_assert_true (g_str_equal (note->account, "bad") ||
+			       g_str_equal (note->account, "bad name"));
+		g_assert_nonnull (strstr (note->message, ".conf"));
+	}
 	for (guint i = 0; i < config->problems->len; i++) {
 		const gchar *p = g_ptr_array_index (config->problems, i);
 		g_assert_true (
-			strstr (p, "bad.conf: [Account] Issuer:") != NULL ||
+			strstr (p, "bad.conf:2: [Account] Issuer:") != NULL ||
 			strstr (p, "bad name.conf: 'bad name' is not a valid account name") !=
 				NULL);
 	}
