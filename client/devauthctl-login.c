@@ -21,6 +21,8 @@
 
 /* How long to wait for devauthd's word after the code expired. */
 #define DA_LOGIN_EXPIRY_GRACE 30
+/* Login() unanswered this long: say that the identity provider is slow */
+#define DA_LOGIN_SLOW_SEC 3
 typedef struct {
 	GMainLoop *loop;
 	DaDBusManager *manager;
@@ -34,6 +36,8 @@ typedef struct {
 	gsize countdown_len; /* width of the countdown on the terminal line */
 	guint countdown_id;
 	guint fallback_id;
+	guint slow_id;	   /* says that the identity provider is slow to answer */
+	gint64 started_us; /* when Login() was sent (monotonic) */
 	guint sigint_id;
 	guint sigterm_id;
 	gulong status_changed_id;
@@ -47,6 +51,7 @@ da_login_free (DaLogin *self)
 {
 	g_clear_handle_id (&self->countdown_id, g_source_remove);
 	g_clear_handle_id (&self->fallback_id, g_source_remove);
+	g_clear_handle_id (&self->slow_id, g_source_remove);
 	g_clear_handle_id (&self->sigint_id, g_source_remove);
 	g_clear_handle_id (&self->sigterm_id, g_source_remove);
 	g_clear_signal_handler (&self->status_changed_id, self->manager);
@@ -376,6 +381,7 @@ da_login_done (GObject *source, GAsyncResult *result, gpointer user_data)
 	reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
 	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
+	g_clear_handle_id (&self->slow_id, g_source_remove);
 	if (self->finished)
 		return;
 	if (reply == NULL) {
@@ -401,6 +407,32 @@ da_login_done (GObject *source, GAsyncResult *result, gpointer user_data)
 	da_login_recheck (self);
 }
 
+/* Login() has not come back: devauthd is still asking the identity
+ * provider (a network that drops packets, a slow IdP). Said on stderr,
+ * every few seconds, until the answer or devauthd's own timeout. */
+static gboolean
+da_login_on_slow (gpointer user_data)
+{
+	DaLogin *self = user_data;
+	gint64 waited = (g_get_monotonic_time () - self->started_us) / G_USEC_PER_SEC;
+	g_autofree gchar *issuer = NULL;
+
+	if (self->name != NULL) {
+		g_autoptr(DaDBusAccount) account = da_login_account_new (self, self->name, NULL);
+		if (account != NULL)
+			issuer = da_sanitize (da_dbus_account_get_issuer (account));
+	}
+	if (waited < 2 * DA_LOGIN_SLOW_SEC)
+		g_printerr ("Waiting for the identity provider%s%s to answer…\n",
+			    issuer != NULL && issuer[0] != '\0' ? " at " : "",
+			    issuer != NULL ? issuer : "");
+	else
+		g_printerr ("Still waiting (%" G_GINT64_FORMAT " s); devauthd gives up after its "
+			    "HttpTimeoutSec= and says why.\n",
+			    waited);
+	return G_SOURCE_CONTINUE;
+}
+
 static void
 da_login_start (DaLogin *self)
 {
@@ -410,6 +442,8 @@ da_login_start (DaLogin *self)
 					   G_CALLBACK (da_login_on_owner_changed), self);
 	self->sigint_id = g_unix_signal_add (SIGINT, da_login_on_signal, self);
 	self->sigterm_id = g_unix_signal_add (SIGTERM, da_login_on_signal, self);
+	self->started_us = g_get_monotonic_time ();
+	self->slow_id = g_timeout_add_seconds (DA_LOGIN_SLOW_SEC, da_login_on_slow, self);
 	g_dbus_proxy_call (
 		G_DBUS_PROXY (self->manager), "Login",
 		g_variant_new ("(s@a{sv})", self->account, g_variant_new ("a{sv}", NULL)),

@@ -266,10 +266,21 @@ request_fail (GTask *task, GError *error)
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK, "%s", message);
 		return;
 	}
-	if (req->timed_out && g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+	/* the whole exchange's deadline, or one read's (libsoup's timeout):
+	 * where, how long, and the key that sets it */
+	if ((req->timed_out && g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED)) ||
+	    g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
 		DaOidcClient *self = g_task_get_source_object (task);
+		g_autofree gchar *url =
+			req->msg != NULL ? g_uri_to_string_partial (soup_message_get_uri (req->msg),
+								    G_URI_HIDE_QUERY)
+					 : g_strdup ("the IdP");
 		g_task_return_new_error (task, DA_OIDC_ERROR, DA_OIDC_ERROR_NETWORK,
-					 "no answer within %u s", self->timeout_sec);
+					 "no answer within %u s from %s%s%s (HttpTimeoutSec= in "
+					 "devauthd.conf)",
+					 self->timeout_sec, url,
+					 self->proxy != NULL ? " through the proxy " : "",
+					 self->proxy != NULL ? self->proxy : "");
 		return;
 	}
 	if (owned->domain == DA_OIDC_ERROR ||

@@ -480,6 +480,31 @@ def test_untrusted_tls(h):
     daemon_alive(h)
 
 
+def test_login_progress(h):
+    """An identity provider that takes the request and does not answer:
+    devauthctl login says after a few seconds that it waits, and for whom
+    (the issuer), and again while it waits, then fails within devauthd's
+    HttpTimeoutSec= with an error that says so; never a silent wait."""
+    h.start_idp("--interval", "1")
+    proxy = FaultProxy(h.idp.origin)
+    h.add_cleanup(proxy.stop)
+    h.start_bus()
+    timeout = 8
+    h.start_daemon({"demo": account_conf(proxy.origin)}, {"HttpTimeoutSec": str(timeout)})
+    proxy.set_fault("discovery", "stall", seconds=60)
+    started = time.monotonic()
+    rc, out, err = h.ctl("login", timeout=4 * timeout)
+    took = time.monotonic() - started
+    print(f"devauthctl login, {took:.1f} s: {err!r}")
+    check_equal(rc, 1, f"devauthctl login against a silent IdP ({out}{err})")
+    check(f"Waiting for the identity provider at {proxy.origin} to answer…\n" in err,
+          f"devauthctl login did not say it waits: {err!r}")
+    check("Still waiting (" in err, f"devauthctl login did not say it still waits: {err!r}")
+    check(f"no answer within {timeout} s from {proxy.origin}/.well-known/openid-configuration "
+          "(HttpTimeoutSec= in devauthd.conf)" in err, f"the final error: {err!r}")
+    check(took < 2 * timeout + 5, f"devauthctl login took {took:.1f} s")
+
+
 def _login_error(h, account):
     """The error of a Login that must fail, and how long it took."""
     started = time.monotonic()

@@ -1,6 +1,7 @@
 """devauthctl against the real daemon."""
 
 import json
+import re
 import signal
 import time
 
@@ -115,7 +116,7 @@ def test_login_e2e(h):
 
 
 def test_verbs(h):
-    """refresh, cancel, wait and logout."""
+    """refresh, cancel, wait and logout, and what each says it did."""
     h.setup("--interval", "1")
     rc, _, err = h.ctl("wait", "--timeout", "1")
     check_equal(rc, 6, f"devauthctl wait when signed out ({err!r})")
@@ -137,15 +138,29 @@ def test_verbs(h):
 
     token, _ = h.get_token()
     h.idp.reset_stats()
-    rc, _, err = h.ctl("refresh")
+    rc, out, err = h.ctl("refresh")
     check_equal(rc, 0, f"devauthctl refresh ({err!r})")
     check_equal(h.idp.stats()["counters"]["token_refresh"], 1, "refresh requests")
     check(h.get_token()[0] != token, "the token did not change after devauthctl refresh")
+    # what it did, with the new token's expiry
+    check(re.fullmatch(r"Refreshed the access token of demo: valid until .+ \(in .+\)\.\n", out),
+          f"devauthctl refresh printed {out!r}")
 
-    rc, _, err = h.ctl("logout", "demo")
+    rc, out, err = h.ctl("logout", "demo")
     check_equal(rc, 0, f"devauthctl logout ({err!r})")
     check_equal(h.properties()["State"], "signed-out", "State after devauthctl logout")
     check(h.idp.stats()["counters"]["revocation"] >= 1, "no revocation request")
+    check_equal(out, "Signed demo out: its tokens are forgotten, and the identity provider was "
+                "asked to revoke the sign-in.\n", "what devauthctl logout printed")
+    rc, out, err = h.ctl("logout", "demo")
+    check_equal((rc, out), (0, "demo was not signed in; nothing to do.\n"),
+                f"devauthctl logout when signed out ({err!r})")
+
+    since = h.mark()
+    h.login()
+    rc, out, err = h.ctl("cancel")
+    check_equal((rc, out), (0, "Stopped the sign-in of demo.\n"), f"devauthctl cancel ({err!r})")
+    h.wait_status("signed-out", since=since)
 
 
 def test_watch(h):
