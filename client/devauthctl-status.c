@@ -200,41 +200,80 @@ da_status_config_problems (DaDBusManager *manager)
 	return g_steal_pointer (&value);
 }
 
-/* The problems of @only (or of every account when NULL, after a
- * heading), errors first; how many were printed */
-static guint
-da_status_print_problems (GVariant *problems, const gchar *only)
+typedef void (*DaProblemFunc) (const gchar *account,
+			       const gchar *kind,
+			       const gchar *message,
+			       gpointer user_data);
+
+/* @func for each problem of @only (or of every account when NULL) that is
+ * an error (@errors) or a warning */
+static void
+da_status_each_problem (GVariant *problems,
+			const gchar *only,
+			gboolean errors,
+			DaProblemFunc func,
+			gpointer user_data)
 {
-	guint n = 0;
+	GVariantIter iter;
+	const gchar *account;
+	const gchar *kind;
+	const gchar *message;
 
 	if (problems == NULL)
-		return 0;
-	for (guint pass = 0; pass < 2; pass++) {
-		GVariantIter iter;
-		const gchar *account;
-		const gchar *kind;
-		const gchar *message;
-
-		g_variant_iter_init (&iter, problems);
-		while (g_variant_iter_next (&iter, "(&s&s&s)", &account, &kind, &message)) {
-			g_autofree gchar *safe_account = NULL;
-			g_autofree gchar *safe = NULL;
-
-			if ((only != NULL && g_strcmp0 (only, account) != 0) ||
-			    g_str_equal (kind, "error") != (pass == 0))
-				continue;
-			safe_account = da_sanitize (account);
-			safe = da_sanitize (message);
-			if (only == NULL && n == 0)
-				g_print ("\nConfiguration problems:\n");
-			if (only == NULL)
-				g_print ("  %s: %s: %s\n", safe_account, kind, safe);
-			else
-				g_print ("%13s: %s\n", kind, safe);
-			n++;
-		}
+		return;
+	g_variant_iter_init (&iter, problems);
+	while (g_variant_iter_next (&iter, "(&s&s&s)", &account, &kind, &message)) {
+		if ((only == NULL || g_str_equal (only, account)) &&
+		    g_str_equal (kind, "error") == errors)
+			func (account, kind, message, user_data);
 	}
-	return n;
+}
+
+static void
+da_status_first_message (const gchar *account,
+			 const gchar *kind,
+			 const gchar *message,
+			 gpointer user_data)
+{
+	const gchar **first = user_data;
+
+	if (*first == NULL)
+		*first = message;
+}
+
+typedef struct {
+	gboolean all; /* of every account: with a heading and the account's name */
+	guint printed;
+} DaProblemPrint;
+
+static void
+da_status_print_problem (const gchar *account,
+			 const gchar *kind,
+			 const gchar *message,
+			 gpointer user_data)
+{
+	DaProblemPrint *p = user_data;
+	g_autofree gchar *safe_account = da_sanitize (account);
+	g_autofree gchar *safe = da_sanitize (message);
+
+	if (p->all && p->printed == 0)
+		g_print ("\nConfiguration problems:\n");
+	if (p->all)
+		g_print ("  %s: %s: %s\n", safe_account, kind, safe);
+	else
+		g_print ("%13s: %s\n", kind, safe);
+	p->printed++;
+}
+
+/* The problems of @only (or of every account when NULL, after a
+ * heading), errors first */
+static void
+da_status_print_problems (GVariant *problems, const gchar *only)
+{
+	DaProblemPrint p = {only == NULL, 0};
+
+	da_status_each_problem (problems, only, TRUE, da_status_print_problem, &p);
+	da_status_each_problem (problems, only, FALSE, da_status_print_problem, &p);
 }
 
 int
@@ -270,24 +309,16 @@ da_cmd_status (int argc, char **argv)
 	accounts = da_status_load_accounts (manager, name, &error);
 	if (accounts == NULL) {
 		/* an account whose file was refused: why */
-		if (name != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) &&
-		    problems != NULL) {
-			g_autofree gchar *safe = da_sanitize (name);
-			GVariantIter iter;
-			const gchar *account;
-			const gchar *kind;
-			const gchar *message;
+		const gchar *refused = NULL;
 
-			g_variant_iter_init (&iter, problems);
-			while (g_variant_iter_next (&iter, "(&s&s&s)", &account, &kind, &message)) {
-				g_autofree gchar *text = NULL;
-				if (!g_str_equal (account, name) || !g_str_equal (kind, "error"))
-					continue;
-				text = da_sanitize (message);
-				g_printerr ("devauthctl: account '%s' is not loaded: %s\n", safe,
-					    text);
-				return DA_EXIT_ERROR;
-			}
+		if (name != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			da_status_each_problem (problems, name, TRUE, da_status_first_message,
+						&refused);
+		if (refused != NULL) {
+			g_autofree gchar *safe = da_sanitize (name);
+			g_autofree gchar *text = da_sanitize (refused);
+			g_printerr ("devauthctl: account '%s' is not loaded: %s\n", safe, text);
+			return DA_EXIT_ERROR;
 		}
 		return da_fail (error);
 	}

@@ -389,16 +389,32 @@ da_account_restore_journal (DaAccount *self)
 		self->config->name, started_text);
 }
 
+/* The state file's tokens (its plaintext wiped); G_IO_ERROR_NOT_FOUND
+ * when there is none */
+static gboolean
+da_account_read_state (DaAccount *self, DaToken **refresh, DaToken **access, GError **error)
+{
+	g_autoptr(GByteArray) state = da_vault_load (self->vault, self->config->name, error);
+	gboolean ok;
+
+	if (state == NULL)
+		return FALSE;
+	ok = da_token_unpack_state ((const gchar *) state->data, state->len, refresh, access,
+				    error);
+	da_secret_wipe (state->data, state->len);
+	if (!ok)
+		g_prefix_error (error, "stored state: ");
+	return ok;
+}
+
 static void
 da_account_restore_from_disk (DaAccount *self)
 {
-	g_autoptr(GByteArray) state = NULL;
 	g_autoptr(GError) error = NULL;
 	DaToken *refresh = NULL;
 	DaToken *access = NULL;
 
-	state = da_vault_load (self->vault, self->config->name, &error);
-	if (state == NULL) {
+	if (!da_account_read_state (self, &refresh, &access, &error)) {
 		if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
 			return;
 		g_warning ("account %s: %s; it must sign in again", self->config->name,
@@ -408,17 +424,6 @@ da_account_restore_from_disk (DaAccount *self)
 		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
 		return;
 	}
-	if (!da_token_unpack_state ((const gchar *) state->data, state->len, &refresh, &access,
-				    &error)) {
-		da_secret_wipe (state->data, state->len);
-		g_warning ("account %s: stored state: %s; it must sign in again",
-			   self->config->name, error->message);
-		da_account_set_last_error (self,
-					   "the stored sign-in cannot be read; sign in again");
-		self->state = DA_ACCOUNT_STATE_REAUTH_REQUIRED;
-		return;
-	}
-	da_secret_wipe (state->data, state->len);
 	self->refresh = refresh;
 	self->access = access;
 	da_account_cache_held (self);
@@ -432,7 +437,6 @@ da_account_restore_from_disk (DaAccount *self)
 static void
 da_account_disk_in_step (DaAccount *self)
 {
-	g_autoptr(GByteArray) state = NULL;
 	g_autoptr(GError) error = NULL;
 	DaToken *refresh = NULL;
 	DaToken *access = NULL;
@@ -440,23 +444,15 @@ da_account_disk_in_step (DaAccount *self)
 
 	if (self->refresh == NULL)
 		return;
-	state = da_vault_load (self->vault, self->config->name, &error);
-	if (state == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
-		/* another storage key, a damaged file: left as it is */
-		g_message ("account %s: the state file cannot be compared with the keyring: %s",
-			   self->config->name, error->message);
-		return;
-	}
-	if (state != NULL) {
-		if (!da_token_unpack_state ((const gchar *) state->data, state->len, &refresh,
-					    &access, &error)) {
-			da_secret_wipe (state->data, state->len);
+	if (!da_account_read_state (self, &refresh, &access, &error)) {
+		if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+			/* another storage key, a damaged file: left as it is */
 			g_message ("account %s: the state file cannot be compared with the "
 				   "keyring: %s",
 				   self->config->name, error->message);
 			return;
 		}
-		da_secret_wipe (state->data, state->len);
+	} else {
 		same = refresh != NULL && g_strcmp0 (refresh->token, self->refresh->token) == 0;
 		da_token_free (refresh);
 		da_token_free (access);

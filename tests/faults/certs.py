@@ -61,50 +61,39 @@ class Authority:
         """A leaf for @hosts (IP addresses or DNS names), valid from
         @valid_from seconds from now for @valid_for seconds; returns (cert
         file, key file), as FaultProxy's tls= takes them."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        start = datetime.datetime.now(datetime.timezone.utc) + \
-            datetime.timedelta(seconds=valid_from)
         names = []
         for host in hosts:
             try:
                 names.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:
                 names.append(x509.DNSName(host))
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(hosts[0]))
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + datetime.timedelta(seconds=valid_for))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .sign(self.key, hashes.SHA256()))
-        cert_path = os.path.join(self.directory, f"{self.label}-{label}.pem")
-        key_path = os.path.join(self.directory, f"{self.label}-{label}.key")
-        _write_cert(cert_path, cert)
-        _write_key(key_path, key)
-        return cert_path, key_path
+        return self._leaf(label, hosts[0], x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+                          valid_from, valid_for, names)
 
     def issue_client(self, label, common_name):
         """A client certificate (TLS client authentication, RFC 8705) whose
         subject is CN=@common_name; returns (cert file, key file)."""
+        return self._leaf(label, common_name, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,
+                          -3600, 86400)
+
+    def _leaf(self, label, common_name, purpose, valid_from, valid_for, names=None):
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (
+        start = datetime.datetime.now(datetime.timezone.utc) + \
+            datetime.timedelta(seconds=valid_from)
+        builder = (
             x509.CertificateBuilder()
             .subject_name(_name(common_name))
             .issuer_name(self.certificate.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
+            .not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(seconds=valid_for)))
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = (
+            builder
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
             .sign(self.key, hashes.SHA256()))
         cert_path = os.path.join(self.directory, f"{self.label}-{label}.pem")
         key_path = os.path.join(self.directory, f"{self.label}-{label}.key")
