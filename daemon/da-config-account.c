@@ -779,13 +779,15 @@ da_account_config_load_from_data (const gchar *name,
 	}
 	for (guint i = 0; i < G_N_ELEMENTS (account_keys); i++) {
 		if (!load_key (self, kf, &account_keys[i], error)) {
-			locate_error (self, kf, data, len, *error);
+			if (error != NULL)
+				locate_error (self, kf, data, len, *error);
 			return NULL;
 		}
 	}
 	if (!account_config_validate (self, error) || !check_ca_file (self, error) ||
 	    !load_client_auth (self, kf, error) || !service_account_validate (self, kf, error)) {
-		locate_error (self, kf, data, len, *error);
+		if (error != NULL)
+			locate_error (self, kf, data, len, *error);
 		return NULL;
 	}
 	warn_unknown_keys (self, kf, data, len);

@@ -28,6 +28,8 @@ PACKAGES = [
     # devauthd's and devauthctl's libraries (see meson.build's dependencies)
     "libglib2.0-0", "libsoup-3.0-0", "libjson-glib-1.0-0", "libqrencode4", "libkeyutils1",
     "libpolkit-gobject-1-0", "libgnutls30", "libsystemd0", "glib-networking",
+    # devauthctl qr --format=png
+    "libpng16-16",
 ]
 DPKG_OPTIONS = [
     "path-exclude=/usr/share/man/*",
