@@ -37,6 +37,7 @@ typedef struct {
 	guint countdown_id;
 	guint fallback_id;
 	guint slow_id;	   /* says that the identity provider is slow to answer */
+	guint slow_said;   /* how often it said so */
 	gint64 started_us; /* when Login() was sent (monotonic) */
 	guint sigint_id;
 	guint sigterm_id;
@@ -422,7 +423,7 @@ da_login_on_slow (gpointer user_data)
 		if (account != NULL)
 			issuer = da_sanitize (da_dbus_account_get_issuer (account));
 	}
-	if (waited < 2 * DA_LOGIN_SLOW_SEC)
+	if (self->slow_said++ == 0)
 		g_printerr ("Waiting for the identity provider%s%s to answer…\n",
 			    issuer != NULL && issuer[0] != '\0' ? " at " : "",
 			    issuer != NULL ? issuer : "");
@@ -443,7 +444,7 @@ da_login_start (DaLogin *self)
 	self->sigint_id = g_unix_signal_add (SIGINT, da_login_on_signal, self);
 	self->sigterm_id = g_unix_signal_add (SIGTERM, da_login_on_signal, self);
 	self->started_us = g_get_monotonic_time ();
-	self->slow_id = g_timeout_add_seconds (DA_LOGIN_SLOW_SEC, da_login_on_slow, self);
+	self->slow_id = g_timeout_add (DA_LOGIN_SLOW_SEC * 1000, da_login_on_slow, self);
 	g_dbus_proxy_call (
 		G_DBUS_PROXY (self->manager), "Login",
 		g_variant_new ("(s@a{sv})", self->account, g_variant_new ("a{sv}", NULL)),
