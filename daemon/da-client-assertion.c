@@ -8,7 +8,6 @@
 
 #include "config.h"
 
-#include <dlfcn.h>
 #include <gio/gio.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -18,9 +17,8 @@
 #include <sys/random.h>
 
 #include "da-client-assertion.h"
+#include "da-gnutls.h"
 #include "da-jwt.h"
-
-#define DA_GNUTLS_LIBRARY "libgnutls.so.30"
 
 static typeof (gnutls_privkey_init) *sym_privkey_init;
 static typeof (gnutls_privkey_deinit) *sym_privkey_deinit;
@@ -38,40 +36,31 @@ static gnutls_free_function sym_free;
 static gboolean
 load_gnutls (GError **error)
 {
-	static gboolean tried = FALSE;
+	static gsize loaded = 0;
 	static gchar *failure = NULL;
-	gpointer handle;
 
-	if (!tried) {
-		tried = TRUE;
-		handle = dlopen (DA_GNUTLS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-		if (handle == NULL) {
-			failure = g_strdup_printf ("cannot load %s", dlerror ());
-		} else {
-			sym_privkey_init = dlsym (handle, "gnutls_privkey_init");
-			sym_privkey_deinit = dlsym (handle, "gnutls_privkey_deinit");
-			sym_privkey_import_x509_raw =
-				dlsym (handle, "gnutls_privkey_import_x509_raw");
-			sym_privkey_get_pk_algorithm =
-				dlsym (handle, "gnutls_privkey_get_pk_algorithm");
-			sym_privkey_sign_data2 = dlsym (handle, "gnutls_privkey_sign_data2");
-			sym_decode_rs_value = dlsym (handle, "gnutls_decode_rs_value");
-			sym_strerror = dlsym (handle, "gnutls_strerror");
+	if (g_once_init_enter (&loaded)) {
+		gnutls_free_function *free_var = NULL;
+		const DaGnutlsSymbol symbols[] = {
+			{"gnutls_privkey_init", (gpointer *) &sym_privkey_init},
+			{"gnutls_privkey_deinit", (gpointer *) &sym_privkey_deinit},
+			{"gnutls_privkey_import_x509_raw",
+			 (gpointer *) &sym_privkey_import_x509_raw},
+			{"gnutls_privkey_get_pk_algorithm",
+			 (gpointer *) &sym_privkey_get_pk_algorithm},
+			{"gnutls_privkey_sign_data2", (gpointer *) &sym_privkey_sign_data2},
+			{"gnutls_decode_rs_value", (gpointer *) &sym_decode_rs_value},
+			{"gnutls_strerror", (gpointer *) &sym_strerror},
 			/* a variable in GnuTLS: the function pointer it holds */
-			{
-				gnutls_free_function *free_var = dlsym (handle, "gnutls_free");
-				sym_free = free_var != NULL ? *free_var : NULL;
-			}
-			if (sym_privkey_init == NULL || sym_privkey_deinit == NULL ||
-			    sym_privkey_import_x509_raw == NULL ||
-			    sym_privkey_get_pk_algorithm == NULL ||
-			    sym_privkey_sign_data2 == NULL || sym_decode_rs_value == NULL ||
-			    sym_strerror == NULL || sym_free == NULL) {
-				failure = g_strdup_printf ("%s is not GnuTLS 3.6 or later",
-							   DA_GNUTLS_LIBRARY);
-				dlclose (handle);
-			}
-		}
+			{"gnutls_free", (gpointer *) &free_var},
+		};
+		g_autoptr(GError) error_local = NULL;
+
+		if (da_gnutls_resolve (symbols, G_N_ELEMENTS (symbols), &error_local))
+			sym_free = *free_var;
+		else
+			failure = g_strdup (error_local->message);
+		g_once_init_leave (&loaded, 1);
 	}
 	if (failure != NULL) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,

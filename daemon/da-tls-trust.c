@@ -29,15 +29,14 @@
 
 #include "config.h"
 
-#include <dlfcn.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <string.h>
 
+#include "da-gnutls.h"
 #include "da-tls-trust.h"
 
-#define DA_GNUTLS_LIBRARY "libgnutls.so.30"
-#define DA_TLS_CHAIN_MAX  16
+#define DA_TLS_CHAIN_MAX 16
 /* a new connection is checked twice (by glib-networking in the handshake,
  * then by da-oidc-request.c): the second check of the same chain for the
  * same host within this time is answered without reading the store again */
@@ -72,29 +71,25 @@ load_gnutls (void)
 	static gsize loaded = 0;
 
 	if (g_once_init_enter (&loaded)) {
-		gpointer handle = dlopen (DA_GNUTLS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-		gsize result = 2;
+		const DaGnutlsSymbol symbols[] = {
+			{"gnutls_x509_trust_list_init", (gpointer *) &sym_trust_list_init},
+			{"gnutls_x509_trust_list_deinit", (gpointer *) &sym_trust_list_deinit},
+			{"gnutls_x509_trust_list_add_system_trust",
+			 (gpointer *) &sym_trust_list_add_system_trust},
+			{"gnutls_x509_trust_list_verify_crt2",
+			 (gpointer *) &sym_trust_list_verify_crt2},
+			{"gnutls_x509_crt_init", (gpointer *) &sym_crt_init},
+			{"gnutls_x509_crt_deinit", (gpointer *) &sym_crt_deinit},
+			{"gnutls_x509_crt_import", (gpointer *) &sym_crt_import},
+		};
+		g_autoptr(GError) error = NULL;
+		gsize result = 1;
 
-		if (handle != NULL) {
-			sym_trust_list_init = dlsym (handle, "gnutls_x509_trust_list_init");
-			sym_trust_list_deinit = dlsym (handle, "gnutls_x509_trust_list_deinit");
-			sym_trust_list_add_system_trust =
-				dlsym (handle, "gnutls_x509_trust_list_add_system_trust");
-			sym_trust_list_verify_crt2 =
-				dlsym (handle, "gnutls_x509_trust_list_verify_crt2");
-			sym_crt_init = dlsym (handle, "gnutls_x509_crt_init");
-			sym_crt_deinit = dlsym (handle, "gnutls_x509_crt_deinit");
-			sym_crt_import = dlsym (handle, "gnutls_x509_crt_import");
-			if (sym_trust_list_init != NULL && sym_trust_list_deinit != NULL &&
-			    sym_trust_list_add_system_trust != NULL &&
-			    sym_trust_list_verify_crt2 != NULL && sym_crt_init != NULL &&
-			    sym_crt_deinit != NULL && sym_crt_import != NULL)
-				result = 1;
+		if (!da_gnutls_resolve (symbols, G_N_ELEMENTS (symbols), &error)) {
+			g_warning ("TLS: %s: no certificate is trusted without CAFile=",
+				   error->message);
+			result = 2;
 		}
-		if (result != 1)
-			g_warning ("TLS: %s cannot be used: no certificate is trusted without "
-				   "CAFile=",
-				   DA_GNUTLS_LIBRARY);
 		g_once_init_leave (&loaded, result);
 	}
 	return loaded == 1;
