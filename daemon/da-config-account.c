@@ -213,7 +213,7 @@ da_proxy_is_valid (const gchar *value, GError **error)
 /* a certificate chain of a few PEM certificates */
 #define DA_CLIENT_CERTIFICATE_MAX (64 * 1024)
 
-GTlsCertificate *
+static GTlsCertificate *
 da_client_certificate_load (const gchar *path, const DaSecret *key, GError **error)
 {
 	g_autofree gchar *pem = NULL;
@@ -391,7 +391,6 @@ load_client_auth (DaAccountConfig *self, GKeyFile *kf, GError **error)
 	    self->client_auth_method == DA_CLIENT_AUTH_AUTO)
 		self->client_auth_method = DA_CLIENT_AUTH_TLS;
 	if (self->client_auth_method == DA_CLIENT_AUTH_TLS) {
-		g_autoptr(GTlsCertificate) cert = NULL;
 		if (self->client_certificate_file == NULL || self->client_key == NULL) {
 			g_set_error_literal (
 				error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -400,9 +399,10 @@ load_client_auth (DaAccountConfig *self, GKeyFile *kf, GError **error)
 				"ClientKeyFile= (or ClientKeyCredential=)");
 			return FALSE;
 		}
-		cert = da_client_certificate_load (self->client_certificate_file, self->client_key,
-						   &key_error);
-		if (cert == NULL) {
+		/* read once, here: the account's HTTP session shows this one */
+		self->client_certificate = da_client_certificate_load (
+			self->client_certificate_file, self->client_key, &key_error);
+		if (self->client_certificate == NULL) {
 			g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 				     "[Account] ClientCertificateFile: %s", key_error->message);
 			return FALSE;
@@ -820,6 +820,7 @@ da_account_config_free (DaAccountConfig *self)
 	da_secret_free (self->client_key);
 	g_free (self->client_key_id);
 	g_free (self->client_certificate_file);
+	g_clear_object (&self->client_certificate);
 	g_strfreev (self->scopes);
 	g_free (self->device_authorization_endpoint);
 	g_free (self->token_endpoint);

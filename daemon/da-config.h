@@ -25,9 +25,10 @@ typedef struct {
 	gchar *issuer;
 	gchar *client_id;
 	DaSecret *client_secret;
-	DaSecret *client_key;		/* PEM, for private_key_jwt */
-	gchar *client_key_id;		/* the assertion's kid */
-	gchar *client_certificate_file; /* PEM, for tls_client_auth (its key: client_key) */
+	DaSecret *client_key;		     /* PEM, for private_key_jwt */
+	gchar *client_key_id;		     /* the assertion's kid */
+	gchar *client_certificate_file;	     /* PEM, for tls_client_auth (its key: client_key) */
+	GTlsCertificate *client_certificate; /* of that file, with its key; NULL: none */
 	DaClientAuthMethod client_auth_method;
 	gchar **scopes;
 	gchar *device_authorization_endpoint;
@@ -84,9 +85,6 @@ da_config_suggest (const gchar *key, const gchar *const *known);
  * devauthd's environment) or http://HOST[:PORT] or https://HOST[:PORT] */
 gboolean
 da_proxy_is_valid (const gchar *value, GError **error);
-/* ClientCertificateFile= with the key of ClientKeyFile=, as TLS takes them */
-GTlsCertificate *
-da_client_certificate_load (const gchar *path, const DaSecret *key, GError **error);
 /* ProxyCredentialsFile=: "USER:PASSWORD" on one line */
 DaSecret *
 da_proxy_credentials_read (const gchar *path, GError **error);

@@ -259,7 +259,6 @@ manager_client_for (DaManager *self, DaAccountConfig *account_config)
 	const gchar *cert_file = account_config->client_auth_method == DA_CLIENT_AUTH_TLS
 					 ? account_config->client_certificate_file
 					 : NULL;
-	g_autoptr(GTlsCertificate) certificate = NULL;
 	DaSecret *credentials = NULL;
 	DaOidcClient *client;
 
@@ -278,14 +277,6 @@ manager_client_for (DaManager *self, DaAccountConfig *account_config)
 	client = g_hash_table_lookup (self->ca_clients, key);
 	if (client != NULL)
 		return client;
-	if (cert_file != NULL) {
-		certificate =
-			da_client_certificate_load (cert_file, account_config->client_key, &error);
-		if (certificate == NULL) {
-			manager_left_out (self, account_config, "ClientCertificateFile: ", error);
-			return NULL;
-		}
-	}
 	if (credentials_file != NULL) {
 		credentials = da_proxy_credentials_read (credentials_file, &error);
 		if (credentials == NULL) {
@@ -304,7 +295,8 @@ manager_client_for (DaManager *self, DaAccountConfig *account_config)
 		return NULL;
 	}
 	da_oidc_client_set_proxy (client, proxy, credentials);
-	da_oidc_client_set_certificate (client, certificate);
+	da_oidc_client_set_certificate (
+		client, cert_file != NULL ? account_config->client_certificate : NULL);
 	g_hash_table_insert (self->ca_clients, g_steal_pointer (&key), client);
 	return client;
 }

@@ -946,17 +946,23 @@ def test_idp_restarted(h):
 # ---------------------------------------------------------------- the clock
 
 
-def faketime_wrapper(h, rc_file, unsynced=False):
-    """devauthd on the wall clock of @rc_file; @unsynced: one the kernel
-    calls unsynchronised (tests/faults/unsynced-clock.c)"""
-    path = os.path.join(h.tmp, "devauthd-faketime")
+def faketime_env(rc_file, unsynced=False):
+    """The environment of a process on the wall clock of @rc_file (its
+    monotonic and boot clocks left alone); @unsynced: one the kernel calls
+    unsynchronised (tests/faults/unsynced-clock.c)"""
     preload = LIBFAKETIME + (" " + harness.env_path("UNSYNCED_CLOCK") if unsynced else "")
+    return {"LD_PRELOAD": preload, "FAKETIME_TIMESTAMP_FILE": rc_file, "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "DONT_FAKE_MONOTONIC": "1"}
+
+
+def faketime_wrapper(h, rc_file, unsynced=False):
+    """devauthd under faketime_env()"""
+    path = os.path.join(h.tmp, "devauthd-faketime")
     with open(path, "w") as f:
         f.write("#!/bin/sh\n"
-                f"export LD_PRELOAD='{preload}'\n"
-                f"export FAKETIME_TIMESTAMP_FILE='{rc_file}'\n"
-                "export FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 DONT_FAKE_MONOTONIC=1\n"
-                f"exec '{harness.env_path('DEVAUTHD')}' \"$@\"\n")
+                + "".join(f"export {k}='{v}'\n"
+                          for k, v in faketime_env(rc_file, unsynced).items())
+                + f"exec '{harness.env_path('DEVAUTHD')}' \"$@\"\n")
     os.chmod(path, 0o755)
     return path
 
@@ -976,8 +982,7 @@ def another_boot(h):
     path = os.path.join(h.tmp, "boot_id")
     with open(path, "w") as f:
         f.write(f"{uuid.uuid4()}\n")
-    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            f"mount --bind {path} /proc/sys/kernel/random/boot_id && exec \"$@\"", "--"]
+    return harness.bind_mounted(path, "/proc/sys/kernel/random/boot_id")
 
 
 def _faketime_signed_in(h, offset):
@@ -1114,8 +1119,7 @@ def test_clock_behind_after_reboot(h):
                                   if served == token else "a token") + " with the IdP away")
     def ctl_wait(timeout):
         # on the device's clock, as the boot's devauth-wait-online.service
-        env = dict(h.ctl_env(), LD_PRELOAD=LIBFAKETIME, FAKETIME_TIMESTAMP_FILE=rc_file,
-                   FAKETIME_NO_CACHE="1", DONT_FAKE_MONOTONIC="1")
+        env = dict(h.ctl_env(), **faketime_env(rc_file))
         return harness.run_process([harness.env_path("DEVAUTHCTL"), "wait", "--timeout",
                                     str(timeout)], timeout=timeout + 10, env=env)
 

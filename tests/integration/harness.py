@@ -700,17 +700,23 @@ class Bus:
 # ---------------------------------------------------------------- devauthd
 
 
+def bind_mounted(source, target):
+    """A command prefix that runs a command in a mount namespace of its own
+    where SOURCE is bind-mounted over TARGET; the machine's TARGET is not
+    touched."""
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            f"mount --bind {source} {target} && exec \"$@\"", "--"]
+
+
 def unshared_ca_bundle(h, ca):
-    """A command prefix that runs devauthd in a mount namespace of its own
-    where the system trust store (Debian's bundle) also holds ca; the
-    machine's own store is not touched."""
+    """A command prefix that runs devauthd where the system trust store
+    (Debian's bundle) also holds ca."""
     bundle = os.path.join(h.tmp, "ca-certificates.crt")
     with open("/etc/ssl/certs/ca-certificates.crt") as src, open(ca) as extra, \
             open(bundle, "w") as out:
         out.write(src.read())
         out.write(extra.read())
-    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            f"mount --bind {bundle} /etc/ssl/certs/ca-certificates.crt && exec \"$@\"", "--"]
+    return bind_mounted(bundle, "/etc/ssl/certs/ca-certificates.crt")
 
 
 def account_conf(issuer=None, client_id="devauth-demo", scopes="openid offline_access",

@@ -130,20 +130,28 @@ def make_ca(tls_dir):
     """A throw-away CA and a server certificate for 127.0.0.1 and localhost."""
     os.makedirs(tls_dir, mode=0o700, exist_ok=True)
     ca_key, ca_crt = os.path.join(tls_dir, "ca.key"), os.path.join(tls_dir, "ca.crt")
-    key, csr, crt = (os.path.join(tls_dir, n) for n in ("server.key", "server.csr", "server.crt"))
-    ext = os.path.join(tls_dir, "server.ext")
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
          "-nodes", "-keyout", ca_key, "-out", ca_crt, "-days", "30",
          "-subj", "/CN=devauthd test CA", "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"])
-    with open(ext, "w") as f:
-        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-         "-CAcreateserial", "-out", crt, "-days", "30", "-extfile", ext])
+    crt, key = sign_leaf(tls_dir, "server", "/CN=127.0.0.1",
+                         "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
     return ca_crt, crt, key
+
+
+def sign_leaf(tls_dir, stem, subject, extensions):
+    """A P-256 key (STEM.key) and its certificate (STEM.crt: SUBJECT, the
+    EXTENSIONS lines) from the test CA of make_ca(): (cert file, key file)."""
+    key, csr, crt, ext = (os.path.join(tls_dir, f"{stem}.{n}") for n in ("key", "csr", "crt", "ext"))
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", key, "-out", csr, "-subj", subject])
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n" + extensions)
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(tls_dir, "ca.crt"),
+         "-CAkey", os.path.join(tls_dir, "ca.key"), "-CAcreateserial", "-out", crt, "-days", "30",
+         "-extfile", ext])
+    os.chmod(key, 0o600)
+    return crt, key
 
 
 def make_client_key(tls_dir):
@@ -158,22 +166,11 @@ def make_client_key(tls_dir):
     return key, body
 
 
-def make_x509_client(tls_dir, ca_crt, common_name):
+def make_x509_client(tls_dir, common_name):
     """A client certificate (CN=@common_name) of the test CA, for the
     client tv-x509 (Keycloak's "X509 Certificate"): (cert file, key file)."""
-    ca_key = os.path.join(tls_dir, "ca.key")
-    key, csr, crt = (os.path.join(tls_dir, f"client-{common_name}.{n}")
-                     for n in ("key", "csr", "crt"))
-    ext = os.path.join(tls_dir, f"client-{common_name}.ext")
-    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", key, "-out", csr, "-subj", f"/CN={common_name}"])
-    with open(ext, "w") as f:
-        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=clientAuth\n")
-    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-         "-CAcreateserial", "-out", crt, "-days", "30", "-extfile", ext])
-    os.chmod(key, 0o600)
-    return crt, key
+    return sign_leaf(tls_dir, f"client-{common_name}", f"/CN={common_name}",
+                     "extendedKeyUsage=clientAuth\n")
 
 
 def x509_client():
@@ -337,8 +334,8 @@ def start(state_dir):
         with open(os.path.join(import_dir, f"{realm['realm']}-realm.json"), "w") as f:
             json.dump(realm, f)
     ca, cert, key = make_ca(tls_dir)
-    x509_cert, x509_key = make_x509_client(tls_dir, ca, "tv-x509")
-    other_cert, other_key = make_x509_client(tls_dir, ca, "intruder")
+    x509_cert, x509_key = make_x509_client(tls_dir, "tv-x509")
+    other_cert, other_key = make_x509_client(tls_dir, "intruder")
     http_port, https_port, management_port = free_port(), free_port(), free_port()
     state = {"version": VERSION, "home": home, "pid": None, "starts": 0, "realms": realms,
              "http_port": http_port, "https_port": https_port,
